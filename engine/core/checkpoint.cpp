@@ -1,0 +1,183 @@
+#include "core/checkpoint.h"
+
+#include "core/error.h"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace statescope {
+
+Config::Config(Json root, std::string path) : root_(std::move(root)), path_(std::move(path)) {
+    if (!root_.is_object()) throw Error(path_ + ": expected a JSON object at top level");
+}
+
+const Json* Config::lookup(const std::string& key) const {
+    const Json* v = root_.find(key);
+    return (v && !v->is_null()) ? v : nullptr;
+}
+
+bool Config::has(const std::string& key) const { return lookup(key) != nullptr; }
+
+void Config::fail(const std::string& key, const std::string& message) const {
+    throw Error(path_ + ": " + key + ": " + message);
+}
+
+int64_t Config::get_int(const std::string& key) const {
+    const Json* v = lookup(key);
+    if (!v) fail(key, "required but missing");
+    if (v->is_integer()) return v->as_int();
+    if (v->is_number() && std::isfinite(v->as_number()) && v->as_number() == std::floor(v->as_number()))
+        return int64_t(v->as_number());
+    fail(key, std::string("expected an integer, found ") + Json::type_name(v->type()));
+}
+
+int64_t Config::int_or(const std::string& key, int64_t fallback) const {
+    return lookup(key) ? get_int(key) : fallback;
+}
+
+double Config::number_or(const std::string& key, double fallback) const {
+    const Json* v = lookup(key);
+    if (!v) return fallback;
+    if (v->is_number()) return v->as_number();
+    // transformers serialises non-finite floats as {"__float__": "Infinity"}.
+    if (v->is_object()) {
+        if (const Json* f = v->find("__float__"); f && f->is_string()) {
+            const std::string& s = f->as_string();
+            if (s == "Infinity" || s == "inf") return INFINITY;
+            if (s == "-Infinity" || s == "-inf") return -INFINITY;
+            if (s == "NaN" || s == "nan") return NAN;
+        }
+    }
+    fail(key, std::string("expected a number, found ") + Json::type_name(v->type()));
+}
+
+bool Config::bool_or(const std::string& key, bool fallback) const {
+    const Json* v = lookup(key);
+    if (!v) return fallback;
+    if (!v->is_bool()) fail(key, std::string("expected true or false, found ") + Json::type_name(v->type()));
+    return v->as_bool();
+}
+
+std::string Config::string_or(const std::string& key, const std::string& fallback) const {
+    const Json* v = lookup(key);
+    if (!v) return fallback;
+    if (!v->is_string()) fail(key, std::string("expected a string, found ") + Json::type_name(v->type()));
+    return v->as_string();
+}
+
+std::string Config::get_string(const std::string& key) const {
+    if (!lookup(key)) fail(key, "required but missing");
+    return string_or(key, "");
+}
+
+int64_t Config::int_in_range(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
+    int64_t v = int_or(key, fallback);
+    if (v < lo || v > hi)
+        fail(key, "value " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return v;
+}
+
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
+    fs::path p(dir_or_file);
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) p = p.parent_path();
+    if (!fs::is_directory(p, ec)) throw Error(dir_or_file + ": no such model folder");
+    auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
+    ck->dir_ = p.string();
+    std::string cfg_path = (p / "config.json").string();
+    if (!fs::exists(cfg_path, ec)) throw Error(ck->dir_ + ": no config.json in this folder");
+    ck->config_ = Config(Json::parse(read_text_file(cfg_path), cfg_path), cfg_path);
+
+    std::vector<std::string> shard_files;
+    std::string index_path = (p / "model.safetensors.index.json").string();
+    std::string single = (p / "model.safetensors").string();
+    if (fs::exists(single, ec)) {
+        shard_files.push_back("model.safetensors");
+    } else if (fs::exists(index_path, ec)) {
+        Json idx = Json::parse(read_text_file(index_path), index_path);
+        const Json* wm = idx.find("weight_map");
+        if (!wm || !wm->is_object()) throw Error(index_path + ": missing \"weight_map\" object");
+        std::set<std::string> seen;
+        for (const auto& [tensor, file] : wm->members()) {
+            if (!file.is_string()) throw Error(index_path + ": weight_map entry '" + tensor + "' is not a file name");
+            const std::string& f = file.as_string();
+            if (f.find('/') != std::string::npos || f == ".." || f.empty())
+                throw Error(index_path + ": weight_map entry '" + tensor + "' names '" + f + "', which is not a file in this folder");
+            if (seen.insert(f).second) shard_files.push_back(f);
+        }
+        if (shard_files.empty()) throw Error(index_path + ": weight_map is empty");
+    } else {
+        throw Error(ck->dir_ + ": no model.safetensors or model.safetensors.index.json in this folder");
+    }
+    for (const std::string& f : shard_files) {
+        ck->files_.push_back(std::make_unique<SafetensorsFile>((p / f).string()));
+        size_t fi = ck->files_.size() - 1;
+        for (const TensorEntry& e : ck->files_.back()->tensors()) {
+            if (ck->index_.count(e.name))
+                throw Error((p / f).string() + ": tensor '" + e.name + "' is also stored in " + ck->file_of(e.name));
+            ck->index_[e.name] = {fi, &e};
+        }
+    }
+    return ck;
+}
+
+bool Checkpoint::has(const std::string& name) const { return index_.count(name) != 0; }
+
+std::string Checkpoint::file_of(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? dir_ : files_[it->second.first]->path();
+}
+
+const TensorEntry& Checkpoint::entry(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+        std::string where = files_.size() == 1 ? files_[0]->path() : dir_;
+        throw Error(where + ": tensor '" + name + "' is missing (required by " + config_.string_or("model_type", "?") + ")");
+    }
+    return *it->second.second;
+}
+
+const float* Checkpoint::f32(const std::string& name, std::initializer_list<int64_t> shape) {
+    return f32(name, std::vector<int64_t>(shape));
+}
+
+const float* Checkpoint::f32(const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorEntry& e = entry(name);
+    if (e.shape != shape)
+        throw Error(file_of(name) + ": tensor '" + name + "' has shape " + shape_string(e.shape) + ", expected " +
+                    shape_string(shape) + " from " + config_.path());
+    if (e.dtype != DType::F32 && e.dtype != DType::F16 && e.dtype != DType::BF16 && e.dtype != DType::F64)
+        throw Error(file_of(name) + ": tensor '" + name + "' has dtype " + dtype_name(e.dtype) + ", expected a float type");
+    if (e.dtype == DType::F32 && reinterpret_cast<uintptr_t>(e.data) % alignof(float) == 0)
+        return reinterpret_cast<const float*>(e.data);
+    auto it = converted_.find(name);
+    if (it == converted_.end()) it = converted_.emplace(name, SafetensorsFile::to_f32(e)).first;
+    return it->second.data();
+}
+
+std::vector<std::string> Checkpoint::tensor_names() const {
+    std::vector<std::string> out;
+    for (const auto& [n, _] : index_) out.push_back(n);
+    return out;
+}
+
+int64_t Checkpoint::parameter_count() const {
+    int64_t n = 0;
+    for (const auto& [_, v] : index_) n += Tensor::numel(v.second->shape);
+    return n;
+}
+
+std::string Checkpoint::storage_dtype() const {
+    std::map<std::string, int64_t> count;
+    for (const auto& [_, v] : index_) count[dtype_name(v.second->dtype)] += Tensor::numel(v.second->shape);
+    std::string best = "F32";
+    int64_t most = -1;
+    for (const auto& [d, n] : count)
+        if (n > most) { most = n; best = d; }
+    return best;
+}
+
+} // namespace statescope

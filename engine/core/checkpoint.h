@@ -1,0 +1,75 @@
+// A Hugging Face checkpoint folder: config.json plus model.safetensors or a sharded
+// model.safetensors.index.json. Tensors are read from the memory map; only tensors stored in
+// F16/BF16 (or unaligned F32) are converted into owned float32 copies, one tensor at a time.
+#pragma once
+#include "core/json.h"
+#include "core/safetensors.h"
+
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace statescope {
+
+// Typed access to config.json. Every failure names the file and the key.
+class Config {
+public:
+    Config() = default;
+    Config(Json root, std::string path);
+
+    const std::string& path() const { return path_; }
+    const Json& root() const { return root_; }
+    bool has(const std::string& key) const; // present and not null
+
+    int64_t get_int(const std::string& key) const;                 // required
+    int64_t int_or(const std::string& key, int64_t fallback) const; // missing or null -> fallback
+    double number_or(const std::string& key, double fallback) const;
+    bool bool_or(const std::string& key, bool fallback) const;
+    std::string string_or(const std::string& key, const std::string& fallback) const;
+    std::string get_string(const std::string& key) const;
+
+    // Throws Error("config.json: key: message").
+    [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+    // Range check helper: value must lie in [lo, hi].
+    int64_t int_in_range(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const;
+
+private:
+    const Json* lookup(const std::string& key) const;
+    Json root_;
+    std::string path_;
+};
+
+class Checkpoint {
+public:
+    // dir_or_file: a folder, or the path of its config.json. Throws Error when the folder has no
+    // config.json, no weights, or a broken safetensors file.
+    static std::unique_ptr<Checkpoint> open(const std::string& dir_or_file);
+
+    const std::string& dir() const { return dir_; }
+    const Config& config() const { return config_; }
+
+    bool has(const std::string& name) const;
+    const TensorEntry& entry(const std::string& name) const; // throws if missing
+    // float32 data of a tensor whose shape must equal `shape`; the pointer lives as long as the
+    // checkpoint. Throws Error naming the tensor and both shapes on mismatch.
+    const float* f32(const std::string& name, std::initializer_list<int64_t> shape);
+    const float* f32(const std::string& name, const std::vector<int64_t>& shape);
+    std::vector<std::string> tensor_names() const;
+
+    int64_t parameter_count() const;
+    // The dtype most parameters are stored in ("BF16", "F32", ...).
+    std::string storage_dtype() const;
+    // File that holds a tensor (for messages).
+    std::string file_of(const std::string& name) const;
+
+private:
+    std::string dir_;
+    Config config_;
+    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::map<std::string, std::pair<size_t, const TensorEntry*>> index_;
+    std::map<std::string, std::vector<float>> converted_;
+};
+
+} // namespace statescope

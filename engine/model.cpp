@@ -1,0 +1,52 @@
+#include "model.h"
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "models/registry.h"
+
+namespace statescope {
+
+Tensor* LayerState::find(const std::string& name) {
+    for (auto& t : aux)
+        if (t.name == name) return &t.tensor;
+    return nullptr;
+}
+
+const Tensor* LayerState::find(const std::string& name) const {
+    for (const auto& t : aux)
+        if (t.name == name) return &t.tensor;
+    return nullptr;
+}
+
+Tensor& LayerState::get(const std::string& name) {
+    Tensor* t = find(name);
+    if (!t) throw Error("layer state has no tensor '" + name + "'");
+    return *t;
+}
+
+size_t SequenceState::bytes() const {
+    size_t n = 0;
+    for (const auto& l : layers) {
+        n += l.recurrent.data.size() * sizeof(float);
+        for (const auto& a : l.aux) n += a.tensor.data.size() * sizeof(float);
+    }
+    return n;
+}
+
+std::unique_ptr<Model> load_model(const std::string& dir_or_config) {
+    std::unique_ptr<Checkpoint> ck = Checkpoint::open(dir_or_config);
+    std::string type = ck->config().get_string("model_type");
+    for (const auto& f : model_factories())
+        if (type == f.model_type) return f.make(std::move(ck));
+    std::string known;
+    for (const auto& f : model_factories()) known += (known.empty() ? "" : ", ") + std::string(f.model_type);
+    throw Error(ck->config().path() + ": model_type '" + type + "' is not supported (supported: " + known + ")");
+}
+
+std::vector<std::string> supported_model_types() {
+    std::vector<std::string> out;
+    for (const auto& f : model_factories()) out.emplace_back(f.model_type);
+    return out;
+}
+
+} // namespace statescope

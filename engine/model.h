@@ -1,0 +1,120 @@
+// The engine's model interface. The CLI, the app and the GPU backend are built on exactly this.
+//
+// A Model is immutable after loading and can run many sequences; a sequence's memory is its
+// SequenceState (recurrent states per layer and head, short-convolution windows, token-shift
+// vectors, a KV cache for softmax layers). forward() appends tokens to a sequence. Because the
+// state is a value that can be copied, a caller can keep checkpoints every N tokens and recompute
+// the state of any layer and head at any token from the nearest one (see engine/timeline.h),
+// without the engine holding every state of a long sequence.
+#pragma once
+#include "core/scan.h"
+#include "core/tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace statescope {
+
+class Checkpoint;
+
+enum class MixerKind { Recurrent, SoftmaxAttention };
+
+struct LayerInfo {
+    MixerKind mixer = MixerKind::Recurrent;
+    TransitionKind transition = TransitionKind::Identity;
+    int heads = 0;      // recurrent heads (Mamba-1: one per inner channel) or attention heads
+    int key_dim = 0;    // K
+    int value_dim = 0;  // V
+    int substeps = 1;   // micro-steps per token (DeltaProduct: num_householder)
+    std::string mixer_name; // "GLA", "Mamba-2 SSD", "softmax attention", ...
+};
+
+struct ModelInfo {
+    std::string model_type;   // config.json's model_type
+    std::string family;       // human name: "Gated DeltaNet"
+    int num_layers = 0;
+    int hidden_size = 0;
+    int vocab_size = 0;
+    int64_t parameters = 0;
+    std::string weight_dtype; // storage dtype on disk ("BF16", "F32")
+    std::vector<LayerInfo> layers;
+};
+
+struct NamedTensor {
+    std::string name;
+    Tensor tensor;
+};
+
+struct LayerState {
+    // [H, K, V] in the common form's orientation (key-major). Empty for softmax layers.
+    Tensor recurrent;
+    // Everything else the layer carries between tokens, by name: "conv.q", "conv.k", "conv.v",
+    // "conv.x" (windows, [channels, width]), "shift.attn"/"shift.ffn" (token shift), "keys"/"values"
+    // ([kv_heads, P, head_dim] for softmax layers).
+    std::vector<NamedTensor> aux;
+
+    Tensor* find(const std::string& name);
+    const Tensor* find(const std::string& name) const;
+    Tensor& get(const std::string& name); // throws Error if absent
+};
+
+struct SequenceState {
+    int64_t position = 0; // tokens consumed so far
+    std::vector<LayerState> layers;
+    // Cross-layer values some families carry within one token (RWKV-7's v_first) live in the
+    // layers' aux tensors; nothing else is hidden anywhere.
+    size_t bytes() const;
+};
+
+// Receives a layer's internals during forward(). All methods are optional; a layer calls only
+// what wants_layer() asked for, so an observer that wants nothing costs nothing.
+class ForwardObserver {
+public:
+    virtual ~ForwardObserver() = default;
+    virtual bool wants_layer(int /*layer*/) const { return false; }
+    // The common-form inputs of a recurrent layer for this call's tokens, whose positions are
+    // first_position .. first_position + in.T - 1. S0 is the state before them ([H, K, V]).
+    virtual void on_scan(int /*layer*/, int64_t /*first_position*/, const ScanInputs& /*in*/, const float* /*S0*/) {}
+    // Whether to receive the state after a given position (called only for wanted layers).
+    virtual bool wants_state(int /*layer*/, int64_t /*position*/) const { return false; }
+    virtual void on_state(int /*layer*/, int64_t /*position*/, const float* /*S*/ /* [H, K, V] */) {}
+    // Softmax layers: q [T, heads, D] and the whole cache k, v [P, kv_heads, D] after this call (post-RoPE).
+    virtual void on_attention(int /*layer*/, int64_t /*first_position*/, const Tensor& /*q*/, const Tensor& /*k*/, const Tensor& /*v*/) {}
+};
+
+struct ForwardOptions {
+    bool all_logits = true;       // logits for every token, else only for the last one
+    bool hidden_states = false;   // collect hidden.0 .. hidden.L
+    ForwardObserver* observer = nullptr;
+};
+
+struct ForwardResult {
+    Tensor logits;              // [T, vocab], or [1, vocab] when only the last was asked for
+    std::vector<Tensor> hidden; // hidden[0] = embeddings, hidden[L] = after the final norm; each [T, hidden]
+};
+
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual const ModelInfo& info() const = 0;
+    virtual SequenceState initial_state() const = 0;
+    // Appends tokens to the sequence whose state is given; throws Error for an id out of range.
+    virtual ForwardResult forward(std::span<const int32_t> tokens, SequenceState& state,
+                                  const ForwardOptions& options = {}) const = 0;
+    // The state as the defining library's cache holds it, named and laid out as in
+    // ../shared/reference (names without the "state.tP." prefix). Used by verify and dump.
+    virtual std::vector<NamedTensor> library_state(const SequenceState& state) const = 0;
+};
+
+// Opens a checkpoint folder (or its config.json) and builds the model its model_type names.
+// Throws Error naming the file, tensor or key at fault.
+std::unique_ptr<Model> load_model(const std::string& dir_or_config);
+
+// The model_type values load_model accepts.
+std::vector<std::string> supported_model_types();
+
+} // namespace statescope

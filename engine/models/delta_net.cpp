@@ -1,0 +1,12 @@
+// Placeholder until this family is implemented: loading reports it clearly instead of failing to link.
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "models/registry.h"
+
+namespace statescope {
+
+std::unique_ptr<Model> make_delta_net(std::unique_ptr<Checkpoint> ck) {
+    throw Error(ck->config().path() + ": model_type 'delta_net' is recognised but not implemented yet");
+}
+
+} // namespace statescope

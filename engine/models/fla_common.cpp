@@ -1,0 +1,97 @@
+#include "models/fla_common.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+
+namespace statescope {
+
+OutputNorm OutputNorm::load(Checkpoint& ck, const std::string& name, int dim, float eps) {
+    OutputNorm n;
+    n.eps = eps;
+    n.weight = cpu::Param::load_optional(ck, name + ".weight", {dim});
+    return n;
+}
+
+void OutputNorm::apply(cpu::Mat& o, const cpu::Mat* g, int heads) const {
+    const int dim = int(o.cols()) / heads;
+    cpu::rms_norm(o, weight, eps, dim);
+    if (g) {
+        float* p = o.data();
+        const float* gp = g->data();
+        for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
+    }
+}
+
+void apply_feature_map(const std::string& name, cpu::Mat& x) {
+    if (name.empty() || name == "identity") return;
+    float* p = x.data();
+    const Eigen::Index n = x.size();
+    if (name == "relu") for (Eigen::Index i = 0; i < n; ++i) p[i] = std::max(p[i], 0.0f);
+    else if (name == "silu" || name == "swish") for (Eigen::Index i = 0; i < n; ++i) p[i] = cpu::silu(p[i]);
+    else if (name == "elu") for (Eigen::Index i = 0; i < n; ++i) p[i] = p[i] > 0 ? p[i] + 1.0f : std::exp(p[i]);
+    else throw Error("feature map '" + name + "' is not supported");
+}
+
+Tensor export_conv_state(const Tensor& cw) {
+    Tensor t = cw;
+    t.shape.insert(t.shape.begin(), 1);
+    return t;
+}
+
+namespace {
+
+class FlaBlockModel : public BlockModel {
+public:
+    FlaBlockModel(std::unique_ptr<Checkpoint> ck, const std::string& family, const MixerFactory& make_mixer)
+        : BlockModel(std::move(ck), family) {
+        Checkpoint& c = *ck_;
+        const Config& cfg = c.config();
+        read_common_config(c, info_);
+        const int D = info_.hidden_size;
+        const float eps = float(cfg.number_or("norm_eps", 1e-6));
+        const double ratio = cfg.number_or("hidden_ratio", 4);
+        const int inter = cfg.has("intermediate_size") ? int(cfg.int_in_range("intermediate_size", 0, 1, 1 << 22))
+                                                       : cpu::fla_intermediate_size(D, ratio);
+        if (cfg.has("attnres_block_size"))
+            cfg.fail("attnres_block_size", "attention residuals are not supported");
+        std::vector<int> attn_layers;
+        if (const Json* a = cfg.root().find("attn"); a && !a->is_null()) {
+            const Json* layers = a->find("layers");
+            if (!layers || !layers->is_array()) cfg.fail("attn", "expected an object with a \"layers\" list");
+            for (const Json& l : layers->items()) attn_layers.push_back(int(l.as_number()));
+        }
+        for (int l = 0; l < info_.num_layers; ++l) {
+            const std::string p = "model.layers." + std::to_string(l);
+            Block b;
+            b.norm1 = Norm::rms(c, p + ".attn_norm", D, eps);
+            bool is_attn = std::find(attn_layers.begin(), attn_layers.end(), l) != attn_layers.end();
+            b.mixer = is_attn ? make_fla_attention(c, cfg, l, D) : make_mixer(c, cfg, l, D);
+            b.norm2 = Norm::rms(c, p + ".mlp_norm", D, eps);
+            b.ffn = std::make_unique<MlpMixer>(cpu::GatedMLP::load(c, p + ".mlp", D, inter));
+            blocks_.push_back(std::move(b));
+        }
+        norm_f_ = Norm::rms(c, "model.norm", D, eps);
+        finish_setup("model.embeddings.weight", "lm_head.weight", cfg.bool_or("tie_word_embeddings", false));
+    }
+
+private:
+    class MlpMixer : public Mixer {
+    public:
+        explicit MlpMixer(cpu::GatedMLP m) : mlp_(std::move(m)) {}
+        void init_state(LayerState&) const override {}
+        cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
+        void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
+    private:
+        cpu::GatedMLP mlp_;
+    };
+};
+
+} // namespace
+
+std::unique_ptr<Model> make_fla_block_model(std::unique_ptr<Checkpoint> ck, const std::string& family,
+                                            const MixerFactory& make_mixer) {
+    return std::make_unique<FlaBlockModel>(std::move(ck), family, make_mixer);
+}
+
+} // namespace statescope

@@ -1,0 +1,12 @@
+// Placeholder until this family is implemented: loading reports it clearly instead of failing to link.
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "models/registry.h"
+
+namespace statescope {
+
+std::unique_ptr<Model> make_gated_deltaproduct(std::unique_ptr<Checkpoint> ck) {
+    throw Error(ck->config().path() + ": model_type 'gated_deltaproduct' is recognised but not implemented yet");
+}
+
+} // namespace statescope

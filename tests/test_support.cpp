@@ -1,0 +1,88 @@
+#include "test_support.h"
+
+#include <QDir>
+#include <cmath>
+#include <cstdlib>
+
+using namespace statescope;
+
+namespace testsupport {
+
+std::string reference_dir() {
+    if (const char* e = std::getenv("STATESCOPE_REFERENCE_DIR")) return e;
+    return STATESCOPE_REFERENCE_DIR;
+}
+
+QStringList reference_model_names() {
+    QDir d(QString::fromStdString(reference_dir() + "/models"));
+    return d.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+void fill_normal(Tensor& t, std::mt19937& rng, float stddev) {
+    std::normal_distribution<float> n(0.0f, stddev);
+    for (float& x : t.data) x = n(rng);
+}
+
+ScanInputs random_scan_inputs(TransitionKind kind, int T, int H, int K, int V, int substeps, std::mt19937& rng,
+                              float beta_max, bool gated) {
+    ScanInputs in;
+    const bool with_beta = kind == TransitionKind::DeltaRule || kind != TransitionKind::Identity;
+    in.allocate(kind, T, H, K, V, substeps, with_beta);
+    fill_normal(in.q, rng, 1.0f / std::sqrt(float(K)));
+    fill_normal(in.k, rng, 1.0f / std::sqrt(float(K)));
+    fill_normal(in.v, rng);
+    std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+    std::uniform_real_distribution<float> logd(-1.0f, -0.01f);
+    for (float& b : in.beta.data) b = u01(rng) * beta_max;
+    switch (kind) {
+    case TransitionKind::Identity: break;
+    case TransitionKind::Scalar:
+        in.log_decay = Tensor({T, H});
+        for (float& g : in.log_decay.data) g = logd(rng);
+        break;
+    case TransitionKind::Diagonal:
+        in.log_decay = Tensor({T, H, K});
+        for (float& g : in.log_decay.data) g = logd(rng);
+        break;
+    case TransitionKind::DeltaRule: {
+        // Unit-norm keys keep I - beta k k^T a contraction for beta in [0, 2].
+        for (int t = 0; t < T; ++t)
+            for (int j = 0; j < substeps; ++j)
+                for (int h = 0; h < H; ++h) {
+                    float* k = in.k_at(t, j, h);
+                    double ss = 0;
+                    for (int i = 0; i < K; ++i) ss += double(k[i]) * k[i];
+                    for (int i = 0; i < K; ++i) k[i] = float(k[i] / std::sqrt(ss + 1e-12));
+                }
+        if (gated) {
+            in.log_decay = Tensor({T, H});
+            for (float& g : in.log_decay.data) g = logd(rng);
+        }
+        break;
+    }
+    case TransitionKind::DiagPlusRankOne: {
+        // RWKV-7 style: a = -kappa, b = kappa * alpha with unit kappa and alpha in (0, 1) keeps it stable.
+        in.log_decay = Tensor({T, H, K});
+        for (float& g : in.log_decay.data) g = logd(rng);
+        in.a = Tensor({T, H, K});
+        in.b = Tensor({T, H, K});
+        for (int t = 0; t < T; ++t)
+            for (int h = 0; h < H; ++h) {
+                float* a = in.a.ptr() + (size_t(t) * H + h) * K;
+                float* b = in.b.ptr() + (size_t(t) * H + h) * K;
+                std::normal_distribution<float> n(0.0f, 1.0f);
+                double ss = 0;
+                for (int i = 0; i < K; ++i) { a[i] = n(rng); ss += double(a[i]) * a[i]; }
+                for (int i = 0; i < K; ++i) {
+                    float kap = float(a[i] / std::sqrt(ss + 1e-12));
+                    a[i] = -kap;
+                    b[i] = kap * u01(rng);
+                }
+            }
+        break;
+    }
+    }
+    return in;
+}
+
+} // namespace testsupport

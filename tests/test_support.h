@@ -1,0 +1,25 @@
+// Helpers shared by the tests: reference locations and random inputs of awkward sizes.
+#pragma once
+#include "core/scan.h"
+
+#include <QString>
+#include <random>
+#include <string>
+
+namespace testsupport {
+
+// ../shared/reference (set at configure time; overridable by STATESCOPE_REFERENCE_DIR).
+std::string reference_dir();
+// The 12 folders of ../shared/reference/models, sorted.
+QStringList reference_model_names();
+
+// Fills t with values from N(0, stddev).
+void fill_normal(statescope::Tensor& t, std::mt19937& rng, float stddev = 1.0f);
+
+// Random common-form inputs of the given kind and sizes. Decays are drawn so that the recurrence
+// stays bounded (log decays in [-1, -0.01]; delta-rule keys unit-norm with beta in (0, beta_max)).
+statescope::ScanInputs random_scan_inputs(statescope::TransitionKind kind, int T, int H, int K, int V,
+                                          int substeps, std::mt19937& rng, float beta_max = 1.0f,
+                                          bool gated = true);
+
+} // namespace testsupport
