@@ -186,10 +186,13 @@ void write_safetensors(const std::string& path, const std::vector<OutputTensor>&
         uint64_t have = ints ? t.i64.size() : t.f32.size();
         if (n != have)
             throw Error(path + ": tensor '" + t.name + "' has shape " + shape_string(t.shape) + " but " + std::to_string(have) + " values");
-        uint64_t bytes = n * (ints ? 8 : 4);
+        if (!ints && t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
+            throw Error(path + ": tensor '" + t.name + "': cannot write float data as " + dtype_name(t.dtype));
+        const DType stored = ints ? DType::I64 : t.dtype;
+        uint64_t bytes = n * dtype_size(stored);
         if (!first) header += ",";
         first = false;
-        header += "\"" + json_escape(t.name) + "\":{\"dtype\":\"" + (ints ? "I64" : "F32") + "\",\"shape\":[";
+        header += "\"" + json_escape(t.name) + "\":{\"dtype\":\"" + dtype_name(stored) + "\",\"shape\":[";
         for (size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
         header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
         offset += bytes;
@@ -207,8 +210,16 @@ void write_safetensors(const std::string& path, const std::vector<OutputTensor>&
     ok = ok && std::fwrite(len, 1, 8, f) == 8;
     ok = ok && std::fwrite(header.data(), 1, header.size(), f) == header.size();
     for (const auto& t : tensors) {
-        if (!t.i64.empty()) ok = ok && std::fwrite(t.i64.data(), 8, t.i64.size(), f) == t.i64.size();
-        else if (!t.f32.empty()) ok = ok && std::fwrite(t.f32.data(), 4, t.f32.size(), f) == t.f32.size();
+        if (!t.i64.empty()) {
+            ok = ok && std::fwrite(t.i64.data(), 8, t.i64.size(), f) == t.i64.size();
+        } else if (t.dtype == DType::F32) {
+            ok = ok && std::fwrite(t.f32.data(), 4, t.f32.size(), f) == t.f32.size();
+        } else {
+            std::vector<uint16_t> half(t.f32.size());
+            for (size_t i = 0; i < half.size(); ++i)
+                half[i] = t.dtype == DType::F16 ? f32_to_f16(t.f32[i]) : f32_to_bf16(t.f32[i]);
+            ok = ok && std::fwrite(half.data(), 2, half.size(), f) == half.size();
+        }
     }
     ok = (std::fclose(f) == 0) && ok;
     if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -48,12 +48,14 @@ private:
     std::map<std::string, std::string> metadata_;
 };
 
-// One tensor to write: float32 data, or int64 data when ints is non-empty.
+// One tensor to write: float data (stored as `dtype`: F32, F16 or BF16, rounded to nearest even),
+// or int64 data when i64 is non-empty.
 struct OutputTensor {
     std::string name;
     std::vector<int64_t> shape;
     std::vector<float> f32;
     std::vector<int64_t> i64;
+    DType dtype = DType::F32;
 };
 
 // Writes tensors in the given order to path (through a temporary file and a rename, so an
