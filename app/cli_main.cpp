@@ -16,6 +16,10 @@
 
 using namespace statescope;
 
+// Subcommands defined in their own files.
+int cmd_synth(int argc, char** argv);
+int cmd_bench_cpu(int argc, char** argv);
+
 namespace {
 
 const char* kUsage =
@@ -29,7 +33,13 @@ const char* kUsage =
     "                                      at every position\n"
     "  verify MODEL_DIR [--reference FILE] [--tolerance X] [--backend cpu]\n"
     "                                      compare every tensor of a reference file (default\n"
-    "                                      MODEL_DIR/reference.safetensors, tolerance 1e-4)\n";
+    "                                      MODEL_DIR/reference.safetensors, tolerance 1e-4)\n"
+    "  synth CONFIG.json OUT_DIR [--dtype bf16|f16|f32] [--seed N]\n"
+    "                                      write a model with random weights in the family's real\n"
+    "                                      shapes (assets/configs has realistic sizes)\n"
+    "  bench-cpu MODEL... [--tokens N] [--steps M]\n"
+    "                                      CPU prefill tokens/s and per-token step latency; a MODEL\n"
+    "                                      may be a folder or a config .json (random weights)\n";
 
 // Parsed "--name value" options after the positional arguments.
 struct Args {
@@ -197,6 +207,8 @@ int main(int argc, char** argv) {
         if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {}));
         if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"tokens", "dump"}));
         if (cmd == "verify") return cmd_verify(parse_args(argc, argv, 2, {"reference", "tolerance", "backend"}));
+        if (cmd == "synth") return cmd_synth(argc, argv);
+        if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const Error& e) {

@@ -34,7 +34,10 @@ size_t SequenceState::bytes() const {
 }
 
 std::unique_ptr<Model> load_model(const std::string& dir_or_config) {
-    std::unique_ptr<Checkpoint> ck = Checkpoint::open(dir_or_config);
+    return load_model(Checkpoint::open(dir_or_config));
+}
+
+std::unique_ptr<Model> load_model(std::unique_ptr<Checkpoint> ck) {
     std::string type = ck->config().get_string("model_type");
     for (const auto& f : model_factories())
         if (type == f.model_type) return f.make(std::move(ck));

@@ -108,11 +108,15 @@ public:
     // The state as the defining library's cache holds it, named and laid out as in
     // ../shared/reference (names without the "state.tP." prefix). Used by verify and dump.
     virtual std::vector<NamedTensor> library_state(const SequenceState& state) const = 0;
+    // The weights the model reads (null for models that hold none).
+    virtual const Checkpoint* checkpoint() const { return nullptr; }
 };
 
 // Opens a checkpoint folder (or its config.json) and builds the model its model_type names.
 // Throws Error naming the file, tensor or key at fault.
 std::unique_ptr<Model> load_model(const std::string& dir_or_config);
+// The same for an already opened (or synthetic) checkpoint.
+std::unique_ptr<Model> load_model(std::unique_ptr<Checkpoint> checkpoint);
 
 // The model_type values load_model accepts.
 std::vector<std::string> supported_model_types();

@@ -3,6 +3,8 @@
 #include "core/error.h"
 
 #include <cmath>
+#include <cstdio>
+#include <random>
 #include <filesystem>
 #include <set>
 
@@ -124,7 +126,37 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
     return ck;
 }
 
-bool Checkpoint::has(const std::string& name) const { return index_.count(name) != 0; }
+std::unique_ptr<Checkpoint> Checkpoint::synthetic(const std::string& config_path, uint32_t seed) {
+    auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
+    ck->dir_ = "(synthetic from " + config_path + ")";
+    ck->config_ = Config(Json::parse(read_text_file(config_path), config_path), config_path);
+    ck->synthetic_ = true;
+    ck->seed_ = seed;
+    return ck;
+}
+
+void Checkpoint::save(const std::string& dir, DType dtype) const {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(dir + ": cannot create folder (" + ec.message() + ")");
+    std::vector<OutputTensor> out;
+    for (const auto& [name, shape] : synthetic_shapes_) out.push_back({name, shape, converted_.at(name), {}, dtype});
+    for (const auto& [name, e] : index_) out.push_back({name, e.second->shape, SafetensorsFile::to_f32(*e.second), {}, dtype});
+    write_safetensors((fs::path(dir) / "model.safetensors").string(), out, {{"format", "pt"}});
+    std::string cfg = read_text_file(config_.path());
+    FILE* f = std::fopen((fs::path(dir) / "config.json").string().c_str(), "wb");
+    if (!f || std::fwrite(cfg.data(), 1, cfg.size(), f) != cfg.size() || std::fclose(f) != 0)
+        throw Error(dir + "/config.json: write failed");
+}
+
+bool Checkpoint::has(const std::string& name) const {
+    if (!synthetic_) return index_.count(name) != 0;
+    // Made-up checkpoints have every weight a family may look for, no optional biases, and no
+    // lm_head when the embeddings are tied.
+    if (synthetic_shapes_.count(name)) return true;
+    if (name == "lm_head.weight") return !config_.bool_or("tie_word_embeddings", false);
+    return name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+}
 
 std::string Checkpoint::file_of(const std::string& name) const {
     auto it = index_.find(name);
@@ -145,6 +177,24 @@ const float* Checkpoint::f32(const std::string& name, std::initializer_list<int6
 }
 
 const float* Checkpoint::f32(const std::string& name, const std::vector<int64_t>& shape) {
+    if (synthetic_ && !index_.count(name)) {
+        auto it = converted_.find(name);
+        if (it == converted_.end()) {
+            std::vector<float> v(size_t(Tensor::numel(shape)));
+            const bool norm = name.find("norm") != std::string::npos && name.find(".weight") != std::string::npos;
+            uint32_t h = seed_ * 2654435761u;
+            for (char c : name) h = (h ^ uint8_t(c)) * 16777619u;
+            std::mt19937 rng(h);
+            std::normal_distribution<float> n(0.0f, 0.02f);
+            for (float& x : v) x = norm ? 1.0f : n(rng);
+            synthetic_shapes_[name] = shape;
+            it = converted_.emplace(name, std::move(v)).first;
+        } else if (synthetic_shapes_.at(name) != shape) {
+            throw Error(dir_ + ": tensor '" + name + "' requested with shapes " + shape_string(synthetic_shapes_.at(name)) +
+                        " and " + shape_string(shape));
+        }
+        return it->second.data();
+    }
     const TensorEntry& e = entry(name);
     if (e.shape != shape)
         throw Error(file_of(name) + ": tensor '" + name + "' has shape " + shape_string(e.shape) + ", expected " +
@@ -166,6 +216,7 @@ std::vector<std::string> Checkpoint::tensor_names() const {
 
 int64_t Checkpoint::parameter_count() const {
     int64_t n = 0;
+    for (const auto& [_, shape] : synthetic_shapes_) n += Tensor::numel(shape);
     for (const auto& [_, v] : index_) n += Tensor::numel(v.second->shape);
     return n;
 }

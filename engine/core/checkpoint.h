@@ -47,6 +47,15 @@ public:
     // config.json, no weights, or a broken safetensors file.
     static std::unique_ptr<Checkpoint> open(const std::string& dir_or_file);
 
+    // A checkpoint whose tensors are made up when the family code asks for them: N(0, 0.02)
+    // values (1 for norm weights), deterministic in (seed, name), in exactly the shapes the
+    // family derives from the config. Builds models of realistic size for benchmarks without
+    // downloading weights; save() turns one into a real checkpoint folder.
+    static std::unique_ptr<Checkpoint> synthetic(const std::string& config_path, uint32_t seed);
+    // Writes config.json and model.safetensors (floats stored as dtype) into dir.
+    void save(const std::string& dir, DType dtype) const;
+    bool is_synthetic() const { return synthetic_; }
+
     const std::string& dir() const { return dir_; }
     const Config& config() const { return config_; }
 
@@ -70,6 +79,10 @@ private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, std::pair<size_t, const TensorEntry*>> index_;
     std::map<std::string, std::vector<float>> converted_;
+    // Synthetic mode: tensors generated so far, with their shapes.
+    bool synthetic_ = false;
+    uint32_t seed_ = 0;
+    std::map<std::string, std::vector<int64_t>> synthetic_shapes_;
 };
 
 } // namespace statescope

@@ -38,6 +38,9 @@ void BlockModel::finish_setup(const std::string& embed_name, const std::string& 
     else lm_head_ = ck_->f32(lm_head_name, {V, D});
     info_.layers.clear();
     for (const Block& b : blocks_) info_.layers.push_back(b.mixer->info());
+    // Counted after every tensor was requested (synthetic checkpoints make them on request).
+    info_.parameters = ck_->parameter_count();
+    info_.weight_dtype = ck_->storage_dtype();
 }
 
 SequenceState BlockModel::initial_state() const {

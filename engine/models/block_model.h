@@ -66,6 +66,7 @@ public:
     ForwardResult forward(std::span<const int32_t> tokens, SequenceState& state,
                           const ForwardOptions& options) const override;
     std::vector<NamedTensor> library_state(const SequenceState& state) const override;
+    const Checkpoint* checkpoint() const override { return ck_.get(); }
 
 protected:
     // Families call this after filling blocks_, norm_f_ and the tensor names.

@@ -31,7 +31,7 @@ public:
         v_ = cpu::Linear::load(ck, p + ".v_proj", vd_g, hidden);
         use_gate_ = c.bool_or("use_output_gate", true);
         if (use_gate_) g_ = cpu::Linear::load(ck, p + ".g_proj", value_dim, hidden);
-        const int rank = int(ck.entry(p + ".gk_proj.0.weight").shape.at(0));
+        const int rank = int(c.int_in_range("gate_low_rank_dim", 16, 1, 1 << 16));
         gk0_ = cpu::Linear::load(ck, p + ".gk_proj.0", rank, hidden);
         gk1_ = cpu::Linear::load(ck, p + ".gk_proj.1", kd_g, rank, true);
         o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, value_dim);
