@@ -19,6 +19,7 @@ using namespace statescope;
 // Subcommands defined in their own files.
 int cmd_synth(int argc, char** argv);
 int cmd_bench_cpu(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
 
 namespace {
 
@@ -37,6 +38,10 @@ const char* kUsage =
     "  synth CONFIG.json OUT_DIR [--dtype bf16|f16|f32] [--seed N]\n"
     "                                      write a model with random weights in the family's real\n"
     "                                      shapes (assets/configs has realistic sizes)\n"
+    "  generate MODEL_DIR --tokens IDS [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
+    "           [--seed S] [--dump OUT.safetensors]\n"
+    "                                      continue the prompt, printing ids as they come; greedy\n"
+    "                                      unless --temperature > 0\n"
     "  bench-cpu MODEL... [--tokens N] [--steps M]\n"
     "                                      CPU prefill tokens/s and per-token step latency; a MODEL\n"
     "                                      may be a folder or a config .json (random weights)\n";
@@ -209,6 +214,7 @@ int main(int argc, char** argv) {
         if (cmd == "verify") return cmd_verify(parse_args(argc, argv, 2, {"reference", "tolerance", "backend"}));
         if (cmd == "synth") return cmd_synth(argc, argv);
         if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
+        if (cmd == "generate") return cmd_generate(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const Error& e) {

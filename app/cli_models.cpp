@@ -2,10 +2,13 @@
 // measure CPU forward throughput.
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/safetensors.h"
+#include "generate.h"
 #include "model.h"
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -108,6 +111,82 @@ int cmd_bench_cpu(int argc, char** argv) {
                     static_cast<long long>(model->info().parameters), double(T) / best, step_ms,
                     double(st.bytes()) / 1024.0);
         std::fflush(stdout);
+    }
+    return 0;
+}
+
+int cmd_generate(int argc, char** argv) {
+    // statescope-cli generate MODEL_DIR (--tokens IDS) --max-tokens N [--temperature T] [--top-k K]
+    //                          [--top-p P] [--seed S] [--dump OUT.safetensors]
+    std::vector<std::string> pos;
+    std::string tokens_arg, dump;
+    GenerateOptions g;
+    auto number = [](const char* flag, const char* s) {
+        char* end = nullptr;
+        double v = std::strtod(s, &end);
+        if (*end != '\0') throw Error(std::string(flag) + ": '" + s + "' is not a number");
+        return v;
+    };
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) throw Error("option " + a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--tokens") tokens_arg = value();
+        else if (a == "--max-tokens") g.max_tokens = int(parse_positive("--max-tokens", value()));
+        else if (a == "--temperature") g.sampling.temperature = float(number("--temperature", value()));
+        else if (a == "--top-k") g.sampling.top_k = int(number("--top-k", value()));
+        else if (a == "--top-p") g.sampling.top_p = float(number("--top-p", value()));
+        else if (a == "--seed") g.sampling.seed = uint64_t(number("--seed", value()));
+        else if (a == "--dump") dump = value();
+        else if (a.rfind("--", 0) == 0) throw Error("generate: unknown option " + a);
+        else pos.push_back(a);
+    }
+    if (pos.size() != 1) throw Error("generate needs exactly one MODEL_DIR");
+    if (tokens_arg.empty()) throw Error("generate needs a prompt: --tokens 1,2,3");
+    std::vector<int32_t> prompt;
+    for (size_t i = 0; i < tokens_arg.size();) {
+        size_t j = tokens_arg.find_first_of(", ", i);
+        if (j == std::string::npos) j = tokens_arg.size();
+        if (j > i) {
+            const std::string item = tokens_arg.substr(i, j - i);
+            char* end = nullptr;
+            long v = std::strtol(item.c_str(), &end, 10);
+            if (*end != '\0' || v < 0 || v > INT32_MAX) throw Error("--tokens: '" + item + "' is not a token id");
+            prompt.push_back(int32_t(v));
+        }
+        i = j + 1;
+    }
+    if (prompt.empty()) throw Error("--tokens: no token ids given");
+    auto model = load_model(pos[0]);
+    SequenceState st = model->initial_state();
+    ForwardOptions last;
+    last.all_logits = false;
+    std::vector<float> logits = model->forward(prompt, st, last).logits.data;
+    std::vector<OutputTensor> states;
+    std::vector<int32_t> gen = generate(*model, st, logits, g, [&](int32_t id, const Tensor&) {
+        std::printf("%d ", id);
+        std::fflush(stdout);
+        if (!dump.empty()) {
+            const std::string pre = "state.t" + std::to_string(st.position) + ".L";
+            for (size_t l = 0; l < st.layers.size(); ++l) {
+                if (!st.layers[l].recurrent.data.empty())
+                    states.push_back({pre + std::to_string(l) + ".recurrent", st.layers[l].recurrent.shape,
+                                      st.layers[l].recurrent.data, {}});
+            }
+        }
+        return true;
+    });
+    std::printf("\n");
+    if (!dump.empty()) {
+        std::vector<int64_t> all(prompt.begin(), prompt.end());
+        all.insert(all.end(), gen.begin(), gen.end());
+        std::vector<int64_t> g64(gen.begin(), gen.end());
+        states.insert(states.begin(), OutputTensor{"input_ids", {1, int64_t(all.size())}, {}, all});
+        states.insert(states.begin() + 1, OutputTensor{"generated_ids", {int64_t(gen.size())}, {}, g64});
+        write_safetensors(dump, states, {{"model", pos[0]}});
+        std::fprintf(stderr, "wrote %s\n", dump.c_str());
     }
     return 0;
 }
