@@ -1,12 +1,149 @@
-// Placeholder until this family is implemented: loading reports it clearly instead of failing to link.
-#include "core/checkpoint.h"
+// HGRN2 (fla/layers/hgrn2.py, fla/models/hgrn2/modeling_hgrn2.py): GLA with the key tied to the
+// forget gate. Per head (K = expand_ratio, V = hidden / heads):
+//     g = logsigmoid(f_proj(x)), raised to the layer's lower bound lb (layers after the first):
+//         g = log(lb + (1 - lb) exp(g))
+//     k = 1 - exp(g),  q = swish(q_proj(x)),  v = i_proj(x),  A_t = diag(exp(g_t))
+// The lower bounds are one model-level tensor [layers, hidden]: softmax over layers, cumsum, minus
+// layer 0's share, so layer 0 has none and they grow with depth. The output goes through one
+// RMSNorm over all heads together and o_proj. fla calls its GLA kernels with state_v_first=True,
+// so the cache holds the state value-major ([H, V, K]).
 #include "core/error.h"
+#include "models/block_model.h"
+#include "models/fla_common.h"
 #include "models/registry.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace statescope {
+namespace {
+
+class Hgrn2Mixer : public Mixer {
+public:
+    Hgrn2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+        const std::string p = "model.layers." + std::to_string(layer) + ".attn";
+        // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
+        // otherwise from num_heads.
+        if (c.has("expand_ratio") || !c.has("num_heads")) {
+            K_ = int(c.int_in_range("expand_ratio", 128, 1, hidden));
+            if (hidden % K_) c.fail("expand_ratio", "must divide hidden_size");
+            H_ = hidden / K_;
+        } else {
+            H_ = int(c.int_in_range("num_heads", 1, 1, hidden));
+            if (hidden % H_) c.fail("num_heads", "must divide hidden_size");
+            K_ = hidden / H_;
+        }
+        V_ = hidden / H_;
+        const int forget_dim = H_ * K_;
+        q_ = cpu::Linear::load(ck, p + ".q_proj", forget_dim, hidden);
+        f_ = cpu::Linear::load(ck, p + ".f_proj", forget_dim, hidden);
+        i_ = cpu::Linear::load(ck, p + ".i_proj", hidden, hidden);
+        o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
+        if (c.bool_or("use_short_conv", false)) {
+            // HGRN2Block passes no conv_bias, and HGRN2's convolutions have no activation.
+            const int W = int(c.int_in_range("conv_size", 4, 1, 64));
+            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false));
+            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false));
+            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false));
+        }
+        // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps.
+        norm_ = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+
+        if (c.bool_or("use_lower_bound", true) && layer > 0) {
+            const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
+            if (forget_dim != hidden)
+                c.fail("expand_ratio", "use_lower_bound needs num_heads * expand_ratio == hidden_size");
+            const float* raw = ck.f32("model.lower_bounds", {L, hidden});
+            // softmax over layers per channel; this layer's bound = sum of the shares of layers 1..layer.
+            lower_bound_.assign(size_t(hidden), 0.0f);
+            for (int ch = 0; ch < hidden; ++ch) {
+                double mx = -INFINITY;
+                for (int l = 0; l < L; ++l) mx = std::max(mx, double(raw[size_t(l) * hidden + ch]));
+                double total = 0, upto = 0;
+                for (int l = 0; l < L; ++l) {
+                    const double e = std::exp(double(raw[size_t(l) * hidden + ch]) - mx);
+                    total += e;
+                    if (l >= 1 && l <= layer) upto += e;
+                }
+                lower_bound_[size_t(ch)] = float(upto / total);
+            }
+        }
+    }
+
+    LayerInfo info() const override {
+        LayerInfo li;
+        li.transition = TransitionKind::Diagonal;
+        li.heads = H_;
+        li.key_dim = K_;
+        li.value_dim = V_;
+        li.mixer_name = "HGRN2";
+        return li;
+    }
+
+    void init_state(LayerState& st) const override {
+        st.recurrent = Tensor({H_, K_, V_});
+        static const char* names[] = {"conv.q", "conv.f", "conv.i"};
+        for (size_t i = 0; i < conv_.size(); ++i) st.aux.push_back({names[i], conv_[i].initial_state()});
+    }
+
+    cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
+        const int T = int(x.rows());
+        cpu::Mat q = q_(x), f = f_(x), v = i_(x);
+        if (!conv_.empty()) {
+            q = conv_[0](q, st.get("conv.q"));
+            f = conv_[1](f, st.get("conv.f"));
+            v = conv_[2](v, st.get("conv.i"));
+        }
+        cpu::apply_silu(q);
+
+        ScanInputs in;
+        in.allocate(TransitionKind::Diagonal, T, H_, K_, V_);
+        in.log_decay = Tensor({T, H_, K_});
+        const float scale = 1.0f / std::sqrt(float(K_));
+        for (int t = 0; t < T; ++t)
+            for (int h = 0; h < H_; ++h) {
+                for (int i = 0; i < K_; ++i) {
+                    const int ch = h * K_ + i;
+                    float g = cpu::log_sigmoid(f(t, ch));
+                    if (!lower_bound_.empty()) {
+                        // logaddexp(log(lb), log1p(-lb) + g)
+                        const float lb = lower_bound_[size_t(ch)];
+                        const float a = std::log(lb), b = std::log1p(-lb) + g;
+                        const float hi = std::max(a, b), lo = std::min(a, b);
+                        g = hi == -INFINITY ? hi : hi + std::log1p(std::exp(lo - hi));
+                    }
+                    in.q_at(t, h)[i] = q(t, ch) * scale;
+                    in.k_at(t, 0, h)[i] = 1.0f - std::exp(g);
+                    in.log_decay.data[(size_t(t) * H_ + h) * K_ + i] = g;
+                }
+                for (int i = 0; i < V_; ++i) in.v_at(t, 0, h)[i] = v(t, h * V_ + i);
+            }
+        cpu::Mat o = run_scan(in, st, ctx);
+        norm_.apply(o, nullptr, 1); // one norm over all heads together
+        return o_(o);
+    }
+
+    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
+        const std::string L = "L" + std::to_string(layer);
+        out.push_back({L + ".recurrent_state", export_state(st.recurrent, H_, K_, V_, /*value_major=*/true)});
+        for (size_t i = 0; i < conv_.size(); ++i)
+            out.push_back({L + ".conv_state." + std::to_string(i), export_conv_state(st.aux[i].tensor)});
+    }
+
+private:
+    int H_ = 0, K_ = 0, V_ = 0;
+    std::vector<float> lower_bound_; // [hidden]; empty for layer 0 or without use_lower_bound
+    cpu::Linear q_, f_, i_, o_;
+    std::vector<cpu::ShortConv> conv_;
+    OutputNorm norm_;
+};
+
+} // namespace
 
 std::unique_ptr<Model> make_hgrn2(std::unique_ptr<Checkpoint> ck) {
-    throw Error(ck->config().path() + ": model_type 'hgrn2' is recognised but not implemented yet");
+    return make_fla_block_model(std::move(ck), "HGRN2", [](Checkpoint& ck, const Config& c, int layer, int hidden) {
+        return std::unique_ptr<Mixer>(new Hgrn2Mixer(ck, c, layer, hidden));
+    });
 }
 
 } // namespace statescope
