@@ -1,0 +1,129 @@
+#include "models/delta_common.h"
+
+#include "core/error.h"
+
+#include <cmath>
+
+namespace statescope {
+
+DeltaProjections DeltaProjections::load(Checkpoint& ck, const Config& c, const std::string& prefix, int hidden,
+                                        int q_dim, int k_dim, int v_dim, bool qk_silu) {
+    DeltaProjections d;
+    d.qk_silu_ = qk_silu;
+    d.q_ = cpu::Linear::load(ck, prefix + ".q_proj", q_dim, hidden);
+    d.k_ = cpu::Linear::load(ck, prefix + ".k_proj", k_dim, hidden);
+    d.v_ = cpu::Linear::load(ck, prefix + ".v_proj", v_dim, hidden);
+    if (c.bool_or("use_short_conv", true)) {
+        const int W = int(c.int_in_range("conv_size", 4, 1, 64));
+        d.conv_.emplace_back(cpu::ShortConv::load(ck, prefix + ".q_conv1d", q_dim, W, false, qk_silu));
+        d.conv_.emplace_back(cpu::ShortConv::load(ck, prefix + ".k_conv1d", k_dim, W, false, qk_silu));
+        d.conv_.emplace_back(cpu::ShortConv::load(ck, prefix + ".v_conv1d", v_dim, W, false, true));
+    }
+    return d;
+}
+
+DeltaProjections::Output DeltaProjections::operator()(const cpu::Mat& x, LayerState& st) const {
+    Output r{q_(x), k_(x), v_(x)};
+    if (!conv_.empty()) {
+        r.q = conv_[0](r.q, st.get("conv.q"));
+        r.k = conv_[1](r.k, st.get("conv.k"));
+        r.v = conv_[2](r.v, st.get("conv.v"));
+    } else {
+        if (qk_silu_) {
+            cpu::apply_silu(r.q);
+            cpu::apply_silu(r.k);
+        }
+        cpu::apply_silu(r.v);
+    }
+    return r;
+}
+
+void DeltaProjections::init_state(LayerState& st) const {
+    static const char* names[] = {"conv.q", "conv.k", "conv.v"};
+    for (size_t i = 0; i < conv_.size(); ++i) st.aux.push_back({names[i], conv_[i].initial_state()});
+}
+
+void DeltaProjections::library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const {
+    static const char* names[] = {"conv.q", "conv.k", "conv.v"};
+    for (size_t i = 0; i < conv_.size(); ++i)
+        out.push_back({library_state_name(layer, "conv_state." + std::to_string(i)),
+                       export_conv_state(*st.find(names[i]))});
+}
+
+std::string library_state_name(int layer, const std::string& what) {
+    std::string name = "L"; // appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "L" + string
+    name += std::to_string(layer);
+    name += '.';
+    name += what;
+    return name;
+}
+
+void sum_norm(cpu::Mat& x, int group) {
+    const int cols = int(x.cols());
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+        float* row = x.row(r).data();
+        for (int g0 = 0; g0 < cols; g0 += group) {
+            float sum = 0;
+            for (int i = 0; i < group; ++i) sum += row[g0 + i];
+            for (int i = 0; i < group; ++i) row[g0 + i] /= sum;
+        }
+    }
+}
+
+cpu::Mat delta_beta(const cpu::Linear& b_proj, const cpu::Mat& x, bool allow_neg_eigval) {
+    cpu::Mat beta = b_proj(x);
+    cpu::apply_sigmoid(beta);
+    if (allow_neg_eigval) beta *= 2.0f;
+    return beta;
+}
+
+DeltaForgetGate DeltaForgetGate::load(Checkpoint& ck, const std::string& prefix, int hidden, int heads) {
+    DeltaForgetGate g;
+    g.a_proj = cpu::Linear::load(ck, prefix + ".a_proj", heads, hidden);
+    g.A_log = cpu::Param::load(ck, prefix + ".A_log", {heads});
+    g.dt_bias = cpu::Param::load(ck, prefix + ".dt_bias", {heads});
+    return g;
+}
+
+cpu::Mat DeltaForgetGate::operator()(const cpu::Mat& x) const {
+    cpu::Mat g = a_proj(x);
+    for (Eigen::Index t = 0; t < g.rows(); ++t)
+        for (int h = 0; h < int(g.cols()); ++h)
+            g(t, h) = -std::exp(A_log[h]) * cpu::softplus(g(t, h) + dt_bias[h]);
+    return g;
+}
+
+ScanInputs delta_scan_inputs(const cpu::Mat& q_in, const cpu::Mat& k_in, const cpu::Mat& v, const cpu::Mat* beta,
+                             const cpu::Mat* log_decay, int qk_heads, int H, int K, int V, int substeps,
+                             bool l2_norm_qk) {
+    const int T = int(q_in.rows());
+    const int n = substeps;
+    if (H % qk_heads)
+        throw Error("delta rule: " + std::to_string(H) + " value heads are not a multiple of " +
+                    std::to_string(qk_heads) + " query/key heads");
+    cpu::Mat q = q_in, k = k_in;
+    if (l2_norm_qk) { // fla's use_qk_l2norm_in_kernel, eps 1e-6 inside the square root
+        cpu::l2_norm(q, K);
+        cpu::l2_norm(k, K);
+    }
+    ScanInputs in;
+    in.allocate(TransitionKind::DeltaRule, T, H, K, V, n, beta != nullptr);
+    if (log_decay) in.log_decay = Tensor({T, H});
+    const int groups = H / qk_heads;
+    const float scale = 1.0f / std::sqrt(float(K));
+    for (int t = 0; t < T; ++t)
+        for (int h = 0; h < H; ++h) {
+            const int qkh = h / groups;
+            for (int i = 0; i < K; ++i) in.q_at(t, h)[i] = q(t, qkh * K + i) * scale;
+            for (int j = 0; j < n; ++j) {
+                for (int i = 0; i < K; ++i) in.k_at(t, j, h)[i] = k(t, (j * qk_heads + qkh) * K + i);
+                for (int i = 0; i < V; ++i) in.v_at(t, j, h)[i] = v(t, (j * H + h) * V + i);
+                if (beta) in.beta.data[(size_t(t) * n + j) * H + h] = (*beta)(t, j * H + h);
+            }
+            if (log_decay) in.log_decay.data[size_t(t) * H + h] = (*log_decay)(t, h);
+        }
+    in.check();
+    return in;
+}
+
+} // namespace statescope

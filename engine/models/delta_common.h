@@ -1,0 +1,76 @@
+// Pieces shared by the delta-rule families of fla (delta_net, gated_deltanet, gated_deltaproduct):
+// the q/k/v projections with their optional short convolutions, the q/k activation and norm, the
+// write strength beta, Mamba-2 style forget gate and the assembly of the common-form scan inputs.
+//
+// All three run fla's delta rule per value head (S key-major, one micro-step):
+//     S <- gamma (I - beta k k^T) S + beta k v^T,    o = S^T (q * K^-1/2)
+// with q and k l2-normalised inside the kernel (use_qk_l2norm_in_kernel), which is exactly
+// TransitionKind::DeltaRule of core/scan.h.
+#pragma once
+#include "models/fla_common.h"
+
+#include <string>
+#include <vector>
+
+namespace statescope {
+
+// q_proj / k_proj / v_proj followed by ShortConvolution (q_conv1d, k_conv1d, v_conv1d) when
+// use_short_conv, or by a plain activation when not, as fla's delta-rule layers do it.
+class DeltaProjections {
+public:
+    // prefix: "model.layers.N.attn". q_dim, k_dim, v_dim: output widths of the three projections.
+    // qk_silu: whether q and k go through silu (the conv's activation, or F.silu without conv);
+    // v always does. Reads use_short_conv and conv_size from the config. fla's modeling code never
+    // passes conv_bias to these layers, so the convolutions have no bias.
+    static DeltaProjections load(Checkpoint& ck, const Config& c, const std::string& prefix, int hidden, int q_dim,
+                                 int k_dim, int v_dim, bool qk_silu);
+
+    struct Output {
+        cpu::Mat q, k, v;
+    };
+    // x: [T, hidden]; updates the conv windows in st.
+    Output operator()(const cpu::Mat& x, LayerState& st) const;
+
+    void init_state(LayerState& st) const;
+    // Appends L<layer>.conv_state.{0,1,2} (q, k, v) when the layer has short convolutions.
+    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const;
+
+private:
+    bool qk_silu_ = true;
+    cpu::Linear q_, k_, v_;
+    std::vector<cpu::ShortConv> conv_; // q, k, v; empty without short convolutions
+};
+
+// "L<layer>.<what>", the name of a cache tensor of fla's layer `layer`.
+std::string library_state_name(int layer, const std::string& what);
+
+// fla's qk_norm 'sum': x / sum(x) over groups of `group` features (one head each).
+void sum_norm(cpu::Mat& x, int group);
+
+// beta = sigmoid(b_proj(x)), times 2 when allow_neg_eigval (eigenvalues of I - beta k k^T in [-1, 1]).
+cpu::Mat delta_beta(const cpu::Linear& b_proj, const cpu::Mat& x, bool allow_neg_eigval);
+
+// The forget gate of the gated variants (Mamba-2 style):
+//     g = -exp(A_log) * softplus(a_proj(x) + dt_bias)       log-decay per token and value head
+struct DeltaForgetGate {
+    cpu::Linear a_proj;
+    cpu::Param A_log, dt_bias;
+    static DeltaForgetGate load(Checkpoint& ck, const std::string& prefix, int hidden, int heads);
+    cpu::Mat operator()(const cpu::Mat& x) const; // [T, heads]
+};
+
+// Assembles the DeltaRule scan inputs from fla's flat activations:
+//   q    [T, qk_heads * K]
+//   k    [T, substeps * qk_heads * K]   micro-step outermost, as fla's '(n h d)'
+//   v    [T, substeps * H * V]
+//   beta [T, substeps * H] (micro-step outermost) or null for beta = 1
+//   log_decay [T, H] or null for no forget gate (applied on micro-step 0)
+// H are the value heads; value head h reads q/k head h / (H / qk_heads) (fla repeats each q/k head
+// H / qk_heads times in a row). q and k are l2-normalised per head when l2_norm_qk, then q is
+// scaled by K^-1/2. With several micro-steps only the last one is read out, which is what fla's
+// fused recurrent DeltaProduct does by feeding zero queries to the earlier ones.
+ScanInputs delta_scan_inputs(const cpu::Mat& q, const cpu::Mat& k, const cpu::Mat& v, const cpu::Mat* beta,
+                             const cpu::Mat* log_decay, int qk_heads, int H, int K, int V, int substeps,
+                             bool l2_norm_qk);
+
+} // namespace statescope
