@@ -1,0 +1,134 @@
+#include "analysis/attention_map.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace statescope::analysis {
+
+ScanInputs head_slice(const ScanInputs& in, int head) {
+    in.check();
+    require(head >= 0 && head < in.H, "head " + std::to_string(head) + " does not exist (the layer has " +
+                                          std::to_string(in.H) + ")");
+    const int T = in.T, H = in.H, K = in.K, V = in.V, n = in.substeps;
+    ScanInputs out;
+    out.allocate(in.kind, T, 1, K, V, n, !in.beta.data.empty());
+    // Copies `width` values per (row, head) from a [rows, H, width] tensor.
+    auto slice = [&](const Tensor& src, int rows, int width) {
+        Tensor dst({rows, 1, width});
+        for (int r = 0; r < rows; ++r)
+            std::copy_n(src.ptr() + (size_t(r) * H + head) * width, width, dst.ptr() + size_t(r) * width);
+        return dst;
+    };
+    out.q = slice(in.q, T, K);
+    out.k = slice(in.k, T * n, K);
+    out.v = slice(in.v, T * n, V);
+    if (!in.beta.data.empty()) out.beta = slice(in.beta, T * n, 1);
+    if (!in.log_decay.data.empty()) {
+        const int width = in.kind == TransitionKind::Scalar || in.kind == TransitionKind::DeltaRule ? 1 : K;
+        out.log_decay = slice(in.log_decay, T, width);
+    }
+    if (!in.a.data.empty()) out.a = slice(in.a, T, K);
+    if (!in.b.data.empty()) out.b = slice(in.b, T, K);
+    // Shapes as the full-size tensors have them, with H = 1.
+    out.q.shape = {T, 1, K};
+    out.k.shape = {T, n, 1, K};
+    out.v.shape = {T, n, 1, V};
+    if (!out.beta.data.empty()) out.beta.shape = {T, n, 1};
+    out.check();
+    return out;
+}
+
+AttentionMap exact_attention(const ScanInputs& in, int head) {
+    ScanInputs one = head_slice(in, head);
+    AttentionMap m;
+    m.rows = in.T;
+    m.cols = in.T * in.substeps;
+    m.substeps = in.substeps;
+    m.weights.assign(size_t(m.rows) * m.cols, 0.0f);
+    std::vector<float> o(size_t(in.T) * in.V);
+    scan_attention_form(one, nullptr, o.data(), m.weights.data());
+    return m;
+}
+
+namespace {
+// Softmax of row[0 .. n-1] in place (in double for the sum), zeroes beyond.
+void softmax_row(std::vector<double>& scores, int n, float* out, int cols) {
+    double mx = -INFINITY;
+    for (int i = 0; i < n; ++i) mx = std::max(mx, scores[size_t(i)]);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += (scores[size_t(i)] = std::exp(scores[size_t(i)] - mx));
+    for (int i = 0; i < cols; ++i) out[i] = i < n ? float(scores[size_t(i)] / sum) : 0.0f;
+}
+} // namespace
+
+AttentionMap softmax_attention(const ScanInputs& in, int head, double scale) {
+    in.check();
+    require(head >= 0 && head < in.H, "head " + std::to_string(head) + " does not exist");
+    const int T = in.T, n = in.substeps, K = in.K;
+    AttentionMap m;
+    m.rows = T;
+    m.cols = T * n;
+    m.substeps = n;
+    m.weights.assign(size_t(m.rows) * m.cols, 0.0f);
+    std::vector<double> scores(static_cast<size_t>(m.cols));
+    for (int t = 0; t < T; ++t) {
+        const float* q = in.q_at(t, head);
+        for (int s = 0; s <= t; ++s)
+            for (int j = 0; j < n; ++j) {
+                const float* k = in.k_at(s, j, head);
+                double dot = 0;
+                for (int i = 0; i < K; ++i) dot += double(q[i]) * k[i];
+                scores[size_t(s) * n + j] = scale * dot;
+            }
+        softmax_row(scores, (t + 1) * n, m.weights.data() + size_t(t) * m.cols, m.cols);
+    }
+    return m;
+}
+
+AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head, double scale) {
+    require(q.shape.size() == 3 && k.shape.size() == 3 && q.shape[2] == k.shape[2],
+            "softmax attention: q " + shape_string(q.shape) + " and k " + shape_string(k.shape) + " disagree");
+    const int T = int(q.shape[0]), heads = int(q.shape[1]), D = int(q.shape[2]);
+    const int P = int(k.shape[0]), kv_heads = int(k.shape[1]);
+    require(head >= 0 && head < heads && kv_heads > 0 && heads % kv_heads == 0 && P >= T,
+            "softmax attention: head " + std::to_string(head) + " of q " + shape_string(q.shape) + ", k " +
+                shape_string(k.shape));
+    const int kvh = head / (heads / kv_heads), offset = P - T;
+    AttentionMap m;
+    m.rows = T;
+    m.cols = T;
+    m.weights.assign(size_t(T) * T, 0.0f);
+    // The softmax runs over the whole cache (positions 0 .. offset + t); the map keeps the
+    // window's columns, which is what the layer really attended to there.
+    std::vector<double> scores(static_cast<size_t>(P));
+    std::vector<float> full(static_cast<size_t>(P));
+    for (int t = 0; t < T; ++t) {
+        const float* qt = q.ptr() + (size_t(t) * heads + head) * D;
+        const int n = offset + t + 1;
+        for (int s = 0; s < n; ++s) {
+            const float* ks = k.ptr() + (size_t(s) * kv_heads + kvh) * D;
+            double dot = 0;
+            for (int i = 0; i < D; ++i) dot += double(qt[i]) * ks[i];
+            scores[size_t(s)] = scale * dot;
+        }
+        softmax_row(scores, n, full.data(), P);
+        std::copy_n(full.data() + offset, t + 1, m.weights.data() + size_t(t) * T);
+    }
+    return m;
+}
+
+double row_entropy(const float* row, int n) {
+    double total = 0;
+    for (int i = 0; i < n; ++i) total += std::abs(double(row[i]));
+    if (total <= 0) return 0;
+    double h = 0;
+    for (int i = 0; i < n; ++i) {
+        const double p = std::abs(double(row[i])) / total;
+        if (p > 0) h -= p * std::log(p);
+    }
+    return h;
+}
+
+} // namespace statescope::analysis

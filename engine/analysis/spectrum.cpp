@@ -1,0 +1,86 @@
+#include "analysis/spectrum.h"
+
+#include "core/error.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace statescope::analysis {
+
+namespace {
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+void check_token(const ScanInputs& in, int t, int head) {
+    require(t >= 0 && t < in.T, "token " + std::to_string(t) + " is outside the " + std::to_string(in.T) + " scanned tokens");
+    require(head >= 0 && head < in.H, "head " + std::to_string(head) + " does not exist (the layer has " +
+                                          std::to_string(in.H) + ")");
+}
+} // namespace
+
+DenseMatrix transition(const ScanInputs& in, int t, int head) {
+    check_token(in, t, head);
+    DenseMatrix m;
+    m.n = in.K;
+    m.values.resize(size_t(in.K) * in.K);
+    transition_matrix(in, t, head, m.values.data());
+    return m;
+}
+
+DenseMatrix transition_product(const ScanInputs& in, int first, int last, int head) {
+    check_token(in, first, head);
+    check_token(in, last, head);
+    require(first <= last, "transition product: first token after last");
+    const int K = in.K;
+    RowMatrix P = RowMatrix::Identity(K, K), A(K, K);
+    for (int t = first; t <= last; ++t) {
+        transition_matrix(in, t, head, A.data());
+        P = A * P; // later transitions apply on the left
+    }
+    DenseMatrix m;
+    m.n = K;
+    m.values.assign(P.data(), P.data() + P.size());
+    return m;
+}
+
+std::vector<std::complex<double>> eigenvalues(const DenseMatrix& m) {
+    if (m.n == 0) return {};
+    Eigen::Map<const RowMatrix> M(m.values.data(), m.n, m.n);
+    std::vector<std::complex<double>> out(size_t(m.n));
+    // Diagonal matrices (vector decay, scalar decay, identity) need no solve; the general solver
+    // would return the same values more slowly.
+    if (M.isDiagonal(0.0)) {
+        for (int i = 0; i < m.n; ++i) out[size_t(i)] = M(i, i);
+    } else {
+        Eigen::EigenSolver<Eigen::MatrixXd> solver(Eigen::MatrixXd(M), /*computeEigenvectors=*/false);
+        if (solver.info() != Eigen::Success) throw Error("eigenvalue solver did not converge");
+        for (int i = 0; i < m.n; ++i) out[size_t(i)] = solver.eigenvalues()[i];
+    }
+    std::stable_sort(out.begin(), out.end(), [](auto a, auto b) { return std::abs(a) > std::abs(b); });
+    return out;
+}
+
+double spectral_radius(const std::vector<std::complex<double>>& eig) {
+    double r = 0;
+    for (auto e : eig) r = std::max(r, std::abs(e));
+    return r;
+}
+
+double half_life_tokens(double rate) {
+    if (rate >= 1.0) return std::numeric_limits<double>::infinity();
+    if (rate <= 0.0) return 0.0;
+    return std::log(0.5) / std::log(rate);
+}
+
+Spectrum window_spectrum(const ScanInputs& in, int first, int last, int head) {
+    Spectrum s;
+    s.tokens = last - first + 1;
+    s.eigenvalues = eigenvalues(transition_product(in, first, last, head));
+    s.radius = spectral_radius(s.eigenvalues);
+    s.rate_per_token = std::pow(s.radius, 1.0 / s.tokens);
+    s.half_life = half_life_tokens(s.rate_per_token);
+    return s;
+}
+
+} // namespace statescope::analysis

@@ -1,0 +1,237 @@
+// Analyses against hand-built scan inputs whose answers are known in closed form.
+#include "analysis/array_io.h"
+#include "analysis/attention_map.h"
+#include "analysis/pca.h"
+#include "analysis/spectrum.h"
+#include "analysis/state_stats.h"
+#include "core/error.h"
+#include "test_support.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+
+using namespace statescope;
+using namespace statescope::analysis;
+
+namespace {
+
+// One head, T tokens, K = V = n.
+ScanInputs inputs(TransitionKind kind, int T, int K, int V, bool beta = false) {
+    ScanInputs in;
+    in.allocate(kind, T, 1, K, V, 1, beta);
+    return in;
+}
+
+bool near(std::complex<double> a, std::complex<double> b, double tol = 1e-9) { return std::abs(a - b) < tol; }
+
+} // namespace
+
+class TestAnalysis : public QObject {
+    Q_OBJECT
+private slots:
+    void scalar_decay_has_all_eigenvalues_gamma() {
+        ScanInputs in = inputs(TransitionKind::Scalar, 3, 5, 2);
+        in.log_decay = Tensor({3, 1});
+        in.log_decay.data = {std::log(0.5f), std::log(0.8f), std::log(0.25f)};
+        auto eig = eigenvalues(transition(in, 1, 0));
+        QCOMPARE(int(eig.size()), 5);
+        for (auto e : eig) QVERIFY(near(e, 0.8, 1e-6));
+        // Over the window the product has eigenvalue 0.5 * 0.8 * 0.25 = 0.1, per token 0.1^(1/3).
+        Spectrum s = window_spectrum(in, 0, 2, 0);
+        QCOMPARE(s.tokens, 3);
+        QVERIFY(std::abs(s.radius - 0.1) < 1e-6);
+        QVERIFY(std::abs(s.rate_per_token - std::cbrt(0.1)) < 1e-6);
+        QVERIFY(std::abs(s.half_life - std::log(0.5) / std::log(std::cbrt(0.1))) < 1e-4);
+    }
+
+    void delta_rule_with_beta_two_flips_the_key_direction() {
+        // I - 2 k k^T with unit k is a reflection: eigenvalue -1 along k, +1 on its complement.
+        const int K = 4;
+        ScanInputs in = inputs(TransitionKind::DeltaRule, 1, K, 3, true);
+        const float k[K] = {0.5f, -0.5f, 0.5f, 0.5f};
+        std::copy_n(k, K, in.k_at(0, 0, 0));
+        in.beta.data = {2.0f};
+        auto eig = eigenvalues(transition(in, 0, 0));
+        int minus = 0, plus = 0;
+        for (auto e : eig) {
+            if (near(e, -1.0, 1e-6)) ++minus;
+            if (near(e, 1.0, 1e-6)) ++plus;
+        }
+        QCOMPARE(minus, 1);
+        QCOMPARE(plus, K - 1);
+        QVERIFY(std::abs(spectral_radius(eig) - 1.0) < 1e-6);
+        QVERIFY(std::isinf(window_spectrum(in, 0, 0, 0).half_life));
+        // With beta = 1 the key direction is erased: eigenvalue 0.
+        in.beta.data = {1.0f};
+        eig = eigenvalues(transition(in, 0, 0));
+        QVERIFY(near(eig.back(), 0.0, 1e-6));
+    }
+
+    void rotation_gives_complex_eigenvalues() {
+        // The product of two reflections (delta rule, beta = 2) is a rotation by twice the
+        // angle between their axes: eigenvalues exp(+-i 2 angle).
+        ScanInputs in = inputs(TransitionKind::DeltaRule, 2, 2, 1, true);
+        const double angle = M_PI / 8; // axes 22.5 degrees apart: rotation by 45 degrees
+        in.k_at(0, 0, 0)[0] = 1.0f;
+        in.k_at(0, 0, 0)[1] = 0.0f;
+        in.k_at(1, 0, 0)[0] = float(std::cos(angle));
+        in.k_at(1, 0, 0)[1] = float(std::sin(angle));
+        in.beta.data = {2.0f, 2.0f};
+        Spectrum s = window_spectrum(in, 0, 1, 0);
+        QCOMPARE(int(s.eigenvalues.size()), 2);
+        for (auto e : s.eigenvalues) {
+            QVERIFY(std::abs(std::abs(e) - 1.0) < 1e-6);
+            QVERIFY(std::abs(std::abs(std::arg(e)) - M_PI / 4) < 1e-6);
+        }
+    }
+
+    void vector_decay_eigenvalues_are_the_decays() {
+        ScanInputs in = inputs(TransitionKind::Diagonal, 1, 3, 2);
+        in.log_decay = Tensor({1, 1, 3});
+        in.log_decay.data = {std::log(0.9f), std::log(0.3f), std::log(0.6f)};
+        auto eig = eigenvalues(transition(in, 0, 0));
+        QVERIFY(near(eig[0], 0.9, 1e-6) && near(eig[1], 0.6, 1e-6) && near(eig[2], 0.3, 1e-6));
+        QVERIFY(std::abs(half_life_tokens(0.5) - 1.0) < 1e-12);
+        QCOMPARE(half_life_tokens(0.0), 0.0);
+    }
+
+    void linear_attention_map_is_q_dot_k() {
+        // No decay, beta 1: W[t, s] = q_t . k_s for s <= t.
+        std::mt19937 rng(1);
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Identity, 6, 2, 4, 3, 1, rng);
+        in.beta = Tensor();
+        AttentionMap m = exact_attention(in, 1);
+        QCOMPARE(m.rows, 6);
+        QCOMPARE(m.cols, 6);
+        for (int t = 0; t < 6; ++t)
+            for (int s = 0; s < 6; ++s) {
+                double want = 0;
+                if (s <= t)
+                    for (int i = 0; i < 4; ++i) want += double(in.q_at(t, 1)[i]) * in.k_at(s, 0, 1)[i];
+                QVERIFY2(std::abs(m.at(t, s) - want) < 1e-6, qPrintable(QString("t %1 s %2").arg(t).arg(s)));
+            }
+        // The softmax map of the same scores: rows sum to one, causal.
+        AttentionMap sm = softmax_attention(in, 1);
+        for (int t = 0; t < 6; ++t) {
+            double sum = 0;
+            for (int s = 0; s < 6; ++s) sum += sm.at(t, s);
+            QVERIFY(std::abs(sum - 1.0) < 1e-6);
+            if (t < 5) QCOMPARE(sm.at(t, t + 1), 0.0f);
+        }
+        const double e0 = std::exp(double(in.q_at(1, 1)[0]) * in.k_at(0, 0, 1)[0] + double(in.q_at(1, 1)[1]) * in.k_at(0, 0, 1)[1] +
+                                   double(in.q_at(1, 1)[2]) * in.k_at(0, 0, 1)[2] + double(in.q_at(1, 1)[3]) * in.k_at(0, 0, 1)[3]);
+        const double e1 = std::exp(double(m.at(1, 1)));
+        QVERIFY(std::abs(sm.at(1, 0) - e0 / (e0 + e1)) < 1e-6);
+    }
+
+    void scalar_decay_map_is_discounted() {
+        // W[t, s] = gamma^(t - s) q_t . k_s
+        ScanInputs in = inputs(TransitionKind::Scalar, 4, 1, 1);
+        in.log_decay = Tensor({4, 1});
+        for (float& g : in.log_decay.data) g = std::log(0.5f);
+        for (int t = 0; t < 4; ++t) {
+            in.q_at(t, 0)[0] = 1.0f;
+            in.k_at(t, 0, 0)[0] = 1.0f;
+        }
+        AttentionMap m = exact_attention(in, 0);
+        QVERIFY(std::abs(m.at(3, 0) - 0.125f) < 1e-7);
+        QVERIFY(std::abs(m.at(3, 2) - 0.5f) < 1e-7);
+        QVERIFY(std::abs(m.at(2, 2) - 1.0f) < 1e-7);
+        // Entropy of row 1: weights (0.5, 1) -> p = (1/3, 2/3).
+        const double h = -(1.0 / 3) * std::log(1.0 / 3) - (2.0 / 3) * std::log(2.0 / 3);
+        QVERIFY(std::abs(row_entropy(&m.weights[4], 2) - h) < 1e-6);
+        QCOMPARE(row_entropy(&m.weights[4], 1), 0.0);
+    }
+
+    void head_slice_keeps_the_heads_numbers() {
+        std::mt19937 rng(2);
+        for (auto kind : {TransitionKind::Scalar, TransitionKind::Diagonal, TransitionKind::DeltaRule,
+                          TransitionKind::DiagPlusRankOne}) {
+            ScanInputs in = testsupport::random_scan_inputs(kind, 5, 3, 4, 2, kind == TransitionKind::DeltaRule ? 2 : 1, rng);
+            AttentionMap full_map = exact_attention(in, 2);
+            std::vector<float> o(size_t(in.T) * in.H * in.V), attn(size_t(in.H) * in.T * in.T * in.substeps);
+            scan_attention_form(in, nullptr, o.data(), attn.data());
+            const size_t plane = size_t(in.T) * in.T * in.substeps;
+            for (size_t i = 0; i < plane; ++i) QCOMPARE(full_map.weights[i], attn[2 * plane + i]);
+            // Transition of head 2 from the slice equals the one from the full inputs.
+            ScanInputs one = head_slice(in, 2);
+            DenseMatrix a = transition(in, 3, 2), b = transition(one, 3, 0);
+            QCOMPARE(a.values, b.values);
+        }
+    }
+
+    void singular_values_and_effective_rank() {
+        // diag(3, 4) padded to 2 x 3: singular values 4, 3.
+        const float S[6] = {3, 0, 0, 0, 4, 0};
+        auto sv = singular_values(S, 2, 3);
+        QCOMPARE(int(sv.size()), 2);
+        QVERIFY(std::abs(sv[0] - 4) < 1e-9 && std::abs(sv[1] - 3) < 1e-9);
+        QVERIFY(std::abs(frobenius_norm(S, 6) - 5.0) < 1e-12);
+        // Equal singular values: effective rank equals their count; one nonzero: 1.
+        QVERIFY(std::abs(effective_rank({2, 2, 2}) - 3.0) < 1e-12);
+        QVERIFY(std::abs(effective_rank({5, 0, 0}) - 1.0) < 1e-12);
+        QCOMPARE(effective_rank({0, 0}), 0.0);
+        // A rank-one outer product.
+        const float R[6] = {1, 2, 3, 2, 4, 6};
+        QVERIFY(std::abs(effective_rank(singular_values(R, 2, 3)) - 1.0) < 1e-6);
+    }
+
+    void pca_finds_the_line() {
+        // Points on a line in 5-D plus a small wiggle in another direction.
+        const int n = 20, d = 5;
+        std::vector<float> rows(size_t(n) * d);
+        for (int i = 0; i < n; ++i) {
+            rows[size_t(i) * d + 1] = float(i);
+            rows[size_t(i) * d + 3] = float(i) * 2.0f;
+            rows[size_t(i) * d + 4] = (i % 2) ? 0.1f : -0.1f;
+        }
+        for (int dims : {3}) {
+            Projection p = pca(rows, n, d, dims);
+            QCOMPARE(p.dims, 3);
+            QVERIFY(p.variance[0] > 100 * p.variance[1]);
+            QVERIFY(std::abs(p.variance[0] + p.variance[1] + p.variance[2] - p.total_variance) < 1e-6 * p.total_variance);
+            // Coordinates along axis 0 are sqrt(5) * (i - mean).
+            for (int i = 0; i < n; ++i) QVERIFY(std::abs(p.coords[size_t(i) * 3] - std::sqrt(5.0) * (i - 9.5)) < 1e-4);
+        }
+        // Fewer points than dimensions takes the other branch; same answer.
+        std::vector<float> few(rows.begin(), rows.begin() + 3 * d);
+        Projection q = pca(few, 3, d, 3);
+        QCOMPARE(q.dims, 3);
+        QVERIFY(std::abs(q.coords[0] - std::sqrt(5.0) * (0 - 1.0)) < 1e-3);
+    }
+
+    void npy_and_csv_round_trip() {
+        QTemporaryDir dir;
+        Array a{{2, 3}, {1.5f, -2.0f, 3.25f, 0.0f, 1e-8f, 7.0f}};
+        const std::string npy = (dir.path() + "/a.npy").toStdString();
+        write_npy(npy, a);
+        // The header is padded so that the data starts at a multiple of 64 bytes.
+        QFile f(QString::fromStdString(npy));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        QVERIFY(bytes.startsWith("\x93NUMPY"));
+        QCOMPARE((bytes.size() - 6 * 4) % 64, 0);
+        QVERIFY(bytes.contains("'shape': (2, 3)"));
+        Array b = read_npy(npy);
+        QCOMPARE(b.shape, a.shape);
+        QCOMPARE(b.values, a.values);
+        Array v{{4}, {1, 2, 3, 4}};
+        write_npy(npy, v);
+        QCOMPARE(read_npy(npy).shape, std::vector<int64_t>{4});
+
+        const std::string csv = (dir.path() + "/a.csv").toStdString();
+        write_csv(csv, a, "x,y,z");
+        QFile c(QString::fromStdString(csv));
+        QVERIFY(c.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString(c.readAll()).trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        QCOMPARE(lines[0], QString("x,y,z"));
+        QCOMPARE(lines[1].split(',').size(), 3);
+        QCOMPARE(float(lines[2].split(',')[1].toDouble()), 1e-8f); // %.9g round-trips a float exactly
+        QVERIFY_THROWS_EXCEPTION(Error, write_csv(csv, Array{{1, 1, 1}, {0}}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAnalysis)
+#include "test_analysis.moc"
