@@ -72,7 +72,7 @@ ForwardResult BlockModel::forward(std::span<const int32_t> tokens, SequenceState
     auto keep_hidden = [&](const cpu::Mat& h) {
         if (options.hidden_states) res.hidden.emplace_back(std::vector<int64_t>{T, D}, std::vector<float>(h.data(), h.data() + h.size()));
     };
-    keep_hidden(x);
+    if (!hidden_after_each_layer_) keep_hidden(x);
     before_layers(x);
 
     ForwardContext ctx;
@@ -89,7 +89,7 @@ ForwardResult BlockModel::forward(std::span<const int32_t> tokens, SequenceState
             b.norm2(h);
             x += b.ffn->forward(h, state.layers[l], ctx);
         }
-        if (l + 1 < blocks_.size()) keep_hidden(x);
+        if (l + 1 < blocks_.size() || hidden_after_each_layer_) keep_hidden(x);
     }
     norm_f_(x);
     keep_hidden(x);

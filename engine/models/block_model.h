@@ -81,6 +81,9 @@ protected:
     Norm norm_f_;
     const float* embed_ = nullptr;   // [vocab, hidden]
     const float* lm_head_ = nullptr; // [vocab, hidden]
+    // transformers' Mamba / Mamba-2 report hidden[i] = output of layer i (no embeddings entry), the
+    // last one still after the final norm; those families set this.
+    bool hidden_after_each_layer_ = false;
 };
 
 // Runs a recurrent layer's common-form scan over this call's tokens with the layer's state,

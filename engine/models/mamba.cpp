@@ -1,12 +1,120 @@
-// Placeholder until this family is implemented: loading reports it clearly instead of failing to link.
-#include "core/checkpoint.h"
+// Mamba-1 (transformers' MambaMixer.slow_forward): in_proj splits into x and the gate z; x goes
+// through a depthwise causal conv1d + silu; x_proj gives the time step's low-rank input and the
+// selective B_t, C_t; dt = softplus(dt_proj(.)). Per inner channel d the state h_d (d_state) runs
+//     h_d <- exp(dt_d A_d) * h_d + dt_d x_d B_t        y_d = h_d . C_t + D_d x_d
+// and the output is out_proj(y * silu(z)). In the common form each inner channel is a head with
+// K = d_state, V = 1: Diagonal decay log_decay = dt_d A_d, k = B_t, v = x_d, beta = dt_d, q = C_t.
 #include "core/error.h"
+#include "models/fla_common.h"
+#include "models/mamba_common.h"
 #include "models/registry.h"
 
+#include <cmath>
+
 namespace statescope {
+namespace {
+
+class MambaMixer : public Mixer {
+public:
+    MambaMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+        const std::string p = mamba_mixer_prefix(layer);
+        N_ = int(c.int_in_range("state_size", 16, 1, 4096));
+        // MambaConfig derives intermediate_size = int(expand * hidden) and saves it; older configs
+        // have only expand.
+        if (c.has("intermediate_size")) {
+            I_ = int(c.int_in_range("intermediate_size", 0, 1, 1 << 20));
+        } else {
+            const double expand = c.number_or("expand", 2);
+            if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+            I_ = int(expand * hidden);
+            if (I_ < 1) c.fail("expand", "gives an intermediate size below 1");
+        }
+        R_ = read_time_step_rank(c, hidden);
+        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+        const bool use_bias = c.bool_or("use_bias", true); // MambaConfig's default
+        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
+
+        in_ = cpu::Linear::load(ck, p + ".in_proj", 2 * I_, hidden, use_bias);
+        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", I_, W, use_conv_bias, /*silu=*/true);
+        x_proj_ = cpu::Linear::load(ck, p + ".x_proj", R_ + 2 * N_, I_);
+        dt_proj_ = cpu::Linear::load(ck, p + ".dt_proj", I_, R_, /*bias=*/true);
+        const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {I_, N_});
+        A_.resize(size_t(I_) * N_);
+        for (size_t i = 0; i < A_.size(); ++i) A_[i] = -std::exp(a_log.p[i]);
+        D_ = cpu::Param::load(ck, p + ".D", {I_});
+        out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
+    }
+
+    LayerInfo info() const override {
+        LayerInfo li;
+        li.transition = TransitionKind::Diagonal;
+        li.heads = I_;
+        li.key_dim = N_;
+        li.value_dim = 1;
+        li.mixer_name = "Mamba selective scan";
+        return li;
+    }
+
+    void init_state(LayerState& st) const override {
+        st.recurrent = Tensor({I_, N_, 1});
+        st.aux.push_back({"conv.x", conv_.initial_state()});
+    }
+
+    cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
+        const int T = int(hidden.rows());
+        const cpu::Mat xz = in_(hidden);
+        const cpu::Mat x = conv_(xz.leftCols(I_), st.get("conv.x"));
+        const cpu::Mat sel = x_proj_(x); // [T, R + 2N]: time step input, B, C
+        cpu::Mat dt = dt_proj_(sel.leftCols(R_));
+        for (Eigen::Index i = 0; i < dt.size(); ++i) dt.data()[i] = cpu::softplus(dt.data()[i]);
+
+        ScanInputs in;
+        in.allocate(TransitionKind::Diagonal, T, I_, N_, 1, 1, /*with_beta=*/true);
+        in.log_decay = Tensor({T, I_, N_});
+        for (int t = 0; t < T; ++t) {
+            const float* B = &sel(t, R_);
+            const float* C = &sel(t, R_ + N_);
+            for (int d = 0; d < I_; ++d) {
+                const float dtd = dt(t, d);
+                float* g = in.log_decay.ptr() + (size_t(t) * I_ + d) * N_;
+                float* q = in.q_at(t, d);
+                float* k = in.k_at(t, 0, d);
+                for (int n = 0; n < N_; ++n) {
+                    g[n] = dtd * A_[size_t(d) * N_ + n];
+                    k[n] = B[n];
+                    q[n] = C[n];
+                }
+                in.v_at(t, 0, d)[0] = x(t, d);
+                in.beta.data[size_t(t) * I_ + d] = dtd;
+            }
+        }
+        cpu::Mat y = run_scan(in, st, ctx); // [T, I]
+        for (int t = 0; t < T; ++t)
+            for (int d = 0; d < I_; ++d) y(t, d) = (y(t, d) + D_[d] * x(t, d)) * cpu::silu(xz(t, I_ + d));
+        return out_(y);
+    }
+
+    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
+        // transformers keeps the SSM state as [batch, intermediate, state]: our [H = I, K = N, V = 1].
+        out.push_back({mamba_cache_name(layer, "conv_states"), export_conv_state(*st.find("conv.x"))});
+        out.push_back({mamba_cache_name(layer, "recurrent_states"), Tensor({1, I_, N_}, st.recurrent.data)});
+    }
+
+private:
+    int N_ = 0, I_ = 0, R_ = 0;
+    cpu::Linear in_, x_proj_, dt_proj_, out_;
+    cpu::ShortConv conv_;
+    std::vector<float> A_; // -exp(A_log), [I, N]
+    cpu::Param D_;
+};
+
+} // namespace
 
 std::unique_ptr<Model> make_mamba(std::unique_ptr<Checkpoint> ck) {
-    throw Error(ck->config().path() + ": model_type 'mamba' is recognised but not implemented yet");
+    return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true,
+                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
+                                         return std::unique_ptr<Mixer>(new MambaMixer(ck, c, layer, hidden));
+                                     });
 }
 
 } // namespace statescope

@@ -1,12 +1,129 @@
-// Placeholder until this family is implemented: loading reports it clearly instead of failing to link.
-#include "core/checkpoint.h"
+// Mamba-2 / SSD (transformers' Mamba2Mixer.torch_forward): in_proj gives the gate z [I], xBC
+// [I + 2 G N] and dt [H]; xBC goes through a depthwise causal conv1d + silu and splits into x
+// (H heads of head_dim P), B and C (G groups of d_state N, heads split evenly among the groups);
+// dt = clamp(softplus(dt + dt_bias), time_step_limit). Per head h the state (P x N) runs
+//     S_h <- exp(dt_h A_h) S_h + dt_h x_h B_g^T        y_h = S_h C_g + D_h x_h
+// then MambaRMSNormGated: y * silu(z), RMS-normalised over the whole intermediate size (the
+// gate comes before the norm, and transformers uses one group even when n_groups > 1, unlike
+// mamba_ssm's group_size = I / G), and out_proj. Common form: Scalar decay log_decay = dt_h A_h,
+// k = B_g, v = x_h, beta = dt_h, q = C_g, with K = N and V = P. transformers' cache holds the
+// state value-major, [heads, head_dim, d_state].
 #include "core/error.h"
+#include "models/fla_common.h"
+#include "models/mamba_common.h"
 #include "models/registry.h"
 
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
 namespace statescope {
+namespace {
+
+class Mamba2Mixer : public Mixer {
+public:
+    Mamba2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+        const std::string p = mamba_mixer_prefix(layer);
+        // The mixer derives the intermediate size from expand, whatever else the config says.
+        const double expand = c.number_or("expand", 2);
+        if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+        I_ = int(expand * hidden);
+        H_ = int(c.int_in_range("num_heads", 128, 1, 1 << 16));
+        P_ = int(c.int_in_range("head_dim", 64, 1, 1 << 16));
+        if (int64_t(H_) * P_ != I_)
+            c.fail("num_heads", "num_heads * head_dim = " + std::to_string(H_) + " * " + std::to_string(P_) +
+                                    " must equal the intermediate size expand * hidden_size = " + std::to_string(I_));
+        N_ = int(c.int_in_range("state_size", 128, 1, 4096));
+        G_ = int(c.int_in_range("n_groups", 8, 1, H_));
+        if (H_ % G_) c.fail("n_groups", "must divide num_heads (" + std::to_string(H_) + ")");
+        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+        const bool use_bias = c.bool_or("use_bias", false); // Mamba2Config's default
+        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
+        std::tie(dt_min_, dt_max_) = read_time_step_limit(c);
+        eps_ = float(c.number_or("layer_norm_epsilon", 1e-5));
+
+        conv_dim_ = I_ + 2 * G_ * N_;
+        in_ = cpu::Linear::load(ck, p + ".in_proj", I_ + conv_dim_ + H_, hidden, use_bias);
+        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, W, use_conv_bias, /*silu=*/true);
+        dt_bias_ = cpu::Param::load(ck, p + ".dt_bias", {H_});
+        const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {H_});
+        A_.resize(size_t(H_));
+        for (int h = 0; h < H_; ++h) A_[size_t(h)] = -std::exp(a_log[h]);
+        D_ = cpu::Param::load(ck, p + ".D", {H_});
+        norm_ = cpu::Param::load(ck, p + ".norm.weight", {I_});
+        out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
+    }
+
+    LayerInfo info() const override {
+        LayerInfo li;
+        li.transition = TransitionKind::Scalar;
+        li.heads = H_;
+        li.key_dim = N_;
+        li.value_dim = P_;
+        li.mixer_name = "Mamba-2 SSD";
+        return li;
+    }
+
+    void init_state(LayerState& st) const override {
+        st.recurrent = Tensor({H_, N_, P_});
+        st.aux.push_back({"conv.xBC", conv_.initial_state()});
+    }
+
+    cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
+        const int T = int(hidden.rows());
+        const cpu::Mat proj = in_(hidden); // [T, I + conv_dim + H]: z, xBC, dt
+        const cpu::Mat xbc = conv_(proj.middleCols(I_, conv_dim_), st.get("conv.xBC"));
+        const int heads_per_group = H_ / G_;
+
+        ScanInputs in;
+        in.allocate(TransitionKind::Scalar, T, H_, N_, P_, 1, /*with_beta=*/true);
+        in.log_decay = Tensor({T, H_});
+        for (int t = 0; t < T; ++t) {
+            for (int h = 0; h < H_; ++h) {
+                const int g = h / heads_per_group; // repeat_interleave: consecutive heads share a group
+                const float* B = &xbc(t, I_ + g * N_);
+                const float* C = &xbc(t, I_ + G_ * N_ + g * N_);
+                float dt = cpu::softplus(proj(t, I_ + conv_dim_ + h) + dt_bias_[h]);
+                dt = std::clamp(dt, dt_min_, dt_max_);
+                std::copy(B, B + N_, in.k_at(t, 0, h));
+                std::copy(C, C + N_, in.q_at(t, h));
+                std::copy(&xbc(t, h * P_), &xbc(t, h * P_) + P_, in.v_at(t, 0, h));
+                in.beta.data[size_t(t) * H_ + h] = dt;
+                in.log_decay.data[size_t(t) * H_ + h] = dt * A_[size_t(h)];
+            }
+        }
+        cpu::Mat y = run_scan(in, st, ctx); // [T, H * P]
+        for (int t = 0; t < T; ++t)
+            for (int i = 0; i < I_; ++i) {
+                const float with_skip = y(t, i) + D_[i / P_] * xbc(t, i);
+                y(t, i) = with_skip * cpu::silu(proj(t, i));
+            }
+        cpu::rms_norm(y, norm_, eps_);
+        return out_(y);
+    }
+
+    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
+        out.push_back({mamba_cache_name(layer, "conv_states"), export_conv_state(*st.find("conv.xBC"))});
+        out.push_back({mamba_cache_name(layer, "recurrent_states"),
+                       export_state(st.recurrent, H_, N_, P_, /*value_major=*/true)});
+    }
+
+private:
+    int I_ = 0, H_ = 0, P_ = 0, N_ = 0, G_ = 1, conv_dim_ = 0;
+    float dt_min_ = 0, dt_max_ = INFINITY, eps_ = 1e-5f;
+    cpu::Linear in_, out_;
+    cpu::ShortConv conv_;
+    cpu::Param dt_bias_, D_, norm_;
+    std::vector<float> A_; // -exp(A_log), [H]
+};
+
+} // namespace
 
 std::unique_ptr<Model> make_mamba2(std::unique_ptr<Checkpoint> ck) {
-    throw Error(ck->config().path() + ": model_type 'mamba2' is recognised but not implemented yet");
+    return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false,
+                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
+                                         return std::unique_ptr<Mixer>(new Mamba2Mixer(ck, c, layer, hidden));
+                                     });
 }
 
 } // namespace statescope
