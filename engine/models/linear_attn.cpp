@@ -172,7 +172,7 @@ public:
         li.heads = H_;
         li.key_dim = F_;
         li.value_dim = V_;
-        li.mixer_name = "linear attention (" + feature_map_name_ + ")";
+        li.mixer_name = "linear attn (" + feature_map_name_ + ")";
         return li;
     }
 
