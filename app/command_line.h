@@ -1,0 +1,30 @@
+// The desktop app's command line:
+//   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS] [--token N] [--layer L]
+//              [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
+#pragma once
+#include <QSize>
+#include <QString>
+#include <QStringList>
+#include <optional>
+
+namespace statescope::app {
+
+struct CommandLine {
+    QString model;              // empty: the bundled default model
+    std::optional<QString> prompt, tokens;
+    std::optional<int64_t> token;
+    std::optional<int> layer, head, window;
+    QSize size{1600, 1000};
+    QString screenshot;         // render the whole window to this PNG and exit
+    bool help = false;
+};
+
+// Throws statescope::Error with a message for the user on a bad argument.
+CommandLine parse_command_line(const QStringList& args); // args without the program name
+QString usage();
+
+// The model opened when none is named: the bundled one (assets/models), found beside the
+// installed program or in the source tree it was built from. Empty if neither exists.
+QString default_model_path();
+
+} // namespace statescope::app

@@ -1,0 +1,50 @@
+// The one thread that owns the engine: the model, its timeline and every computation on them.
+// The UI thread posts requests (queued calls); results go back as immutable values through
+// callbacks the controller queues onto its own thread. Requests already superseded when the
+// worker gets to them are skipped, so a fast scrub costs only the frames that are still wanted.
+#pragma once
+#include "frame.h"
+#include "timeline.h"
+
+#include <QObject>
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace statescope::app {
+
+class EngineWorker : public QObject {
+    Q_OBJECT
+public:
+    struct Callbacks {
+        std::function<void(std::shared_ptr<const ModelSummary>)> loaded;
+        std::function<void(std::shared_ptr<const FrameResult>)> frame;
+        std::function<void(std::shared_ptr<const SequenceResult>)> sequence;
+        // session, generation, what failed ("load", "frame", "sequence"), the message
+        std::function<void(uint64_t, uint64_t, QString, QString)> failed;
+    };
+    explicit EngineWorker(Callbacks callbacks) : callbacks_(std::move(callbacks)) {}
+    ~EngineWorker() override;
+
+    // Set by the UI thread when it posts a request, read by the worker to skip stale ones.
+    std::atomic<uint64_t> latest_session{0}, latest_frame{0}, latest_sequence{0};
+
+    // Run on the worker thread (post them with QMetaObject::invokeMethod).
+    void load(const LoadRequest& r);
+    void frame(const FrameRequest& r);
+    void sequence(const SequenceRequest& r);
+
+private:
+    bool stale(uint64_t session) const { return session != latest_session.load(); }
+
+    Callbacks callbacks_;
+    uint64_t session_ = 0;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<Timeline> timeline_;
+};
+
+// Shrinks a K x V state to at most `max_side` cells a side for thumbnails, keeping in each block
+// the entry of largest magnitude (averaging would cancel signed entries).
+views::Matrix downsample(const float* S, int K, int V, int max_side);
+
+} // namespace statescope::app

@@ -1,0 +1,75 @@
+// The values that cross between the UI thread and the engine worker: requests stamped with a
+// session (which model) and a generation (which request of that kind), and immutable results.
+// The controller drops any result whose stamps are not the latest; the worker skips requests that
+// a newer one has superseded before it started them.
+#pragma once
+#include "analysis/pca.h"
+#include "model.h"
+#include "views/curves_view.h"
+#include "views/eigen_view.h"
+#include "views/matrix.h"
+#include "views/overview_grid.h"
+#include "views/trajectory_view.h"
+
+#include <QString>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace statescope::app {
+
+struct LoadRequest {
+    uint64_t session = 0;
+    QString path;                  // model folder or its config.json
+    std::vector<int32_t> tokens;   // the sequence to run
+    std::vector<QString> labels;   // what the token strip shows for each token
+};
+
+struct ModelSummary {
+    uint64_t session = 0;
+    QString path;
+    ModelInfo info;
+    std::vector<int32_t> tokens;
+    std::vector<QString> labels;
+    int64_t checkpoint_interval = 0;
+    size_t checkpoint_bytes = 0, state_bytes = 0;
+    double load_ms = 0, run_ms = 0;
+};
+
+struct FrameRequest {
+    uint64_t session = 0, generation = 0;
+    int64_t token = 0;  // show the state after this token (index into the sequence)
+    int layer = 0, head = 0;
+    int window = 32;    // tokens of the attention map and of the transition product
+};
+
+struct FrameResult {
+    uint64_t session = 0, generation = 0;
+    int64_t token = 0;
+    int layer = 0, head = 0;
+    bool recurrent = true;
+    views::Matrix state;           // focused head: S (K x V), or the key cache for softmax layers
+    double state_norm = 0, effective_rank = 0;
+    int64_t window_first = 0;      // token index of the attention maps' first row and column
+    int substeps = 1;
+    views::Matrix exact, softmax;  // attention maps over the window
+    double exact_entropy = 0, softmax_entropy = 0; // of the current token's row, in nats
+    views::EigenData eigen;
+    views::OverviewData overview;
+    double compute_ms = 0;
+};
+
+struct SequenceRequest {
+    uint64_t session = 0, generation = 0;
+    int layer = 0, head = 0;
+};
+
+struct SequenceResult {
+    uint64_t session = 0, generation = 0;
+    int layer = 0, head = 0;
+    views::CurveData curves;
+    views::TrajectoryData trajectory;
+    double compute_ms = 0;
+};
+
+} // namespace statescope::app

@@ -1,0 +1,454 @@
+#include "main_window.h"
+
+#include "transport_bar.h"
+#include "views/curves_view.h"
+#include "views/eigen_view.h"
+#include "views/heatmap_view.h"
+#include "views/overview_grid.h"
+#include "views/panel.h"
+#include "views/plot_style.h"
+#include "views/token_strip.h"
+#include "views/trajectory_view.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QShortcut>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace statescope::app {
+
+namespace {
+
+constexpr int kMaxRecent = 8;
+
+const char* kStyleSheet = R"(
+QMainWindow { background: #e9ecf1; }
+#panel { background: white; border: 1px solid #c9ced6; border-radius: 3px; }
+#panelHeader { background: #f3f5f8; border-bottom: 1px solid #dde1e7; }
+#panelTitle { font-weight: 600; color: #2b3440; }
+#panelInfo { color: #5b6573; }
+#transportCaption { color: #5b6573; }
+#errorBar { background: #fdecea; border: 1px solid #e0a19b; border-radius: 3px; }
+#errorText { color: #8a1f11; }
+QStatusBar QLabel { color: #3d4652; padding: 0 6px; }
+)";
+
+QString human_bytes(double b) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        ++u;
+    }
+    return QString("%1 %2").arg(b, 0, 'f', u ? 1 : 0).arg(units[u]);
+}
+
+QString human_count(int64_t n) {
+    if (n >= 1000000000) return QString("%1B").arg(n / 1e9, 0, 'f', 2);
+    if (n >= 1000000) return QString("%1M").arg(n / 1e6, 0, 'f', 1);
+    if (n >= 1000) return QString("%1K").arg(n / 1e3, 0, 'f', 1);
+    return QString::number(n);
+}
+
+// A model folder from a dropped or chosen path: the folder itself, or the folder of a config.json.
+QString model_path_of(const QString& path) {
+    const QFileInfo fi(path);
+    return fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath();
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new Controller(this)) {
+    setWindowTitle("Statescope");
+    setAcceptDrops(true);
+    setStyleSheet(kStyleSheet);
+    input_ = tokens_from_text(default_prompt());
+    build_views();
+    build_menus();
+    build_shortcuts();
+
+    connect(controller_, &Controller::model_loaded, this, &MainWindow::on_model_loaded);
+    connect(controller_, &Controller::frame_ready, this, &MainWindow::on_frame);
+    connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
+    connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
+    connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
+    connect(controller_, &Controller::load_started, this, [this](const QString& path) {
+        statusBar()->showMessage("Loading " + path + " …");
+    });
+    connect(controller_, &Controller::load_failed, this, [this](const QString& path, const QString& message) {
+        statusBar()->clearMessage();
+        show_error("Could not open " + path + ":\n" + message);
+    });
+    connect(controller_, &Controller::compute_failed, this, [this](const QString& what, const QString& message) {
+        show_error("The engine failed computing the " + what + ": " + message);
+    });
+    connect(controller_, &Controller::busy_changed, this, [this](bool busy) { busy_label_->setText(busy ? "computing…" : "ready"); });
+    resize(1600, 1000);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::build_views() {
+    using namespace views;
+    auto* central = new QWidget(this);
+    auto* v = new QVBoxLayout(central);
+    v->setContentsMargins(6, 4, 6, 4);
+    v->setSpacing(4);
+
+    error_bar_ = new QFrame(central);
+    error_bar_->setObjectName("errorBar");
+    auto* eh = new QHBoxLayout(error_bar_);
+    eh->setContentsMargins(8, 4, 4, 4);
+    error_ = new QLabel(error_bar_);
+    error_->setObjectName("errorText");
+    error_->setWordWrap(true);
+    error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    eh->addWidget(error_, 1);
+    auto* close = new QToolButton(error_bar_);
+    close->setText("✕");
+    close->setAutoRaise(true);
+    close->setToolTip("Dismiss");
+    eh->addWidget(close, 0, Qt::AlignTop);
+    connect(close, &QToolButton::clicked, this, [this] { show_error({}); });
+    error_bar_->hide();
+    v->addWidget(error_bar_);
+
+    strip_ = new TokenStrip(central);
+    v->addWidget(strip_);
+    transport_ = new TransportBar(central);
+    v->addWidget(transport_);
+
+    // Overview (left).
+    overview_ = new OverviewGrid;
+    auto* overview_panel = new Panel("Overview", overview_, {overview_});
+
+    // State heatmap with its scale controls.
+    state_ = new HeatmapView("state");
+    state_->set_axis_labels("key dim", "value dim");
+    state_->set_message("open a model (File > Open) to see its state");
+    state_panel_ = new Panel("State S_t", state_, {state_});
+    scale_mode_ = new QComboBox;
+    for (ScaleMode m : {ScaleMode::PerFrame, ScaleMode::Fixed, ScaleMode::SymLog}) scale_mode_->addItem(scale_mode_name(m), int(m));
+    scale_mode_->setToolTip("Colour scale: per frame (max |value| of this state), fixed (the limit beside), or "
+                            "symmetric log (small entries stay visible)");
+    fixed_limit_ = new QDoubleSpinBox;
+    fixed_limit_->setDecimals(4);
+    fixed_limit_->setRange(1e-6, 1e9);
+    fixed_limit_->setToolTip("Colour limit in Fixed mode");
+    fixed_limit_->setEnabled(false);
+    fixed_limit_->setFocusPolicy(Qt::ClickFocus);
+    scale_mode_->setFocusPolicy(Qt::ClickFocus);
+    state_panel_->add_header_widget(scale_mode_);
+    state_panel_->add_header_widget(fixed_limit_);
+    connect(scale_mode_, &QComboBox::currentIndexChanged, this, [this] {
+        const auto mode = ScaleMode(scale_mode_->currentData().toInt());
+        state_->set_scale_mode(mode);
+        fixed_limit_->setEnabled(mode == ScaleMode::Fixed);
+        if (mode == ScaleMode::Fixed) fixed_limit_->setValue(state_->limit());
+    });
+    connect(fixed_limit_, &QDoubleSpinBox::valueChanged, this, [this](double v) { state_->set_fixed_limit(v); });
+
+    // Attention maps side by side.
+    auto* attention = new QWidget;
+    auto* ah = new QHBoxLayout(attention);
+    ah->setContentsMargins(0, 0, 0, 0);
+    ah->setSpacing(0);
+    exact_ = new HeatmapView("attention-exact");
+    exact_->set_axis_labels("query token", "key token");
+    exact_->set_title("Exact (implied by the recurrence)");
+    softmax_ = new HeatmapView("attention-softmax");
+    softmax_->set_colormap(Colormap::sequential());
+    softmax_->set_axis_labels("query token", "key token");
+    softmax_->set_title("Softmax of the same q·k");
+    ah->addWidget(exact_);
+    ah->addWidget(softmax_);
+    attention_panel_ = new Panel("Attention", attention, {exact_, softmax_});
+
+    eigen_ = new EigenView;
+    eigen_panel_ = new Panel("Transition spectrum", eigen_, {eigen_});
+
+    curves_ = new CurvesView;
+    curves_panel_ = new Panel("Curves", curves_, {curves_});
+    trajectory_ = new TrajectoryView;
+    trajectory_panel_ = new Panel("State trajectory (3-D)", trajectory_, {trajectory_});
+
+    for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_})
+        connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
+
+    auto* right = new QSplitter(Qt::Vertical);
+    right->addWidget(attention_panel_);
+    right->addWidget(eigen_panel_);
+    right->setStretchFactor(0, 1);
+    right->setStretchFactor(1, 1);
+    auto* top = new QSplitter(Qt::Horizontal);
+    top->addWidget(overview_panel);
+    top->addWidget(state_panel_);
+    top->addWidget(right);
+    top->setStretchFactor(0, 0);
+    top->setStretchFactor(1, 3);
+    top->setStretchFactor(2, 4);
+    top->setSizes({230, 560, 780});
+    auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->addWidget(curves_panel_);
+    bottom->addWidget(trajectory_panel_);
+    bottom->setSizes({900, 670});
+    auto* main = new QSplitter(Qt::Vertical);
+    main->addWidget(top);
+    main->addWidget(bottom);
+    main->setSizes({640, 300});
+    v->addWidget(main, 1);
+    setCentralWidget(central);
+
+    // Requests from the views and the transport go to the controller; the controller's signals
+    // come back to on_*.
+    connect(strip_, &TokenStrip::token_clicked, controller_, &Controller::set_token);
+    connect(curves_, &CurvesView::token_clicked, controller_, &Controller::set_token);
+    connect(overview_, &OverviewGrid::focus_requested, controller_, &Controller::set_focus);
+    connect(exact_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
+    connect(softmax_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
+    connect(transport_, &TransportBar::token_requested, controller_, &Controller::set_token);
+    connect(transport_, &TransportBar::step_requested, this, [this](int64_t d) {
+        // Playback stops at the end instead of clamping there forever.
+        if (transport_->playing() && controller_->token() + d >= controller_->length()) transport_->set_playing(false);
+        else controller_->step(d);
+    });
+    connect(transport_, &TransportBar::focus_requested, controller_, &Controller::set_focus);
+    connect(transport_, &TransportBar::window_requested, controller_, &Controller::set_window);
+
+    model_label_ = new QLabel("no model");
+    memory_label_ = new QLabel;
+    timing_label_ = new QLabel;
+    busy_label_ = new QLabel("ready");
+    statusBar()->addPermanentWidget(model_label_);
+    statusBar()->addPermanentWidget(memory_label_);
+    statusBar()->addPermanentWidget(timing_label_);
+    statusBar()->addPermanentWidget(busy_label_);
+}
+
+void MainWindow::build_menus() {
+    QMenu* file = menuBar()->addMenu("&File");
+    file->addAction("&Open Model Folder…", QKeySequence::Open, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, "Open a model folder (config.json + model.safetensors)");
+        if (!dir.isEmpty()) open_model(dir);
+    });
+    file->addAction("Open &config.json…", this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, "Open a model's config.json", {}, "Model config (config.json);;JSON (*.json)");
+        if (!f.isEmpty()) open_model(f);
+    });
+    recent_menu_ = file->addMenu("Open &Recent");
+    update_recent_menu();
+    file->addSeparator();
+    file->addAction("Export State &Picture…", QKeySequence("Ctrl+E"), this, [this] { export_figure(state_, true); });
+    file->addAction("Export State &Data…", QKeySequence("Ctrl+Shift+E"), this, [this] { export_figure(state_, false); });
+    file->addSeparator();
+    file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* seq = menuBar()->addMenu("&Sequence");
+    seq->addAction("Set &Prompt Text…", this, &MainWindow::ask_prompt);
+    seq->addAction("Set &Token IDs…", this, &MainWindow::ask_token_ids);
+    seq->addSeparator();
+    seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
+
+    QMenu* help = menuBar()->addMenu("&Help");
+    help->addAction("&About Statescope", this, [this] {
+        QMessageBox::about(this, "About Statescope",
+                           "<b>Statescope</b><br>Looks inside linear-attention and state-space models while they run: "
+                           "every recurrent layer in the common form S_t = A_t S_{t-1} + β k vᵀ, its state, the exact "
+                           "attention it implies and the spectrum of its transitions.");
+    });
+}
+
+void MainWindow::build_shortcuts() {
+    auto add = [this](QKeySequence key, std::function<void()> f) {
+        auto* s = new QShortcut(key, this);
+        connect(s, &QShortcut::activated, this, std::move(f));
+    };
+    add(Qt::Key_Left, [this] { controller_->step(-1); });
+    add(Qt::Key_Right, [this] { controller_->step(+1); });
+    add(Qt::Key_Space, [this] { transport_->toggle_playing(); });
+    add(Qt::Key_Home, [this] { controller_->set_token(0); });
+    add(Qt::Key_End, [this] { controller_->set_token(controller_->length() - 1); });
+}
+
+void MainWindow::open_model(const QString& path) {
+    show_error({});
+    controller_->open_model(model_path_of(path), input_.ids, input_.labels);
+}
+
+QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
+
+void MainWindow::show_error(const QString& text) {
+    error_->setText(text);
+    error_bar_->setVisible(!text.isEmpty());
+}
+
+void MainWindow::update_recent_menu() {
+    recent_menu_->clear();
+    const QStringList recent = QSettings().value("recentModels").toStringList();
+    for (const QString& path : recent) recent_menu_->addAction(path, this, [this, path] { open_model(path); });
+    recent_menu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::remember_recent(const QString& path) {
+    QSettings s;
+    QStringList recent = s.value("recentModels").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    s.setValue("recentModels", recent);
+    update_recent_menu();
+}
+
+void MainWindow::export_figure(views::Figure* f, bool image) {
+    const QString filter = image ? "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)" : "CSV table (*.csv);;NumPy array (*.npy)";
+    const QString path = QFileDialog::getSaveFileName(this, image ? "Export picture" : "Export data",
+                                                      f->figure_name() + (image ? ".png" : ".csv"), filter);
+    if (path.isEmpty()) return;
+    QString error;
+    const bool ok = image ? views::export_figure_image(*f, path, &error) : views::export_figure_data(*f, path, &error);
+    if (ok) statusBar()->showMessage("Wrote " + path, 5000);
+    else show_error(error);
+}
+
+void MainWindow::ask_prompt() {
+    bool ok = false;
+    const QString text = QInputDialog::getMultiLineText(this, "Prompt", "Text to run (one token per UTF-8 byte):", default_prompt(), &ok);
+    if (!ok || text.isEmpty()) return;
+    input_ = tokens_from_text(text);
+    controller_->set_tokens(input_.ids, input_.labels);
+}
+
+void MainWindow::ask_token_ids() {
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, "Token ids", "Token ids (comma or space separated):", QLineEdit::Normal, {}, &ok);
+    if (!ok || text.isEmpty()) return;
+    try {
+        input_ = tokens_from_ids(text);
+        controller_->set_tokens(input_.ids, input_.labels);
+    } catch (const std::exception& e) {
+        show_error(QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+    if (e->mimeData()->hasUrls() && !e->mimeData()->urls().isEmpty() && e->mimeData()->urls().first().isLocalFile())
+        e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+    const QString path = e->mimeData()->urls().first().toLocalFile();
+    e->acceptProposedAction();
+    open_model(path);
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    transport_->set_playing(false);
+    e->accept();
+}
+
+void MainWindow::on_model_loaded() {
+    const ModelSummary& m = *controller_->model();
+    show_error({});
+    statusBar()->clearMessage();
+    remember_recent(m.path);
+    const QString name = QFileInfo(m.path).fileName();
+    setWindowTitle(QString("Statescope — %1").arg(name));
+    model_label_->setText(QString("%1 · %2 · %3 layers · %4 params · %5")
+                              .arg(name, QString::fromStdString(m.info.family))
+                              .arg(m.info.num_layers)
+                              .arg(human_count(m.info.parameters))
+                              .arg(QString::fromStdString(m.info.weight_dtype)));
+    memory_label_->setText(QString("state %1 · checkpoints every %2 tok (%3)")
+                               .arg(human_bytes(double(m.state_bytes)))
+                               .arg(m.checkpoint_interval)
+                               .arg(human_bytes(double(m.checkpoint_bytes))));
+    strip_->set_tokens(m.labels, m.tokens);
+    transport_->set_length(int64_t(m.tokens.size()));
+    transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
+    timing_label_->setText(QString("load %1 ms · run %2 ms").arg(m.load_ms, 0, 'f', 0).arg(m.run_ms, 0, 'f', 0));
+}
+
+void MainWindow::on_token_changed(int64_t token) {
+    strip_->set_current(token);
+    transport_->set_token(token);
+    curves_->set_current(token);
+    trajectory_->set_current(token);
+}
+
+void MainWindow::on_focus_changed(int layer, int head) {
+    transport_->set_focus(layer, head, controller_->heads_of(layer));
+    overview_->set_focus(layer, head);
+}
+
+void MainWindow::on_frame() {
+    const FrameResult& f = *controller_->frame();
+    const ModelSummary& m = *controller_->model();
+    const LayerInfo& L = m.info.layers[size_t(f.layer)];
+    const QString where = QString("layer %1 · head %2 · after token %3").arg(f.layer).arg(f.head).arg(f.token);
+    if (f.recurrent) {
+        state_->set_axis_labels("key dim", "value dim");
+        state_->set_title(QString("S after token %1").arg(f.token),
+                          QString("layer %1, head %2 · %3 · K=%4 V=%5").arg(f.layer).arg(f.head)
+                              .arg(QString::fromStdString(L.mixer_name)).arg(L.key_dim).arg(L.value_dim));
+        state_panel_->set_info(QString("‖S‖_F %1 · eff. rank %2 / %3")
+                                   .arg(views::style::format_number(f.state_norm))
+                                   .arg(f.effective_rank, 0, 'f', 2)
+                                   .arg(std::min(L.key_dim, L.value_dim)));
+        eigen_->set_data(f.eigen);
+        eigen_panel_->set_info(where);
+    } else {
+        state_->set_axis_labels("cache position", "key dim");
+        state_->set_title(QString("Key cache after token %1").arg(f.token),
+                          QString("layer %1, head %2 · softmax attention: its memory grows with the sequence").arg(f.layer).arg(f.head));
+        state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
+        eigen_->set_message("Layer " + QString::number(f.layer) + " is softmax attention: no transition matrix.");
+        eigen_panel_->set_info(where);
+    }
+    state_->set_matrix(f.state);
+    if (scale_mode_->currentData().toInt() != int(views::ScaleMode::Fixed)) fixed_limit_->setValue(state_->limit());
+    exact_->set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
+    exact_->set_matrix(f.exact, int(f.window_first), int(f.window_first));
+    exact_->set_column_groups(f.substeps);
+    exact_->set_highlight_row(f.exact.rows - 1);
+    softmax_->set_matrix(f.softmax, int(f.window_first), int(f.window_first));
+    softmax_->set_column_groups(f.substeps);
+    softmax_->set_highlight_row(f.softmax.rows - 1);
+    attention_panel_->set_info(QString("tokens %1–%2 · row entropy: exact %3, softmax %4 nats")
+                                   .arg(f.window_first).arg(f.token)
+                                   .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
+    overview_->set_data(f.overview);
+    timing_label_->setText(QString("frame %1 ms").arg(f.compute_ms, 0, 'f', 1));
+}
+
+void MainWindow::on_sequence() {
+    const SequenceResult& s = *controller_->sequence();
+    if (s.curves.norms.empty()) {
+        curves_->set_message(QString("Layer %1 is softmax attention: it has no recurrent state to follow.").arg(s.layer));
+        trajectory_->set_data({});
+        return;
+    }
+    curves_->set_data(s.curves);
+    curves_->set_current(controller_->token());
+    trajectory_->set_data(s.trajectory);
+    trajectory_->set_current(controller_->token());
+    curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(s.curves.effective_rank.size()).arg(s.compute_ms, 0, 'f', 0));
+    trajectory_panel_->set_info(QString("layer %1 · head %2 · drag to rotate, wheel to zoom").arg(s.layer).arg(s.head));
+}
+
+} // namespace statescope::app

@@ -1,0 +1,368 @@
+// The desktop app end to end, on a real display (CTest runs this under xvfb-run): open a model,
+// move through the sequence by keys, controller and transport, check that what the views show is
+// the engine's state, that pictures change when the state does, that stale results are dropped,
+// that load errors reach the window, and that every export format parses.
+#include "analysis/array_io.h"
+#include "app/controller.h"
+#include "app/main_window.h"
+#include "app/transport_bar.h"
+#include "model.h"
+#include "test_support.h"
+#include "timeline.h"
+#include "views/colormap.h"
+#include "views/curves_view.h"
+#include "views/eigen_view.h"
+#include "views/heatmap_view.h"
+#include "views/overview_grid.h"
+#include "views/token_strip.h"
+#include "views/trajectory_view.h"
+
+#include <QProcess>
+#include <QSvgRenderer>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+
+using namespace statescope;
+
+namespace {
+
+QString model_dir(const char* name) { return QString::fromStdString(testsupport::reference_dir() + "/models/" + name); }
+
+app::TokenInput some_tokens(int n) {
+    QString ids;
+    for (int i = 0; i < n; ++i) ids += QString::number((i * 37 + 11) % 500) + ",";
+    return app::tokens_from_ids(ids);
+}
+
+// Waits until the controller has a model and the latest frame and sequence results.
+bool settle(app::MainWindow& w, int timeout_ms = 60000) {
+    app::Controller& c = w.controller();
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < timeout_ms) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        if (c.has_model() && !c.busy() && c.frame() && c.sequence()) {
+            QTest::qWait(30); // let the views repaint
+            return true;
+        }
+        QTest::qWait(10);
+    }
+    return false;
+}
+
+QImage picture(QWidget* w) { return w->grab().toImage().convertToFormat(QImage::Format_RGB32); }
+
+int differing_pixels(const QImage& a, const QImage& b) {
+    if (a.size() != b.size()) return a.width() * a.height();
+    int n = 0;
+    for (int y = 0; y < a.height(); ++y)
+        for (int x = 0; x < a.width(); ++x) n += a.pixel(x, y) != b.pixel(x, y);
+    return n;
+}
+
+} // namespace
+
+class TestAppWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true); // keep "recent models" out of the user's settings
+        QCoreApplication::setOrganizationName("StatescopeTest");
+    }
+
+    void opens_a_model_and_shows_the_engines_state() {
+        app::MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        w.set_token_input(some_tokens(40));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        QCOMPARE(c.length(), 40);
+        QCOMPARE(c.token(), 39); // opens at the last token
+        QVERIFY(w.error_text().isEmpty());
+        QCOMPARE(w.token_strip()->count(), 40);
+        QCOMPARE(w.token_strip()->current(), 39);
+
+        // The state shown is the engine's state after token 39, layer 0, head 0.
+        auto model = load_model(model_dir("gla").toStdString());
+        Timeline tl(*model);
+        tl.append(w.token_input().ids);
+        const Tensor S = tl.layer_state(0, 40);
+        const LayerInfo& L = model->info().layers[0];
+        const views::Matrix& shown = w.state_view()->matrix();
+        QCOMPARE(shown.rows, L.key_dim);
+        QCOMPARE(shown.cols, L.value_dim);
+        QVERIFY(relative_l2(shown.values.data(), S.ptr(), shown.values.size()) < 1e-6);
+
+        // Every view got data: attention window of 32 tokens, eigenvalues, curves, trajectory.
+        QCOMPARE(w.exact_attention_view()->matrix().rows, 32);
+        QCOMPARE(w.softmax_attention_view()->matrix().cols, 32);
+        QCOMPARE(int(w.eigen_view()->data().token.size()), L.key_dim);
+        QCOMPARE(int(w.curves_view()->data().effective_rank.size()), 40);
+        QCOMPARE(int(w.curves_view()->data().norms.size()), L.heads);
+        QCOMPARE(int(w.trajectory_view()->data().tokens.size()), 40);
+        QCOMPARE(int(w.overview()->data().cells.size()), model->info().num_layers);
+        // GLA's transition is diagonal with entries exp(gk) in (0, 1).
+        for (auto e : w.eigen_view()->data().token) {
+            QVERIFY(std::abs(e.imag()) < 1e-12);
+            QVERIFY(e.real() > 0 && e.real() < 1);
+        }
+    }
+
+    void steps_and_jumps_by_keys_and_controls() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(30));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        QTest::keyClick(&w, Qt::Key_Home);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 0);
+        QCOMPARE(c.frame()->token, 0);
+        QTest::keyClick(&w, Qt::Key_Right);
+        QTest::keyClick(&w, Qt::Key_Right);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->token, 2);
+        QTest::keyClick(&w, Qt::Key_Left);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->token, 1);
+        QTest::keyClick(&w, Qt::Key_End);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->token, 29);
+        QCOMPARE(w.token_strip()->current(), 29);
+        // Transport requests and clamping at the ends.
+        emit w.transport()->token_requested(12);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->token, 12);
+        c.step(+100);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 29);
+        // Space plays: the position advances by itself, and stops at the end.
+        c.set_token(20);
+        QTest::keyClick(&w, Qt::Key_Space);
+        QVERIFY(w.transport()->playing());
+        QTRY_VERIFY_WITH_TIMEOUT(c.token() == 29 && !w.transport()->playing(), 20000);
+        // Focus: layer 1, head 2 reaches every view.
+        c.set_focus(1, 2);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->layer, 1);
+        QCOMPARE(c.frame()->head, 2);
+        QCOMPARE(c.sequence()->head, 2);
+        QCOMPARE(w.curves_view()->data().focused_head, 2);
+    }
+
+    void state_picture_changes_with_the_state() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(20));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        c.set_token(5);
+        QVERIFY(settle(w));
+        const QImage a = picture(w.state_view());
+        const views::Matrix ma = w.state_view()->matrix();
+        c.set_token(6);
+        QVERIFY(settle(w));
+        const QImage b = picture(w.state_view());
+        QVERIFY(relative_l2(ma.values.data(), w.state_view()->matrix().values.data(), ma.values.size()) > 1e-3);
+        QVERIFY2(differing_pixels(a, b) > 200, "the state changed but its picture did not");
+        // Back to token 5: the same picture again (nothing depends on the path taken).
+        c.set_token(5);
+        QVERIFY(settle(w));
+        QCOMPARE(differing_pixels(a, picture(w.state_view())), 0);
+        // The attention maps and the trajectory marker move too.
+        const QImage att5 = picture(w.exact_attention_view());
+        c.set_token(12);
+        QVERIFY(settle(w));
+        QVERIFY(differing_pixels(att5, picture(w.exact_attention_view())) > 100);
+    }
+
+    void the_vtk_view_renders_the_trajectory() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(25));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        const QImage img = w.trajectory_view()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
+        QVERIFY(!img.isNull());
+        // Something other than the white background: the path, the axes, the caption.
+        int coloured = 0;
+        for (int y = 0; y < img.height(); ++y)
+            for (int x = 0; x < img.width(); ++x) {
+                const QRgb p = img.pixel(x, y);
+                coloured += std::abs(qRed(p) - qBlue(p)) > 40; // viridis path and orange marker
+            }
+        QVERIFY2(coloured > 100, qPrintable(QString("%1 coloured pixels").arg(coloured)));
+    }
+
+    void stale_results_are_dropped() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(60));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        // A burst of requests without returning to the event loop: only the last one may show.
+        for (int t = 0; t < 60; t += 3) c.set_token(t);
+        c.set_focus(1, 3);
+        c.set_token(17);
+        QVERIFY(settle(w));
+        QCOMPARE(c.frame()->token, 17);
+        QCOMPARE(c.frame()->layer, 1);
+        QCOMPARE(c.frame()->head, 3);
+        auto model = load_model(model_dir("gla").toStdString());
+        Timeline tl(*model);
+        tl.append(w.token_input().ids);
+        const Tensor S = tl.layer_state(1, 18);
+        const auto& L = model->info().layers[1];
+        const float* head3 = S.ptr() + size_t(3) * L.key_dim * L.value_dim;
+        QVERIFY(relative_l2(c.frame()->state.values.data(), head3, size_t(L.key_dim) * L.value_dim) < 1e-6);
+    }
+
+    void load_errors_are_shown_and_the_model_stays() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(10));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        QTemporaryDir dir;
+        w.open_model(dir.path() + "/no-such-model");
+        QTRY_VERIFY_WITH_TIMEOUT(!w.error_text().isEmpty(), 20000);
+        QVERIFY2(w.error_text().contains("no-such-model"), qPrintable(w.error_text()));
+        QVERIFY(w.controller().has_model());
+        QVERIFY(settle(w));
+        QVERIFY(w.controller().model()->path.endsWith("gla"));
+        // A broken config.json: the message names the file.
+        QFile cfg(dir.path() + "/config.json");
+        QVERIFY(cfg.open(QIODevice::WriteOnly));
+        cfg.write("{\"model_type\": \"gla\", \"hidden_size\": ");
+        cfg.close();
+        w.open_model(dir.path() + "/config.json");
+        QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("config.json"), 20000);
+        // Token ids outside the vocabulary are a load error too.
+        w.set_token_input(app::tokens_from_ids("1,2,999999"));
+        w.open_model(model_dir("gla"));
+        QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("999999"), 20000);
+    }
+
+    void heatmap_colours_follow_the_values() {
+        // A hand-built matrix: the cell of +max is the map's top colour, -max its bottom, 0 white-ish.
+        views::HeatmapView v("test");
+        v.resize(300, 300);
+        views::Matrix m(2, 2, {2.0f, -2.0f, 0.0f, 1.0f});
+        v.set_matrix(m);
+        QCOMPARE(v.limit(), 2.0);
+        const QImage img = picture(&v);
+        auto colour_of_cell = [&](int r, int c) -> QRgb {
+            // Find the cell's centre by scanning for the colour run: the cells area is a square
+            // left of the colour bar; sample its quarters.
+            QRect cells;
+            for (int y = 0; y < img.height() && cells.isNull(); ++y)
+                for (int x = 0; x < img.width(); ++x)
+                    if (img.pixel(x, y) == views::Colormap::diverging().rgb(1.0)) {
+                        cells = QRect(x, y, 1, 1);
+                        break;
+                    }
+            const int side = [&] {
+                int x = cells.x();
+                while (x < img.width() && img.pixel(x, cells.y() + 2) == views::Colormap::diverging().rgb(1.0)) ++x;
+                return x - cells.x();
+            }();
+            return img.pixel(cells.x() + c * side + side / 2, cells.y() + r * side + side / 2);
+        };
+        QCOMPARE(colour_of_cell(0, 1), views::Colormap::diverging().rgb(-1.0));
+        QCOMPARE(colour_of_cell(1, 0), views::Colormap::diverging().rgb(0.0));
+        QCOMPARE(colour_of_cell(1, 1), views::Colormap::diverging().rgb(0.5));
+        // Symlog lifts small values: 0.02 of the max maps well above 0.02.
+        views::ColorScale s{views::ScaleMode::SymLog, 1.0};
+        QVERIFY(s.normalize(0.02, true) > 0.2);
+        QVERIFY(std::abs(s.value_at(s.normalize(0.3, true), true) - 0.3) < 1e-12);
+        // Fixed mode keeps the limit when the data change.
+        v.set_scale_mode(views::ScaleMode::Fixed);
+        v.set_matrix(views::Matrix(1, 1, {10.0f}));
+        QCOMPARE(v.limit(), 2.0);
+        v.set_scale_mode(views::ScaleMode::PerFrame);
+        QCOMPARE(v.limit(), 10.0);
+    }
+
+    void exports_parse() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(16));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        QTemporaryDir dir;
+        QString err;
+        views::HeatmapView* state = w.state_view();
+        const views::Matrix m = state->matrix();
+
+        QVERIFY2(views::export_figure_image(*state, dir.path() + "/s.png", &err), qPrintable(err));
+        QImage png(dir.path() + "/s.png");
+        QCOMPARE(png.size(), state->size() * 2);
+        QVERIFY2(views::export_figure_image(*state, dir.path() + "/s.svg", &err), qPrintable(err));
+        QSvgRenderer svg(dir.path() + "/s.svg");
+        QVERIFY(svg.isValid());
+        QCOMPARE(svg.defaultSize(), state->size());
+        QVERIFY2(views::export_figure_image(*state, dir.path() + "/s.pdf", &err), qPrintable(err));
+        QFile pdf(dir.path() + "/s.pdf");
+        QVERIFY(pdf.open(QIODevice::ReadOnly));
+        const QByteArray pdf_bytes = pdf.readAll();
+        QVERIFY(pdf_bytes.startsWith("%PDF-"));
+        QVERIFY(pdf_bytes.trimmed().endsWith("%%EOF"));
+        QVERIFY(!views::export_figure_image(*state, dir.path() + "/s.bmpx", &err));
+
+        QVERIFY2(views::export_figure_data(*state, dir.path() + "/s.npy", &err), qPrintable(err));
+        const analysis::Array a = analysis::read_npy((dir.path() + "/s.npy").toStdString());
+        QCOMPARE(a.shape, (std::vector<int64_t>{m.rows, m.cols}));
+        QCOMPARE(a.values, m.values);
+        QVERIFY2(views::export_figure_data(*state, dir.path() + "/s.csv", &err), qPrintable(err));
+        QFile csv(dir.path() + "/s.csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString(csv.readAll()).trimmed().split('\n');
+        QCOMPARE(lines.size(), m.rows);
+        const QStringList first = lines[0].split(',');
+        QCOMPARE(first.size(), m.cols);
+        for (int c = 0; c < m.cols; ++c) QCOMPARE(first[c].toFloat(), m.at(0, c));
+
+        // The other views export too: curves (one row per token), eigenvalues, trajectory.
+        for (views::Figure* f : std::initializer_list<views::Figure*>{w.curves_view(), w.eigen_view(), w.trajectory_view(),
+                                                                      w.overview(), w.softmax_attention_view()}) {
+            const QString base = dir.path() + "/" + f->figure_name();
+            QVERIFY2(views::export_figure_data(*f, base + ".npy", &err), qPrintable(err));
+            QVERIFY2(views::export_figure_image(*f, base + ".png", &err), qPrintable(err));
+            QVERIFY(!QImage(base + ".png").isNull());
+        }
+        QCOMPARE(analysis::read_npy((dir.path() + "/curves.npy").toStdString()).shape[0], 16);
+    }
+
+    void screenshot_from_the_command_line() {
+        QTemporaryDir dir;
+        const QString out = dir.path() + "/window.png";
+        QProcess p;
+        p.start(STATESCOPE_APP, {"--model", model_dir("gla"), "--tokens", "5,77,300,12,9,41,8,200,3,3,90",
+                                 "--token", "6", "--layer", "1", "--size", "1280x800", "--screenshot", out});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        QImage img(out);
+        QCOMPARE(img.size(), QSize(1280, 800));
+        // A load error still gives a picture (of the error) and exit status 2.
+        const QString bad = dir.path() + "/bad.png";
+        p.start(STATESCOPE_APP, {"--model", dir.path() + "/nothing-here", "--screenshot", bad});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY(!QImage(bad).isNull());
+        // Bad arguments: exit status 1 and the usage.
+        p.start(STATESCOPE_APP, {"--tokens", "1,x"});
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("usage"));
+    }
+};
+
+QTEST_MAIN(TestAppWindow)
+#include "test_app_window.moc"

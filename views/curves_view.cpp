@@ -1,0 +1,198 @@
+#include "curves_view.h"
+
+#include "plot_style.h"
+
+#include <QFontMetricsF>
+#include <QMouseEvent>
+#include <QPainterPath>
+#include <cmath>
+
+namespace statescope::views {
+
+CurvesView::CurvesView(QWidget* parent) : QWidget(parent) {
+    setMouseTracking(true);
+    setCursor(Qt::CrossCursor);
+}
+
+void CurvesView::set_data(CurveData d) {
+    d_ = std::move(d);
+    message_.clear();
+    update();
+}
+
+void CurvesView::set_message(const QString& text) {
+    d_ = {};
+    message_ = text;
+    update();
+}
+
+void CurvesView::set_current(int64_t token) {
+    current_ = token;
+    update();
+}
+
+int CurvesView::tokens() const {
+    if (!d_.effective_rank.empty()) return int(d_.effective_rank.size());
+    return d_.norms.empty() ? 0 : int(d_.norms[0].size());
+}
+
+CurvesView::Panels CurvesView::panels(const QRectF& area) const {
+    const QFontMetricsF fm(style::label_font());
+    const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
+    const double left = area.left() + fm.horizontalAdvance("0.000e+00") + 8, right = area.right() - 14;
+    const double bottom = area.bottom() - 2 * fm.height() - 6;
+    const double gap = fm.height() + 10, h = (bottom - top - gap) / 2;
+    return {QRectF(left, top, right - left, h), QRectF(left, top + h + gap, right - left, h)};
+}
+
+int64_t CurvesView::token_at(double x, const QRectF& plot) const {
+    const int n = tokens();
+    if (n <= 1) return 0;
+    return std::clamp<int64_t>(std::llround((x - plot.left()) / plot.width() * (n - 1)), 0, n - 1);
+}
+
+void CurvesView::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.setRenderHint(QPainter::Antialiasing);
+    render_figure(p, QRectF(rect()), false);
+}
+
+namespace {
+// One panel: axes, y ticks, grid, the x ticks when asked; returns the y range used.
+void draw_axes(QPainter& p, const QRectF& r, double lo, double hi, int n, bool x_labels, const QString& label) {
+    const QFontMetricsF fm(style::label_font());
+    p.setFont(style::label_font());
+    for (double t : style::nice_ticks(lo, hi, 3)) {
+        const double y = r.bottom() - (t - lo) / (hi - lo) * r.height();
+        p.setPen(QPen(style::grid_color(), 0.8));
+        p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y));
+        p.setPen(style::axis_color());
+        const QString s = style::format_number(t);
+        p.drawText(QPointF(r.left() - fm.horizontalAdvance(s) - 4, y + fm.ascent() / 2 - 1), s);
+    }
+    if (n > 1)
+        for (double t : style::nice_ticks(0, n - 1, std::max(2, int(r.width() / 70)))) {
+            if (t != std::floor(t)) continue;
+            const double x = r.left() + t / (n - 1) * r.width();
+            p.setPen(QPen(style::grid_color(), 0.8));
+            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()));
+            if (x_labels) {
+                p.setPen(style::axis_color());
+                const QString s = QString::number(qint64(t));
+                p.drawText(QPointF(x - fm.horizontalAdvance(s) / 2, r.bottom() + fm.ascent() + 3), s);
+            }
+        }
+    p.setPen(QPen(style::axis_color(), 0.8));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(r);
+    p.drawText(QPointF(r.left() + 4, r.top() + fm.ascent() + 2), label);
+}
+
+void draw_curve(QPainter& p, const QRectF& r, const std::vector<float>& ys, double lo, double hi, const QPen& pen) {
+    const int n = int(ys.size());
+    if (n == 0) return;
+    QPainterPath path;
+    for (int i = 0; i < n; ++i) {
+        const double x = n > 1 ? r.left() + double(i) / (n - 1) * r.width() : r.center().x();
+        const double y = r.bottom() - (double(ys[size_t(i)]) - lo) / (hi - lo) * r.height();
+        if (i == 0) path.moveTo(x, y);
+        else path.lineTo(x, y);
+    }
+    p.setPen(pen);
+    p.setBrush(Qt::NoBrush);
+    p.drawPath(path);
+}
+} // namespace
+
+void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export) {
+    p.fillRect(area, Qt::white);
+    style::draw_title(p, area, "Over the sequence", tokens() ? QString("layer %1, head %2 highlighted; click to jump")
+                                                                   .arg(d_.layer).arg(d_.focused_head)
+                                                             : QString());
+    const int n = tokens();
+    if (!message_.isEmpty() || n == 0) {
+        p.setPen(QColor(120, 120, 120));
+        p.setFont(style::label_font());
+        p.drawText(area, Qt::AlignCenter | Qt::TextWordWrap, message_.isEmpty() ? "no data" : message_);
+        return;
+    }
+    const Panels pn = panels(area);
+    double hi = 0;
+    for (const auto& h : d_.norms)
+        for (float v : h) hi = std::max(hi, double(v));
+    if (hi <= 0) hi = 1;
+    hi *= 1.05;
+    draw_axes(p, pn.norm, 0, hi, n, false, "state norm ‖S‖_F (all heads)");
+    p.save();
+    p.setClipRect(pn.norm);
+    for (size_t h = 0; h < d_.norms.size(); ++h)
+        if (int(h) != d_.focused_head) draw_curve(p, pn.norm, d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
+    if (d_.focused_head >= 0 && d_.focused_head < int(d_.norms.size()))
+        draw_curve(p, pn.norm, d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
+    p.restore();
+
+    const double rank_hi = std::max(1.0, double(d_.max_rank)) * 1.05;
+    draw_axes(p, pn.rank, 0, rank_hi, n, true, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
+    p.save();
+    p.setClipRect(pn.rank);
+    draw_curve(p, pn.rank, d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
+    p.restore();
+
+    const QFontMetricsF fm(style::label_font());
+    p.setPen(style::axis_color());
+    const QString xl = "token";
+    p.drawText(QPointF(pn.rank.center().x() - fm.horizontalAdvance(xl) / 2, area.bottom() - 4), xl);
+
+    // Current position.
+    if (current_ >= 0 && current_ < n) {
+        const double x = n > 1 ? pn.norm.left() + double(current_) / (n - 1) * pn.norm.width() : pn.norm.center().x();
+        p.setPen(QPen(style::accent_color(), 1.6));
+        p.drawLine(QPointF(x, pn.norm.top()), QPointF(x, pn.norm.bottom()));
+        p.drawLine(QPointF(x, pn.rank.top()), QPointF(x, pn.rank.bottom()));
+    }
+    if (!for_export && hover_x_ >= pn.norm.left() && hover_x_ <= pn.norm.right()) {
+        const int64_t t = token_at(hover_x_, pn.norm);
+        QString s = QString("token %1").arg(t);
+        if (d_.focused_head < int(d_.norms.size())) s += QString("   ‖S‖ %1").arg(style::format_number(d_.norms[size_t(d_.focused_head)][size_t(t)]));
+        if (t < int64_t(d_.effective_rank.size())) s += QString("   rank %1").arg(style::format_number(d_.effective_rank[size_t(t)]));
+        p.setPen(style::axis_color());
+        p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
+        p.setPen(QPen(QColor(0, 0, 0, 80), 1.0, Qt::DotLine));
+        p.drawLine(QPointF(hover_x_, pn.norm.top()), QPointF(hover_x_, pn.rank.bottom()));
+    }
+}
+
+void CurvesView::mousePressEvent(QMouseEvent* e) {
+    const Panels pn = panels(QRectF(rect()));
+    if (e->button() == Qt::LeftButton && tokens() > 0 && e->position().x() >= pn.norm.left() - 4 && e->position().x() <= pn.norm.right() + 4)
+        emit token_clicked(token_at(e->position().x(), pn.norm));
+}
+
+void CurvesView::mouseMoveEvent(QMouseEvent* e) {
+    hover_x_ = e->position().x();
+    if (e->buttons() & Qt::LeftButton) mousePressEvent(e); // drag to scrub
+    update();
+}
+
+void CurvesView::leaveEvent(QEvent*) {
+    hover_x_ = -1;
+    update();
+}
+
+analysis::Array CurvesView::figure_data(QString* header) const {
+    // One row per token: the norm of every head, then the focused head's effective rank.
+    const int n = tokens(), H = int(d_.norms.size());
+    QString h;
+    for (int i = 0; i < H; ++i) h += QString("norm_head%1,").arg(i);
+    if (header) *header = h + QString("effective_rank_head%1").arg(d_.focused_head);
+    analysis::Array a;
+    a.shape = {n, H + 1};
+    a.values.reserve(size_t(n) * (H + 1));
+    for (int t = 0; t < n; ++t) {
+        for (int i = 0; i < H; ++i) a.values.push_back(t < int(d_.norms[size_t(i)].size()) ? d_.norms[size_t(i)][size_t(t)] : NAN);
+        a.values.push_back(t < int(d_.effective_rank.size()) ? d_.effective_rank[size_t(t)] : NAN);
+    }
+    return a;
+}
+
+} // namespace statescope::views

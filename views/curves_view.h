@@ -1,0 +1,57 @@
+// Per-token curves over the whole sequence for the focused layer: the state norm of every head
+// (the focused one highlighted) and the effective rank of the focused head. A click jumps there.
+#pragma once
+#include "figure.h"
+
+#include <QWidget>
+#include <vector>
+
+namespace statescope::views {
+
+struct CurveData {
+    std::vector<std::vector<float>> norms; // [head][token]: ||S||_F after each token
+    std::vector<float> effective_rank;     // [token], focused head
+    int focused_head = 0;
+    int layer = 0;
+    int max_rank = 0;                      // min(K, V): the rank axis' top
+};
+
+class CurvesView : public QWidget, public Figure {
+    Q_OBJECT
+public:
+    explicit CurvesView(QWidget* parent = nullptr);
+    void set_data(CurveData d);
+    void set_message(const QString& text);
+    void set_current(int64_t token);
+    const CurveData& data() const { return d_; }
+
+    QString figure_name() const override { return "curves"; }
+    void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
+    analysis::Array figure_data(QString* header) const override;
+    QSize figure_size() const override { return size(); }
+    QSize sizeHint() const override { return {600, 260}; }
+
+signals:
+    void token_clicked(int64_t token);
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void leaveEvent(QEvent*) override;
+
+private:
+    struct Panels {
+        QRectF norm, rank;
+    };
+    Panels panels(const QRectF& area) const;
+    int tokens() const;
+    int64_t token_at(double x, const QRectF& plot) const;
+
+    CurveData d_;
+    QString message_ = "no sequence yet";
+    int64_t current_ = -1;
+    double hover_x_ = -1;
+};
+
+} // namespace statescope::views

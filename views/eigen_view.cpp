@@ -1,0 +1,159 @@
+#include "eigen_view.h"
+
+#include "plot_style.h"
+
+#include <QFontMetricsF>
+#include <QMouseEvent>
+#include <cmath>
+
+namespace statescope::views {
+
+namespace {
+QString half_life_text(double h) {
+    if (std::isinf(h)) return "∞";
+    return style::format_number(h) + " tok";
+}
+const QColor kTokenColor(33, 102, 172);
+const QColor kWindowColor(214, 96, 77);
+} // namespace
+
+EigenView::EigenView(QWidget* parent) : QWidget(parent) { setMouseTracking(true); }
+
+void EigenView::set_data(EigenData d) {
+    d_ = std::move(d);
+    message_.clear();
+    update();
+}
+
+void EigenView::set_message(const QString& text) {
+    d_ = {};
+    message_ = text;
+    update();
+}
+
+double EigenView::extent() const {
+    double r = 1.0;
+    for (auto e : d_.token) r = std::max(r, std::abs(e));
+    for (auto e : d_.window) r = std::max(r, std::abs(e));
+    return r * 1.12;
+}
+
+QRectF EigenView::plot_rect(const QRectF& area) const {
+    const QFontMetricsF fm(style::label_font());
+    const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
+    const double bottom = area.bottom() - 3 * fm.height() - 12; // room for the numbers below
+    const double left = area.left() + fm.horizontalAdvance("-0.00") + 10, right = area.right() - 10;
+    const double side = std::max(10.0, std::min(right - left, bottom - top));
+    return QRectF(left + (right - left - side) / 2, top, side, side);
+}
+
+void EigenView::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.setRenderHint(QPainter::Antialiasing);
+    render_figure(p, QRectF(rect()), false);
+}
+
+void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) {
+    p.fillRect(area, Qt::white);
+    style::draw_title(p, area, "Eigenvalues of the transition",
+                      d_.token_index >= 0 ? QString("token %1, %2").arg(d_.token_index).arg(d_.transition) : QString());
+    if (!message_.isEmpty()) {
+        p.setPen(QColor(120, 120, 120));
+        p.setFont(style::label_font());
+        p.drawText(area, Qt::AlignCenter | Qt::TextWordWrap, message_);
+        return;
+    }
+    const QRectF r = plot_rect(area);
+    const double ext = extent();
+    auto to_screen = [&](std::complex<double> z) {
+        return QPointF(r.center().x() + z.real() / ext * r.width() / 2, r.center().y() - z.imag() / ext * r.height() / 2);
+    };
+    const double unit = r.width() / 2 / ext;
+    p.setFont(style::label_font());
+    const QFontMetricsF fm(p.font());
+    // Grid and axes.
+    p.setPen(QPen(style::grid_color(), 0.8));
+    for (double t : style::nice_ticks(-ext, ext, 4)) {
+        p.drawLine(to_screen({t, -ext}), to_screen({t, ext}));
+        p.drawLine(to_screen({-ext, t}), to_screen({ext, t}));
+    }
+    p.setPen(QPen(style::axis_color(), 0.8));
+    p.drawRect(r);
+    p.drawLine(to_screen({-ext, 0}), to_screen({ext, 0}));
+    p.drawLine(to_screen({0, -ext}), to_screen({0, ext}));
+    for (double t : style::nice_ticks(-ext, ext, 4)) {
+        const QString s = style::format_number(t);
+        const QPointF bx = to_screen({t, -ext});
+        p.drawText(QPointF(bx.x() - fm.horizontalAdvance(s) / 2, r.bottom() + fm.ascent() + 3), s);
+        const QPointF ly = to_screen({-ext, t});
+        p.drawText(QPointF(r.left() - fm.horizontalAdvance(s) - 4, ly.y() + fm.ascent() / 2 - 1), s);
+    }
+    // Unit circle: eigenvalues on it never decay.
+    p.setPen(QPen(QColor(90, 90, 90), 1.2));
+    p.setBrush(Qt::NoBrush);
+    p.drawEllipse(r.center(), unit, unit);
+    // Spectral radius of A_t.
+    if (d_.token_radius > 0) {
+        p.setPen(QPen(kTokenColor, 1.0, Qt::DashLine));
+        p.drawEllipse(r.center(), unit * d_.token_radius, unit * d_.token_radius);
+    }
+    // Points: the window's product hollow, this token's filled on top.
+    const double dot = std::clamp(r.width() / 90, 2.5, 4.5);
+    p.setPen(QPen(kWindowColor, 1.3));
+    p.setBrush(Qt::NoBrush);
+    for (auto e : d_.window) p.drawEllipse(to_screen(e), dot + 1, dot + 1);
+    p.setPen(QPen(Qt::white, 0.6));
+    p.setBrush(kTokenColor);
+    for (auto e : d_.token) p.drawEllipse(to_screen(e), dot, dot);
+
+    // Legend and numbers below the plot.
+    double y = r.bottom() + fm.height() + 8 + fm.ascent();
+    p.setPen(Qt::NoPen);
+    p.setBrush(kTokenColor);
+    p.drawEllipse(QPointF(area.left() + 12, y - fm.ascent() / 2 + 1), 3.5, 3.5);
+    p.setPen(style::axis_color());
+    p.drawText(QPointF(area.left() + 20, y),
+               QString("A_t   ρ = %1   half-life %2").arg(style::format_number(d_.token_radius)).arg(half_life_text(d_.token_half_life)));
+    y += fm.height() + 2;
+    p.setPen(QPen(kWindowColor, 1.3));
+    p.setBrush(Qt::NoBrush);
+    p.drawEllipse(QPointF(area.left() + 12, y - fm.ascent() / 2 + 1), 3.5, 3.5);
+    p.setPen(style::axis_color());
+    p.drawText(QPointF(area.left() + 20, y),
+               QString("product over %1 tokens   ρ = %2   %3 / token   half-life %4")
+                   .arg(d_.window_tokens).arg(style::format_number(d_.window_radius))
+                   .arg(style::format_number(d_.window_rate)).arg(half_life_text(d_.window_half_life)));
+
+    if (!for_export && hover_.x() >= 0 && r.contains(hover_)) {
+        const double re = (hover_.x() - r.center().x()) / (r.width() / 2) * ext;
+        const double im = -(hover_.y() - r.center().y()) / (r.height() / 2) * ext;
+        const QString s = QString("%1 %2 %3i   |z| = %4").arg(style::format_number(re)).arg(im < 0 ? "−" : "+")
+                              .arg(style::format_number(std::abs(im))).arg(style::format_number(std::hypot(re, im)));
+        p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
+    }
+}
+
+void EigenView::mouseMoveEvent(QMouseEvent* e) {
+    hover_ = e->position();
+    update();
+}
+
+void EigenView::leaveEvent(QEvent*) {
+    hover_ = {-1, -1};
+    update();
+}
+
+analysis::Array EigenView::figure_data(QString* header) const {
+    // One row per eigenvalue: series (0 = A_t, 1 = window product), real, imaginary, modulus.
+    if (header) *header = "series,real,imag,modulus";
+    analysis::Array a;
+    auto add = [&](const std::vector<std::complex<double>>& eig, float series) {
+        for (auto e : eig) a.values.insert(a.values.end(), {series, float(e.real()), float(e.imag()), float(std::abs(e))});
+    };
+    add(d_.token, 0);
+    add(d_.window, 1);
+    a.shape = {int64_t(a.values.size() / 4), 4};
+    return a;
+}
+
+} // namespace statescope::views

@@ -1,0 +1,50 @@
+// Eigenvalues of the transition in the complex plane: the unit circle marks "kept forever",
+// points inside decay, points on the negative axis flip sign, complex pairs rotate. Shows this
+// token's A_t and the product over the attention window, with spectral radii and half-lives.
+#pragma once
+#include "figure.h"
+
+#include <QWidget>
+#include <complex>
+#include <vector>
+
+namespace statescope::views {
+
+struct EigenData {
+    std::vector<std::complex<double>> token;   // eigenvalues of A_t
+    std::vector<std::complex<double>> window;  // eigenvalues of A_t ... A_s
+    int window_tokens = 0;
+    int64_t token_index = -1;
+    double token_radius = 0, token_half_life = 0;
+    double window_radius = 0, window_rate = 0, window_half_life = 0;
+    QString transition;                        // "delta rule", ...
+};
+
+class EigenView : public QWidget, public Figure {
+    Q_OBJECT
+public:
+    explicit EigenView(QWidget* parent = nullptr);
+    void set_data(EigenData d);
+    void set_message(const QString& text);
+    const EigenData& data() const { return d_; }
+
+    QString figure_name() const override { return "eigenvalues"; }
+    void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
+    analysis::Array figure_data(QString* header) const override;
+    QSize figure_size() const override { return size(); }
+    QSize sizeHint() const override { return {380, 340}; }
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void leaveEvent(QEvent*) override;
+
+private:
+    QRectF plot_rect(const QRectF& area) const;
+    double extent() const;
+    EigenData d_;
+    QString message_ = "no transition yet";
+    QPointF hover_{-1, -1};
+};
+
+} // namespace statescope::views

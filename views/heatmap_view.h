@@ -1,0 +1,71 @@
+// A matrix as a heatmap: square cells, axes with tick labels, a colour bar, a hover read-out and
+// an optional highlighted row. Used for states (diverging map centred on zero) and attention
+// maps (diverging for the signed exact map, sequential for softmax).
+#pragma once
+#include "colormap.h"
+#include "figure.h"
+#include "matrix.h"
+
+#include <QWidget>
+
+namespace statescope::views {
+
+class HeatmapView : public QWidget, public Figure {
+    Q_OBJECT
+public:
+    explicit HeatmapView(QString name, QWidget* parent = nullptr);
+
+    // Row r is labelled row_offset + r (token positions for attention maps).
+    void set_matrix(Matrix m, int row_offset = 0, int col_offset = 0);
+    const Matrix& matrix() const { return m_; }
+    void set_title(const QString& title, const QString& subtitle = {});
+    void set_axis_labels(const QString& rows, const QString& cols);
+    void set_colormap(const Colormap& cmap) { cmap_ = &cmap; update(); }
+    void set_scale_mode(ScaleMode mode);
+    ScaleMode scale_mode() const { return scale_.mode; }
+    void set_fixed_limit(double limit);
+    // The limit the colours use now: the frame's max |value| unless the mode is Fixed.
+    double limit() const { return scale_.limit; }
+    double frame_limit() const { return frame_limit_; }
+    void set_highlight_row(int row) { highlight_row_ = row; update(); }
+    void set_message(const QString& text) { message_ = text; update(); } // shown when there is no matrix
+    void set_column_groups(int substeps) { substeps_ = std::max(1, substeps); update(); }
+
+    // Figure
+    QString figure_name() const override { return name_; }
+    void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
+    analysis::Array figure_data(QString* header) const override;
+    QSize figure_size() const override { return size(); }
+
+    QSize sizeHint() const override { return {420, 380}; }
+    QSize minimumSizeHint() const override { return {160, 140}; }
+
+signals:
+    void hovered(int row, int col, float value);
+    void clicked(int row, int col);
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void leaveEvent(QEvent*) override;
+
+private:
+    struct Layout {
+        QRectF cells, colorbar;
+        double cell = 0;
+    };
+    Layout layout_for(const QRectF& area) const;
+    bool cell_at(const QPointF& pos, int* row, int* col) const;
+    void update_limit();
+
+    QString name_, title_, subtitle_, row_label_ = "row", col_label_ = "column", message_;
+    Matrix m_;
+    int row_offset_ = 0, col_offset_ = 0, highlight_row_ = -1, substeps_ = 1;
+    const Colormap* cmap_ = &Colormap::diverging();
+    ColorScale scale_;
+    double fixed_limit_ = 1.0, frame_limit_ = 0.0;
+    int hover_row_ = -1, hover_col_ = -1;
+};
+
+} // namespace statescope::views

@@ -1,0 +1,57 @@
+// Every layer and head at a glance: one small state thumbnail per (layer, head), each coloured
+// on its own symmetric scale; the focused one framed. Clicking a thumbnail focuses it.
+#pragma once
+#include "figure.h"
+#include "matrix.h"
+
+#include <QWidget>
+#include <vector>
+
+namespace statescope::views {
+
+struct OverviewCell {
+    Matrix thumbnail;  // downsampled state (empty for layers without a recurrent state)
+    float norm = 0;    // ||S||_F of the full state
+};
+
+struct OverviewData {
+    std::vector<std::vector<OverviewCell>> cells; // [layer][head]
+    std::vector<QString> layer_notes;             // per layer, e.g. "GLA" or "softmax attention"
+};
+
+class OverviewGrid : public QWidget, public Figure {
+    Q_OBJECT
+public:
+    explicit OverviewGrid(QWidget* parent = nullptr);
+    void set_data(OverviewData d);
+    void set_focus(int layer, int head);
+    const OverviewData& data() const { return d_; }
+
+    QString figure_name() const override { return "overview"; }
+    void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
+    analysis::Array figure_data(QString* header) const override;
+    QSize figure_size() const override { return size(); }
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override { return {120, 100}; }
+
+signals:
+    void focus_requested(int layer, int head);
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+
+private:
+    struct Geometry {
+        double left = 0, top = 0, cell = 0, gap = 2;
+        int layers = 0, heads = 0;
+    };
+    Geometry geometry(const QRectF& area) const;
+    bool cell_at(const QPointF& pos, int* layer, int* head) const;
+
+    OverviewData d_;
+    int focus_layer_ = 0, focus_head_ = 0;
+};
+
+} // namespace statescope::views

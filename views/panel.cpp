@@ -1,0 +1,52 @@
+#include "panel.h"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenu>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace statescope::views {
+
+Panel::Panel(const QString& title, QWidget* body, std::vector<Figure*> figures, QWidget* parent)
+    : QFrame(parent), figures_(std::move(figures)) {
+    setFrameShape(QFrame::StyledPanel);
+    setObjectName("panel");
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(1, 1, 1, 1);
+    v->setSpacing(0);
+    auto* bar = new QWidget(this);
+    bar->setObjectName("panelHeader");
+    header_ = new QHBoxLayout(bar);
+    header_->setContentsMargins(8, 2, 4, 2);
+    header_->setSpacing(6);
+    auto* t = new QLabel(title, bar);
+    t->setObjectName("panelTitle");
+    header_->addWidget(t);
+    header_->addStretch(1);
+    info_ = new QLabel(bar);
+    info_->setObjectName("panelInfo");
+    header_->addWidget(info_);
+    export_ = new QToolButton(bar);
+    export_->setText("Export");
+    export_->setToolTip("Export this view's picture (PNG, SVG, PDF) or its numbers (CSV, NPY)");
+    export_->setPopupMode(QToolButton::InstantPopup);
+    export_->setAutoRaise(true);
+    auto* menu = new QMenu(export_);
+    for (Figure* f : figures_) {
+        const QString name = f->figure_name();
+        const QString suffix = figures_.size() > 1 ? " (" + name + ")" : QString();
+        menu->addAction("Picture" + suffix + "…", this, [this, f] { emit export_requested(f, true); });
+        menu->addAction("Data" + suffix + "…", this, [this, f] { emit export_requested(f, false); });
+    }
+    export_->setMenu(menu);
+    header_->addWidget(export_);
+    v->addWidget(bar);
+    v->addWidget(body, 1);
+}
+
+void Panel::add_header_widget(QWidget* w) { header_->insertWidget(header_->count() - 3, w); }
+
+void Panel::set_info(const QString& text) { info_->setText(text); }
+
+} // namespace statescope::views

@@ -1,0 +1,132 @@
+#include "token_strip.h"
+
+#include "plot_style.h"
+
+#include <QFontMetricsF>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QToolTip>
+#include <QWheelEvent>
+#include <cmath>
+
+namespace statescope::views {
+
+namespace {
+constexpr double kPad = 5, kGap = 2;
+QFont token_font() {
+    QFont f("Monospace");
+    f.setStyleHint(QFont::TypeWriter);
+    f.setPointSizeF(9.5);
+    return f;
+}
+} // namespace
+
+TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent) {
+    setCursor(Qt::PointingHandCursor);
+    setAttribute(Qt::WA_OpaquePaintEvent);
+}
+
+void TokenStrip::set_tokens(std::vector<QString> labels, std::vector<int32_t> ids) {
+    labels_ = std::move(labels);
+    ids_ = std::move(ids);
+    scroll_ = 0;
+    layout_boxes();
+    follow_current();
+    update();
+}
+
+void TokenStrip::set_current(int64_t index) {
+    current_ = index;
+    follow_current();
+    update();
+}
+
+void TokenStrip::layout_boxes() {
+    const QFontMetricsF fm(token_font()), small(style::label_font());
+    left_.resize(labels_.size());
+    width_.resize(labels_.size());
+    double x = 4;
+    for (size_t i = 0; i < labels_.size(); ++i) {
+        const double w = std::max({fm.horizontalAdvance(labels_[i]), small.horizontalAdvance(QString::number(ids_[i])), 10.0}) + 2 * kPad;
+        left_[i] = x;
+        width_[i] = w;
+        x += w + kGap;
+    }
+}
+
+void TokenStrip::follow_current() {
+    if (current_ < 0 || current_ >= count()) return;
+    const double l = left_[size_t(current_)], r = l + width_[size_t(current_)];
+    const double margin = std::min(120.0, width() / 4.0);
+    if (l - scroll_ < margin) scroll_ = std::max(0.0, l - margin);
+    else if (r - scroll_ > width() - margin) scroll_ = r - width() + margin;
+}
+
+void TokenStrip::resizeEvent(QResizeEvent*) { follow_current(); }
+
+void TokenStrip::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.fillRect(rect(), QColor(250, 250, 250));
+    p.setPen(QColor(220, 220, 220));
+    p.drawLine(rect().bottomLeft(), rect().bottomRight());
+    if (labels_.empty()) {
+        p.setPen(QColor(140, 140, 140));
+        p.drawText(rect(), Qt::AlignCenter, "no tokens");
+        return;
+    }
+    const QFontMetricsF fm(token_font()), small(style::label_font());
+    const double top = 5, h = fm.height() + 6;
+    for (size_t i = 0; i < labels_.size(); ++i) {
+        const double x = left_[i] - scroll_;
+        if (x + width_[i] < 0) continue;
+        if (x > width()) break;
+        const bool cur = int64_t(i) == current_, past = int64_t(i) < current_;
+        const QRectF box(x, top, width_[i], h);
+        p.setPen(cur ? QPen(style::accent_color().darker(120), 1.5) : QPen(QColor(205, 205, 205), 0.8));
+        p.setBrush(cur ? style::accent_color() : past ? QColor(226, 234, 244) : QColor(255, 255, 255));
+        p.drawRoundedRect(box, 3, 3);
+        p.setFont(token_font());
+        p.setPen(cur ? Qt::white : past ? QColor(30, 40, 60) : QColor(150, 150, 150));
+        p.drawText(box, Qt::AlignCenter, labels_[i]);
+        p.setFont(style::label_font());
+        p.setPen(cur ? style::axis_color() : QColor(160, 160, 160));
+        // Positions every ten tokens (and at the current one) for orientation; ids in the tooltip.
+        if (i % 10 != 0 && !cur) continue;
+        const QString below = QString::number(i);
+        p.drawText(QRectF(x, top + h + 1, width_[i], small.height()), Qt::AlignCenter, below);
+    }
+}
+
+int64_t TokenStrip::index_at(double x) const {
+    const double sx = x + scroll_;
+    for (size_t i = 0; i < left_.size(); ++i)
+        if (sx >= left_[i] && sx < left_[i] + width_[i] + kGap) return int64_t(i);
+    return -1;
+}
+
+bool TokenStrip::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(e);
+        const int64_t i = index_at(he->pos().x());
+        if (i >= 0) QToolTip::showText(he->globalPos(), QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]), this);
+        else QToolTip::hideText();
+        return true;
+    }
+    return QWidget::event(e);
+}
+
+void TokenStrip::mousePressEvent(QMouseEvent* e) {
+    const int64_t i = index_at(e->position().x());
+    if (i >= 0) emit token_clicked(i);
+}
+
+void TokenStrip::wheelEvent(QWheelEvent* e) {
+    if (left_.empty()) return;
+    const double total = left_.back() + width_.back() + 8;
+    const double delta = e->angleDelta().y() ? e->angleDelta().y() : e->angleDelta().x();
+    scroll_ = std::clamp(scroll_ - delta, 0.0, std::max(0.0, total - width()));
+    update();
+}
+
+} // namespace statescope::views

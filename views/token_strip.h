@@ -1,0 +1,44 @@
+// The token sequence as a strip of boxes with the current position highlighted. Click a token to
+// jump to it; the wheel scrolls. The strip follows the current token.
+#pragma once
+#include <QWidget>
+#include <vector>
+
+namespace statescope::views {
+
+class TokenStrip : public QWidget {
+    Q_OBJECT
+public:
+    explicit TokenStrip(QWidget* parent = nullptr);
+    // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
+    void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
+    void set_current(int64_t index);
+    int64_t current() const { return current_; }
+    int64_t count() const { return int64_t(labels_.size()); }
+
+    QSize sizeHint() const override { return {800, 52}; }
+    QSize minimumSizeHint() const override { return {200, 52}; }
+
+signals:
+    void token_clicked(int64_t index);
+
+protected:
+    bool event(QEvent* e) override;
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void wheelEvent(QWheelEvent* e) override;
+    void resizeEvent(QResizeEvent*) override;
+
+private:
+    void layout_boxes();
+    void follow_current();
+    int64_t index_at(double x) const;
+
+    std::vector<QString> labels_;
+    std::vector<int32_t> ids_;
+    std::vector<double> left_, width_; // box geometry in strip coordinates
+    double scroll_ = 0;
+    int64_t current_ = -1;
+};
+
+} // namespace statescope::views
