@@ -1,0 +1,110 @@
+// VulkanContext: one instance, one chosen physical device, its logical device and compute queue,
+// a command pool, the pipelines built so far and the validation-message counters.
+//
+// Not thread-safe by design: ONE thread owns a context and everything created from it (see
+// worker.h, which runs a context on its own thread and takes work from others through futures).
+// Every failed Vulkan call throws VulkanError (vk_check.h); once the device is lost, every later
+// call throws at once instead of touching the device again.
+#pragma once
+#include "vulkan/device_info.h"
+#include "vulkan/vk_check.h"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+#include <vulkan/vulkan.h>
+
+namespace statescope::vk {
+
+class ComputePipeline;
+struct PipelineDesc;
+
+struct ContextOptions {
+    // An index or a case-insensitive name substring; empty: STATESCOPE_VULKAN_DEVICE if set, else
+    // the preference order of choose_device().
+    std::string device;
+    // Enable VK_LAYER_KHRONOS_validation with a messenger that counts errors. Also turned on by
+    // STATESCOPE_VULKAN_VALIDATION=1.
+    bool validation = false;
+    // Throw if validation was asked for but the layer is not installed (tests set this).
+    bool require_validation = false;
+};
+
+// Counts of validation-layer messages since the context was created.
+struct ValidationCounts {
+    int errors = 0;
+    int warnings = 0;
+    std::vector<std::string> first_messages;  // the first few errors and warnings, for test output
+};
+
+class VulkanContext {
+public:
+    explicit VulkanContext(const ContextOptions& options = {});
+    ~VulkanContext();
+    VulkanContext(const VulkanContext&) = delete;
+    VulkanContext& operator=(const VulkanContext&) = delete;
+
+    // Every device the loader reports, with capabilities (no logical device is created). Throws
+    // VulkanError when no Vulkan loader/driver is present at all.
+    static std::vector<DeviceInfo> list_devices();
+    // True if the loader reports at least one usable device (used by tests to QSKIP).
+    static bool any_device_available(std::string* why_not = nullptr);
+
+    const DeviceInfo& device() const { return devices_[chosen_]; }
+    const std::vector<DeviceInfo>& devices() const { return devices_; }
+    VkDevice handle() const { return device_; }
+    VkPhysicalDevice physical() const { return physical_; }
+    VkQueue queue() const { return queue_; }
+    VkCommandPool command_pool() const { return pool_; }
+
+    bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
+    ValidationCounts validation_counts() const;
+
+    // Checks a result from a call on this device; records device loss so later calls fail fast.
+    void check(VkResult r, const char* what);
+    // Throws if the device has been lost before (call before using the device).
+    void ensure_alive() const;
+    bool lost() const { return lost_; }
+
+    // A memory type index among type_bits that has all of `want`, preferring ones that also have
+    // `prefer`; UINT32_MAX if none.
+    uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags prefer = 0) const;
+
+    // The pipeline described (built on first use, then cached for the context's lifetime).
+    ComputePipeline& pipeline(const PipelineDesc& desc);
+
+    // Waits until the queue is idle (used before destroying objects that work may still use).
+    void wait_idle();
+
+    // Debug-messenger entry point (public so the C callback can reach it).
+    void on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, const char* message);
+
+private:
+    void create_instance(bool validation, bool require_validation);
+    void create_device();
+
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    std::vector<VkPhysicalDevice> physicals_;
+    std::vector<DeviceInfo> devices_;
+    int chosen_ = -1;
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
+    VkPhysicalDeviceMemoryProperties memory_{};
+    bool lost_ = false;
+
+    std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
+
+    mutable std::mutex messages_mutex_;  // the messenger may be called from driver threads
+    std::atomic<int> validation_errors_{0}, validation_warnings_{0};
+    std::vector<std::string> first_messages_;
+};
+
+} // namespace statescope::vk

@@ -1,0 +1,93 @@
+#include "vulkan/pipeline.h"
+
+#include "vulkan/context.h"
+#include "vulkan/embedded_shaders.h"
+
+namespace statescope::vk {
+
+std::string PipelineDesc::key() const {
+    std::string k = module + "|b" + std::to_string(bindings) + "|p" + std::to_string(push_bytes) + "|sg" +
+                    std::to_string(required_subgroup_size);
+    for (const auto& [id, value] : spec) k += "|" + std::to_string(id) + "=" + std::to_string(value);
+    return k;
+}
+
+ComputePipeline::ComputePipeline(VulkanContext& ctx, const PipelineDesc& desc) : ctx_(ctx), desc_(desc) {
+    ctx.ensure_alive();
+    const auto words = embedded_spirv(desc.module);
+    require(!words.empty(), "Vulkan: no embedded shader module named '" + desc.module + "'");
+    require(desc.push_bytes <= ctx.device().max_push_constants,
+            "Vulkan: pipeline '" + desc.module + "' needs " + std::to_string(desc.push_bytes) +
+                " bytes of push constants; the device allows " + std::to_string(ctx.device().max_push_constants));
+    VkDevice dev = ctx.handle();
+    const std::string what = " for pipeline '" + desc.module + "'";
+    try {
+        VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+        smci.codeSize = words.size() * sizeof(uint32_t);
+        smci.pCode = words.data();
+        ctx.check(vkCreateShaderModule(dev, &smci, nullptr, &module_), ("vkCreateShaderModule" + what).c_str());
+
+        std::vector<VkDescriptorSetLayoutBinding> binds(desc.bindings);
+        for (uint32_t i = 0; i < desc.bindings; ++i) {
+            binds[i].binding = i;
+            binds[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            binds[i].descriptorCount = 1;
+            binds[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+        }
+        VkDescriptorSetLayoutCreateInfo dslci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+        dslci.bindingCount = desc.bindings;
+        dslci.pBindings = binds.data();
+        ctx.check(vkCreateDescriptorSetLayout(dev, &dslci, nullptr, &set_layout_), ("vkCreateDescriptorSetLayout" + what).c_str());
+
+        VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, desc.push_bytes};
+        VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+        plci.setLayoutCount = 1;
+        plci.pSetLayouts = &set_layout_;
+        plci.pushConstantRangeCount = desc.push_bytes ? 1 : 0;
+        plci.pPushConstantRanges = desc.push_bytes ? &range : nullptr;
+        ctx.check(vkCreatePipelineLayout(dev, &plci, nullptr, &layout_), ("vkCreatePipelineLayout" + what).c_str());
+
+        std::vector<VkSpecializationMapEntry> entries;
+        std::vector<uint32_t> values;
+        for (const auto& [id, value] : desc.spec) {
+            entries.push_back({id, uint32_t(values.size() * sizeof(uint32_t)), sizeof(uint32_t)});
+            values.push_back(value);
+        }
+        VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), values.size() * sizeof(uint32_t), values.data()};
+
+        VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+        cpci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+        cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+        cpci.stage.module = module_;
+        cpci.stage.pName = "main";
+        cpci.stage.pSpecializationInfo = entries.empty() ? nullptr : &si;
+        VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss{
+            VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO};
+        if (desc.required_subgroup_size) {
+            require(ctx.device().subgroup_size_control,
+                    "Vulkan: pipeline '" + desc.module + "' needs subgroup size control, which " + ctx.device().name + " lacks");
+            rss.requiredSubgroupSize = desc.required_subgroup_size;
+            cpci.stage.pNext = &rss;
+            cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+        }
+        cpci.layout = layout_;
+        ctx.check(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpci, nullptr, &pipeline_),
+                  ("vkCreateComputePipelines" + what).c_str());
+    } catch (...) {
+        if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
+        if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
+        if (set_layout_) vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
+        if (module_) vkDestroyShaderModule(dev, module_, nullptr);
+        throw;
+    }
+}
+
+ComputePipeline::~ComputePipeline() {
+    VkDevice dev = ctx_.handle();
+    vkDestroyPipeline(dev, pipeline_, nullptr);
+    vkDestroyPipelineLayout(dev, layout_, nullptr);
+    vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
+    vkDestroyShaderModule(dev, module_, nullptr);
+}
+
+} // namespace statescope::vk

@@ -1,0 +1,51 @@
+// Compute pipelines built from the embedded SPIR-V (embedded_shaders.h). A PipelineDesc names the
+// module, its specialization constants and the interface the host promises: the number of
+// storage-buffer bindings (set 0, bindings 0..n-1) and the push-constant size. The dispatcher
+// (commands.h) checks every dispatch against that interface, so a shader/host mismatch fails
+// with a message instead of reading garbage.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+#include <vulkan/vulkan.h>
+
+namespace statescope::vk {
+
+class VulkanContext;
+
+struct PipelineDesc {
+    std::string module;                                // name in shaders/CMakeLists.txt's table
+    std::vector<std::pair<uint32_t, uint32_t>> spec;   // (constant_id, 32-bit value)
+    uint32_t bindings = 0;                             // storage buffers at set 0, bindings 0..n-1
+    uint32_t push_bytes = 0;
+    // Nonzero: the pipeline must run with exactly this subgroup size and full subgroups (needs
+    // subgroup size control); kernels that shuffle within a workgroup rely on it.
+    uint32_t required_subgroup_size = 0;
+    // The cache key: everything above.
+    std::string key() const;
+};
+
+class ComputePipeline {
+public:
+    ComputePipeline(VulkanContext& ctx, const PipelineDesc& desc);
+    ~ComputePipeline();
+    ComputePipeline(const ComputePipeline&) = delete;
+    ComputePipeline& operator=(const ComputePipeline&) = delete;
+
+    VkPipeline handle() const { return pipeline_; }
+    VkPipelineLayout layout() const { return layout_; }
+    VkDescriptorSetLayout set_layout() const { return set_layout_; }
+    const PipelineDesc& desc() const { return desc_; }
+    const std::string& name() const { return desc_.module; }
+
+private:
+    VulkanContext& ctx_;
+    PipelineDesc desc_;
+    VkShaderModule module_ = VK_NULL_HANDLE;
+    VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+    VkPipelineLayout layout_ = VK_NULL_HANDLE;
+    VkPipeline pipeline_ = VK_NULL_HANDLE;
+};
+
+} // namespace statescope::vk

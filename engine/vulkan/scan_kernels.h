@@ -1,0 +1,105 @@
+// The common per-head scan (core/scan.h) on a Vulkan device, in two forms:
+//   Recurrent - token by token (shaders/scan_recurrent.comp), every transition kind; what decoding
+//               and short prompts use.
+//   Chunked   - chunks of positions processed in parallel: chunk-local cumulative gates, the WY/UT
+//               representation for the delta rule, a sequential pass over chunk-boundary states,
+//               and the outputs from intra-chunk products plus the boundary state
+//               (shaders/scan_chunk_*.comp); Identity, Scalar, Diagonal and DeltaRule. The state
+//               at the start of every chunk is kept and can be downloaded.
+// Both compute exactly what scan_recurrent() computes (same micro-step rules), in float32.
+//
+// Use gpu_scan() for one call with host data, or ScanKernels to keep inputs resident on the
+// device and run them repeatedly (benchmarks). All calls come from the thread that owns the
+// context.
+#pragma once
+#include "core/scan.h"
+#include "core/tensor.h"
+#include "vulkan/buffer.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace statescope::vk {
+
+class VulkanContext;
+
+enum class ScanForm { Recurrent, Chunked };
+const char* scan_form_name(ScanForm f);
+
+struct ScanRunOptions {
+    ScanForm form = ScanForm::Recurrent;
+    // Chunked form: positions (micro-steps) per chunk, rounded down to a multiple of substeps so
+    // that chunk boundaries fall between tokens. At most 64.
+    int chunk = 64;
+    // Recurrent form: threads sharing one state column; 0 picks from the device (subgroup
+    // shuffles when available), 1 forces the portable variant without subgroup operations.
+    int lanes = 0;
+};
+
+// GPU time per stage of one run (from timestamp queries; empty where the device has none) and
+// the host's wall-clock time for record + submit + wait.
+struct ScanTiming {
+    std::vector<std::pair<std::string, double>> stages_ms;
+    double gpu_ms = 0;    // sum of the stages
+    double wall_ms = 0;
+};
+
+// One scan problem resident on the device: its inputs, initial and final state, outputs, and the
+// chunked form's scratch (allocated on the first chunked run).
+struct ScanBuffers {
+    TransitionKind kind = TransitionKind::Identity;
+    int T = 0, H = 0, K = 0, V = 0, substeps = 1;
+    bool has_beta = false, has_decay = false;
+    Buffer q, k, v, beta, g, a, b, S0, S, o;
+    Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start
+    Buffer placeholder;      // bound where a kernel reads nothing
+    int chunk = 0, num_chunks = 0;   // of the last chunked run
+};
+
+class ScanKernels {
+public:
+    explicit ScanKernels(VulkanContext& ctx);
+
+    static bool supports(TransitionKind kind, ScanForm form);
+
+    // Validates `in` (ScanInputs::check), allocates device buffers and uploads the inputs and the
+    // initial state S0 ([H, K, V]; null means zeros).
+    ScanBuffers upload(const ScanInputs& in, const float* S0);
+    // Runs the scan on resident buffers: S = scan(S0), o = outputs. Repeatable (S0 is not
+    // modified). Throws Error for unsupported kind/form pairs and VulkanError for device failures.
+    ScanTiming run(ScanBuffers& b, const ScanRunOptions& options);
+
+    void download_state(const ScanBuffers& b, float* S) const;     // [H, K, V]
+    void download_outputs(const ScanBuffers& b, float* o) const;   // [T, H, V]
+    // [N, H, K, V]: the state before position n * chunk, for each chunk n of the last chunked run.
+    Tensor download_chunk_states(const ScanBuffers& b) const;
+
+    // The parameters run() would use (for the benchmark's report): a short description.
+    std::string describe(const ScanBuffers& b, const ScanRunOptions& options) const;
+
+private:
+    struct RecurrentPlan {
+        std::string module;
+        uint32_t lanes = 1, rows = 1, workgroup = 64, subgroup = 0;
+    };
+    struct ChunkPlan {
+        uint32_t chunk = 64, workgroup = 256;
+        uint32_t wy_ktile = 32;
+        uint32_t state_ktile = 32, state_vblock = 32, state_kblock = 32;
+        uint32_t out_ktile = 16, out_vblock = 32;
+    };
+    RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
+    ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
+    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan);
+
+    VulkanContext& ctx_;
+};
+
+// One call with host data, like scan_recurrent(): S is [H, K, V], the state before the first
+// token on entry and after the last on return; o is [T, H, V]. With the chunked form,
+// chunk_states (if non-null) receives the state at each chunk start, [N, H, K, V].
+ScanTiming gpu_scan(VulkanContext& ctx, const ScanInputs& in, float* S, float* o, const ScanRunOptions& options = {},
+                    Tensor* chunk_states = nullptr);
+
+} // namespace statescope::vk
