@@ -1,0 +1,143 @@
+// statescope-cli tokenize: text to token ids and back with a checkpoint's tokenizer, and a
+// throughput benchmark.
+//   tokenize --tokenizer FILE [--config CFG] [--special] (TEXT | --file PATH)   ids, space separated
+//   tokenize --tokenizer FILE --decode IDS [--skip-special]                     the text of the ids
+//   tokenize --tokenizer FILE --bench PATH [--repeat N]                         MB/s on one core
+//   tokenize --tokenizer FILE --info                                            what was loaded
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace statescope;
+
+namespace {
+
+// Every byte of a file, or of standard input for "-".
+std::string read_all_bytes(const std::string& path) {
+    if (path == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot open " + path);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+    std::vector<int32_t> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        const size_t j = std::min(s.find_first_of(", \t\n", i), s.size());
+        const std::string item = s.substr(i, j - i);
+        if (!item.empty()) {
+            char* end = nullptr;
+            const long v = std::strtol(item.c_str(), &end, 10);
+            if (*end != '\0' || v < 0 || v > INT32_MAX) throw Error("--decode: '" + item + "' is not a token id");
+            out.push_back(int32_t(v));
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
+const char* kTokenizeUsage =
+    "usage: statescope-cli tokenize --tokenizer FILE [--config CFG] [--special] (TEXT | --file PATH)\n"
+    "       statescope-cli tokenize --tokenizer FILE --decode IDS [--skip-special]\n"
+    "       statescope-cli tokenize --tokenizer FILE --bench PATH [--repeat N]\n"
+    "       statescope-cli tokenize --tokenizer FILE --info\n"
+    "FILE: tokenizer.json or a folder with one; --file - reads standard input (invalid UTF-8 is\n"
+    "replaced by U+FFFD as Python's errors=\"replace\" does, with a note on stderr).\n";
+
+} // namespace
+
+int cmd_tokenize(int argc, char** argv) {
+    std::string tokenizer_path, config_path, file, decode_ids, bench_path, text;
+    bool special = false, skip_special = false, info = false, have_text = false, have_decode = false;
+    long repeat = 1;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw Error("tokenize: option " + a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--tokenizer") tokenizer_path = value();
+        else if (a == "--config") config_path = value();
+        else if (a == "--file") file = value();
+        else if (a == "--decode") { decode_ids = value(); have_decode = true; }
+        else if (a == "--bench") bench_path = value();
+        else if (a == "--repeat") {
+            const std::string v = value();
+            char* end = nullptr;
+            repeat = std::strtol(v.c_str(), &end, 10);
+            if (*end != '\0' || repeat <= 0) throw Error("--repeat: '" + v + "' is not a positive integer");
+        }
+        else if (a == "--special") special = true;
+        else if (a == "--skip-special") skip_special = true;
+        else if (a == "--info") info = true;
+        else if (a == "--help" || a == "-h") { std::fputs(kTokenizeUsage, stdout); return 0; }
+        else if (a.rfind("--", 0) == 0) throw Error("tokenize: unknown option " + a);
+        else if (!have_text) { text = a; have_text = true; }
+        else throw Error("tokenize: more than one TEXT given (quote the text)");
+    }
+    if (tokenizer_path.empty()) {
+        std::fputs(kTokenizeUsage, stderr);
+        throw Error("tokenize needs --tokenizer FILE");
+    }
+    const int modes = int(have_text || !file.empty()) + int(have_decode) + int(!bench_path.empty()) + int(info);
+    if (modes != 1 || (have_text && !file.empty())) {
+        std::fputs(kTokenizeUsage, stderr);
+        throw Error("tokenize needs exactly one of TEXT, --file, --decode, --bench, --info");
+    }
+    auto tok = Tokenizer::load(tokenizer_path, config_path);
+
+    if (info) {
+        std::printf("%s\n", tok->describe().c_str());
+        std::printf("ids: 0..%d", tok->vocab_size() - 1);
+        if (auto b = tok->bos_id()) std::printf("  bos %d", *b);
+        if (auto e = tok->eos_id()) std::printf("  eos %d", *e);
+        std::printf("\nunicode tables: %s\n", unicode::unicode_version());
+        return 0;
+    }
+    if (have_decode) {
+        const std::vector<int32_t> ids = parse_ids(decode_ids);
+        const std::string s = tok->decode(ids, skip_special);
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        std::fputc('\n', stdout);
+        return 0;
+    }
+    if (!bench_path.empty()) {
+        const std::string data = read_all_bytes(bench_path);
+        if (data.empty()) throw Error("--bench: " + bench_path + " is empty");
+        // One untimed pass fills the word cache, as it is in steady use.
+        size_t count = tok->encode(data, false).size();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (long r = 0; r < repeat; ++r) count = tok->encode(data, false).size();
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double mb = double(data.size()) * double(repeat) / 1e6;
+        std::printf("%s: %.2f MB, %zu tokens, %ld pass(es) in %.3f s: %.2f MB/s, %.0f tokens/s (one thread)\n",
+                    bench_path.c_str(), double(data.size()) / 1e6, count, repeat, s, mb / s, double(count) * double(repeat) / s);
+        return 0;
+    }
+    std::string input = have_text ? text : read_all_bytes(file);
+    if (size_t bad = 0; unicode::valid_utf8_prefix(input) != input.size()) {
+        unicode::repair_utf8(input, &bad);
+        std::fprintf(stderr, "statescope-cli: note: input is not valid UTF-8; %zu ill-formed sequence(s) read as U+FFFD\n", bad);
+    }
+    const std::vector<int32_t> ids = tok->encode(input, special);
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+    std::printf("%s\n", line.c_str());
+    return 0;
+}
