@@ -1,0 +1,384 @@
+// statescope-cli devices / bench: the Vulkan devices this machine has, and the GPU scan kernels'
+// speed on synthetic inputs of model size (every transition kind, recurrent and chunked form).
+#include "core/error.h"
+#include "core/scan.h"
+#include "vulkan/context.h"
+#include "vulkan/scan_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace statescope;
+using namespace statescope::vk;
+
+namespace {
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+std::string mib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f MiB", double(bytes) / (1024.0 * 1024.0));
+    return buf;
+}
+
+long parse_count(const std::string& flag, const std::string& s) {
+    char* end = nullptr;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || v <= 0) throw Error(flag + ": '" + s + "' is not a positive integer");
+    return v;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i <= s.size()) {
+        size_t j = s.find(sep, i);
+        if (j == std::string::npos) j = s.size();
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+// "--name value" and "--name=value" options; bare flags listed in `bare`.
+struct Options {
+    std::vector<std::pair<std::string, std::string>> values;
+    std::string get(const std::string& name, const std::string& fallback = "") const {
+        for (const auto& [k, v] : values)
+            if (k == name) return v;
+        return fallback;
+    }
+    bool has(const std::string& name) const {
+        for (const auto& [k, v] : values)
+            if (k == name) return true;
+        return false;
+    }
+};
+
+Options parse_options(int argc, char** argv, const std::vector<std::string>& with_value,
+                      const std::vector<std::string>& bare) {
+    Options o;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--", 0) != 0) throw Error("unexpected argument '" + a + "'");
+        std::string name = a.substr(2), value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        } else if (std::find(bare.begin(), bare.end(), name) != bare.end()) {
+            value = "1";
+        } else if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
+            if (i + 1 >= argc) throw Error("option --" + name + " needs a value");
+            value = argv[++i];
+        } else {
+            throw Error("unknown option --" + name);
+        }
+        o.values.emplace_back(name, value);
+    }
+    return o;
+}
+
+void print_device(const DeviceInfo& d, bool selected) {
+    std::printf("%d: %s (%s)%s\n", d.index, d.name.c_str(), device_type_name(d.type), selected ? "  [selected]" : "");
+    std::printf("   Vulkan %s", api_version_string(d.api_version).c_str());
+    if (!d.driver_name.empty()) std::printf(", driver %s %s", d.driver_name.c_str(), d.driver_info.c_str());
+    std::printf("\n");
+    if (!d.usable) {
+        std::printf("   unusable: %s\n", d.unusable_reason.c_str());
+        return;
+    }
+    std::printf("   subgroup: size %u (min %u, max %u, size control %s), in compute: %s, ops: %s\n", d.subgroup_size,
+                d.subgroup_min, d.subgroup_max, yes_no(d.subgroup_size_control).c_str(),
+                yes_no(d.subgroup_in_compute).c_str(), subgroup_ops_string(d.subgroup_ops).c_str());
+    std::printf("   float16: %s, int8: %s, 16-bit storage: %s, float atomics: %s, buffer device address: %s\n",
+                yes_no(d.float16).c_str(), yes_no(d.int8).c_str(), yes_no(d.storage16).c_str(),
+                yes_no(d.float_atomics).c_str(), yes_no(d.buffer_device_address).c_str());
+    std::printf("   shared memory: %u KiB per workgroup, workgroup: up to %u invocations, push constants: %u bytes\n",
+                d.max_shared_memory / 1024, d.max_workgroup_invocations, d.max_push_constants);
+    std::printf("   memory: %s device-local (unified with host: %s), storage buffer range %s\n",
+                mib(d.device_local_bytes).c_str(), yes_no(d.unified_memory).c_str(),
+                mib(d.max_storage_buffer_range).c_str());
+    std::printf("   cooperative matrix: NV %s, KHR %s\n", yes_no(d.coop_matrix_nv).c_str(), yes_no(d.coop_matrix_khr).c_str());
+    if (!d.coop_matrix_nv_shapes.empty()) {
+        std::printf("   NV shapes (subgroup scope):");
+        for (const auto& s : d.coop_matrix_nv_shapes) std::printf(" [%s]", s.c_str());
+        std::printf("\n");
+    }
+    if (d.timestamps)
+        std::printf("   timestamps: yes (%.3g ns per tick, %u valid bits)\n", d.timestamp_period_ns, d.timestamp_valid_bits);
+    else
+        std::printf("   timestamps: no\n");
+}
+
+// ---- bench -------------------------------------------------------------------------------------
+
+// Cheap reproducible numbers (the inputs only have to be finite and of realistic scale; a
+// normal-distribution generator would take longer than the GPU work for 65k-token inputs).
+struct FastRandom {
+    uint64_t s;
+    explicit FastRandom(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+    float uniform() { // [0, 1)
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return float(s >> 40) * (1.0f / 16777216.0f);
+    }
+    float symmetric(float scale) { return (2.0f * uniform() - 1.0f) * scale; }
+};
+
+ScanInputs bench_inputs(TransitionKind kind, int T, int H, int K, int V, uint64_t seed) {
+    FastRandom rng(seed);
+    ScanInputs in;
+    in.allocate(kind, T, H, K, V, 1, kind != TransitionKind::Identity);
+    const float ks = 1.0f / std::sqrt(float(K));
+    for (float& x : in.q.data) x = rng.symmetric(ks * 1.7f);
+    for (float& x : in.k.data) x = rng.symmetric(ks * 1.7f);
+    for (float& x : in.v.data) x = rng.symmetric(1.7f);
+    for (float& x : in.beta.data) x = rng.uniform();
+    const size_t TH = size_t(T) * H;
+    switch (kind) {
+    case TransitionKind::Identity: break;
+    case TransitionKind::Scalar:
+    case TransitionKind::DeltaRule:
+        in.log_decay = Tensor({T, H});
+        for (float& g : in.log_decay.data) g = -0.001f - 0.1f * rng.uniform();
+        break;
+    case TransitionKind::Diagonal:
+    case TransitionKind::DiagPlusRankOne:
+        in.log_decay = Tensor({T, H, K});
+        for (float& g : in.log_decay.data) g = -0.001f - 0.1f * rng.uniform();
+        break;
+    }
+    if (kind == TransitionKind::DeltaRule || kind == TransitionKind::DiagPlusRankOne) {
+        // Unit-norm keys (delta rule) and a = -kappa, b = kappa * alpha (RWKV-7) keep the
+        // transitions contractions, as in the models.
+        for (size_t i = 0; i < TH; ++i) {
+            float* k = in.k.ptr() + i * K;
+            double ss = 0;
+            for (int r = 0; r < K; ++r) ss += double(k[r]) * k[r];
+            const float inv = float(1.0 / std::sqrt(ss + 1e-12));
+            for (int r = 0; r < K; ++r) k[r] *= inv;
+        }
+    }
+    if (kind == TransitionKind::DiagPlusRankOne) {
+        in.a = Tensor({T, H, K});
+        in.b = Tensor({T, H, K});
+        for (size_t i = 0; i < TH; ++i) {
+            const float* k = in.k.ptr() + i * K;
+            const float alpha = rng.uniform();
+            for (int r = 0; r < K; ++r) {
+                in.a.data[i * K + r] = -k[r];
+                in.b.data[i * K + r] = k[r] * alpha;
+            }
+        }
+    }
+    return in;
+}
+
+// Bytes a perfect kernel moves: every input read once, outputs and final state written once.
+double min_bytes(const ScanInputs& in) {
+    size_t floats = in.q.data.size() + in.k.data.size() + in.v.data.size() + in.beta.data.size() +
+                    in.log_decay.data.size() + in.a.data.size() + in.b.data.size();
+    floats += size_t(in.T) * in.H * in.V;       // outputs
+    floats += 2 * size_t(in.H) * in.K * in.V;   // state in and out
+    return double(floats) * sizeof(float);
+}
+
+// Floating-point operations of the algorithm each form runs (multiply and add counted apart).
+double recurrent_flops(const ScanInputs& in) {
+    const double KV = double(in.K) * in.V;
+    double per = 2 * KV /*write*/ + 2 * KV /*read*/;
+    switch (in.kind) {
+    case TransitionKind::Identity: break;
+    case TransitionKind::Scalar:
+    case TransitionKind::Diagonal: per += KV; break;
+    case TransitionKind::DeltaRule: per += 4 * KV + (in.log_decay.data.empty() ? 0 : KV); break;
+    case TransitionKind::DiagPlusRankOne: per += 5 * KV; break;
+    }
+    return per * double(in.T) * in.substeps * in.H;
+}
+
+double chunked_flops(const ScanInputs& in, int C) {
+    const double K = in.K, V = in.V, c = C, tri = c * (c + 1) / 2;
+    const double chunks = std::ceil(double(in.T) * in.substeps / C);
+    double per = 2 * tri * K /*q k^T*/ + 2 * c * K * V /*q S*/ + 2 * tri * V /*att u*/ + 2 * c * K * V /*state*/;
+    if (in.kind == TransitionKind::DeltaRule)
+        per += 2 * tri * K /*gram*/ + c * c * c / 3 /*inverse*/ + 2 * tri * (K + V) /*W, U*/ + 2 * c * K * V /*u~*/;
+    return per * chunks * in.H;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void bench_usage() {
+    std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
+               "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked]\n"
+               "                            [--chunk C] [--repeat N] [--no-check]\n"
+               "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
+               "  are batched as B*H heads. Times are GPU timestamps (median of N runs after one warm-up).\n",
+               stderr);
+}
+
+} // namespace
+
+int cmd_devices(int argc, char** argv) {
+    Options o = parse_options(argc, argv, {"device"}, {});
+    std::vector<DeviceInfo> devs = VulkanContext::list_devices();
+    if (devs.empty()) {
+        std::printf("no Vulkan devices (is a driver installed? mesa-vulkan-drivers provides lavapipe)\n");
+        return 1;
+    }
+    std::string request = o.get("device");
+    if (request.empty())
+        if (const char* e = std::getenv("STATESCOPE_VULKAN_DEVICE")) request = e;
+    int selected = -1;
+    std::string why;
+    try {
+        selected = choose_device(devs, request);
+    } catch (const Error& e) {
+        why = e.what();
+    }
+    for (const auto& d : devs) print_device(d, int(&d - devs.data()) == selected);
+    if (selected < 0) std::printf("no device selected: %s\n", why.c_str());
+    return selected < 0 ? 1 : 0;
+}
+
+int cmd_bench(int argc, char** argv) {
+    if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
+        bench_usage();
+        return 0;
+    }
+    Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat"},
+                              {"no-check"});
+    const int H = int(parse_count("--heads", o.get("heads", "16")));
+    const int K = int(parse_count("--dk", o.get("dk", "128")));
+    const int V = int(parse_count("--dv", o.get("dv", "128")));
+    const int repeat = int(parse_count("--repeat", o.get("repeat", "5")));
+    const int chunk = int(parse_count("--chunk", o.get("chunk", "64")));
+    const bool check = !o.has("no-check");
+
+    struct Config { int B, T; };
+    std::vector<Config> configs;
+    for (const auto& c : split(o.get("configs", "8x4096,1x65536"), ',')) {
+        const auto x = c.find('x');
+        if (x == std::string::npos) throw Error("--configs: '" + c + "' is not BxT (e.g. 8x4096)");
+        configs.push_back({int(parse_count("--configs B", c.substr(0, x))), int(parse_count("--configs T", c.substr(x + 1)))});
+    }
+    std::vector<TransitionKind> kinds;
+    for (const auto& k : split(o.get("kinds", "identity,scalar,diagonal,delta,dplr"), ',')) {
+        if (k == "identity") kinds.push_back(TransitionKind::Identity);
+        else if (k == "scalar") kinds.push_back(TransitionKind::Scalar);
+        else if (k == "diagonal") kinds.push_back(TransitionKind::Diagonal);
+        else if (k == "delta") kinds.push_back(TransitionKind::DeltaRule);
+        else if (k == "dplr") kinds.push_back(TransitionKind::DiagPlusRankOne);
+        else throw Error("--kinds: unknown kind '" + k + "' (identity, scalar, diagonal, delta, dplr)");
+    }
+    std::vector<ScanForm> forms;
+    for (const auto& f : split(o.get("forms", "recurrent,chunked"), ',')) {
+        if (f == "recurrent") forms.push_back(ScanForm::Recurrent);
+        else if (f == "chunked") forms.push_back(ScanForm::Chunked);
+        else throw Error("--forms: unknown form '" + f + "' (recurrent, chunked)");
+    }
+
+    ContextOptions copt;
+    copt.device = o.get("device");
+    VulkanContext ctx(copt);
+    ScanKernels kernels(ctx);
+    std::printf("device: %s (%s), Vulkan %s\n", ctx.device().name.c_str(), device_type_name(ctx.device().type),
+                api_version_string(ctx.device().api_version).c_str());
+    std::printf("float32 inputs and state, K=%d V=%d, chunk %d, median of %d runs (GPU timestamps)\n", K, V, chunk, repeat);
+    if (!ctx.device().timestamps) std::printf("(no timestamps on this device: times are host wall-clock)\n");
+    std::printf("%-24s %-10s %4s %6s %5s %10s %9s %9s  %s\n", "kind", "form", "B", "T", "H", "ms", "GB/s", "TFLOP/s",
+                check ? "chunked vs recurrent (rel. L2) / stages" : "stages");
+
+    int failures = 0;
+    for (const Config& cfg : configs) {
+        const int heads = cfg.B * H;
+        for (TransitionKind kind : kinds) {
+            ScanInputs in = bench_inputs(kind, cfg.T, heads, K, V, 17 + uint64_t(kind));
+            ScanBuffers buf;
+            try {
+                buf = kernels.upload(in, nullptr);
+            } catch (const Error& e) {
+                std::printf("%-24s %-10s %4d %6d %5d  skipped: %s\n", transition_name(kind), "-", cfg.B, cfg.T, H, e.what());
+                continue;
+            }
+            std::vector<float> o_rec;
+            for (ScanForm form : forms) {
+                if (!ScanKernels::supports(kind, form)) {
+                    std::printf("%-24s %-10s %4d %6d %5d %10s\n", transition_name(kind), scan_form_name(form), cfg.B,
+                                cfg.T, H, "n/a");
+                    continue;
+                }
+                ScanRunOptions opt;
+                opt.form = form;
+                opt.chunk = chunk;
+                std::vector<double> times;
+                std::string stages;
+                try {
+                    kernels.run(buf, opt); // warm-up: pipeline creation and first-touch costs
+                    std::vector<std::vector<double>> stage_times;
+                    std::vector<std::string> stage_names;
+                    for (int r = 0; r < repeat; ++r) {
+                        const ScanTiming t = kernels.run(buf, opt);
+                        times.push_back(ctx.device().timestamps ? t.gpu_ms : t.wall_ms);
+                        stage_times.resize(t.stages_ms.size());
+                        stage_names.resize(t.stages_ms.size());
+                        for (size_t s = 0; s < t.stages_ms.size(); ++s) {
+                            stage_names[s] = t.stages_ms[s].first;
+                            stage_times[s].push_back(t.stages_ms[s].second);
+                        }
+                    }
+                    if (form == ScanForm::Chunked)
+                        for (size_t s = 0; s < stage_names.size(); ++s) {
+                            char b[64];
+                            std::snprintf(b, sizeof b, "%s%s %.3f", stages.empty() ? "" : ", ", stage_names[s].c_str(),
+                                          median(stage_times[s]));
+                            stages += b;
+                        }
+                } catch (const Error& e) {
+                    std::printf("%-24s %-10s %4d %6d %5d  failed: %s\n", transition_name(kind), scan_form_name(form),
+                                cfg.B, cfg.T, H, e.what());
+                    ++failures;
+                    continue;
+                }
+                const double ms = median(times);
+                const double flops = form == ScanForm::Recurrent ? recurrent_flops(in) : chunked_flops(in, chunk);
+                std::string note = stages;
+                if (check) {
+                    std::vector<float> o_gpu(size_t(in.T) * in.H * in.V);
+                    kernels.download_outputs(buf, o_gpu.data());
+                    bool finite = true;
+                    for (float x : o_gpu) finite = finite && std::isfinite(x);
+                    if (!finite) {
+                        note = "NON-FINITE OUTPUTS; " + note;
+                        ++failures;
+                    }
+                    if (form == ScanForm::Recurrent) {
+                        o_rec = std::move(o_gpu);
+                    } else if (!o_rec.empty()) {
+                        char b[48];
+                        const double err = relative_l2(o_gpu.data(), o_rec.data(), o_rec.size());
+                        std::snprintf(b, sizeof b, "%.1e; ", err);
+                        note = b + note;
+                        if (!(err < 1e-3)) ++failures;
+                    }
+                }
+                std::printf("%-24s %-10s %4d %6d %5d %10.3f %9.1f %9.3f  %s\n", transition_name(kind),
+                            scan_form_name(form), cfg.B, cfg.T, H, ms, min_bytes(in) / (ms * 1e6),
+                            flops / (ms * 1e9), note.c_str());
+                std::fflush(stdout);
+            }
+        }
+    }
+    std::printf("GB/s: each input read once, outputs and state written once; TFLOP/s: the form's own algorithm.\n");
+    if (failures) std::printf("%d failures (see above)\n", failures);
+    return failures ? 1 : 0;
+}
