@@ -108,6 +108,11 @@ public:
     // The state as the defining library's cache holds it, named and laid out as in
     // ../shared/reference (names without the "state.tP." prefix). Used by verify and dump.
     virtual std::vector<NamedTensor> library_state(const SequenceState& state) const = 0;
+    // Why a reference tensor (named as in library_state) cannot be a value the defining library
+    // computed, or empty when it can. verify() reports such tensors as invalid instead of failed;
+    // the reason must come from a check on the values (e.g. "not a LayerNorm output"), never
+    // from a list of names. fla leaves some caches unwritten (uninitialised memory) in corner cases.
+    virtual std::string implausible_reference(const std::string& /*name*/, const Tensor& /*reference*/) const { return {}; }
     // The weights the model reads (null for models that hold none).
     virtual const Checkpoint* checkpoint() const { return nullptr; }
 };

@@ -16,7 +16,13 @@ int VerifyReport::passed() const {
     return n;
 }
 
-int VerifyReport::failed() const { return int(lines.size()) - passed(); }
+int VerifyReport::invalid() const {
+    int n = 0;
+    for (const auto& l : lines) n += l.invalid_reference;
+    return n;
+}
+
+int VerifyReport::failed() const { return int(lines.size()) - passed() - invalid(); }
 
 VerifyReport verify_against_reference(const Model& model, const std::string& reference_path, double tolerance) {
     SafetensorsFile ref(reference_path);
@@ -75,6 +81,15 @@ VerifyReport verify_against_reference(const Model& model, const std::string& ref
             std::vector<float> want = SafetensorsFile::to_f32(e);
             line.error = relative_l2(it->second.ptr(), want.data(), want.size());
             line.ok = line.error <= tolerance;
+            if (!line.ok) {
+                std::string name = e.name;
+                if (std::smatch m; std::regex_match(name, m, std::regex(R"(^state\.t\d+\.(.*)$)"))) name = m[1];
+                std::string why = model.implausible_reference(name, Tensor(e.shape, want));
+                if (!why.empty()) {
+                    line.invalid_reference = true;
+                    line.note = "reference invalid: " + why;
+                }
+            }
         }
         rep.lines.push_back(line);
     }

@@ -13,13 +13,15 @@ struct VerifyLine {
     std::string name;
     double error = 0;  // relative L2; infinity when not produced or shape differs
     bool ok = false;
+    bool invalid_reference = false; // the reference value is provably not the library's (see Model::implausible_reference)
     std::string note;  // why it failed beyond the number ("not produced", "shape ...")
 };
 
 struct VerifyReport {
     std::vector<VerifyLine> lines;
     int passed() const;
-    int failed() const;
+    int failed() const;      // compared and out of tolerance, or not produced
+    int invalid() const;     // reference values the library cannot have computed
 };
 
 // Runs model on the reference's input_ids and compares every tensor in it.

@@ -1,5 +1,7 @@
 // The acceptance test of the engine: `statescope-cli verify` passes, at the default tolerance,
 // for every folder of ../shared/reference/models (outputs of transformers and fla themselves).
+#include "core/error.h"
+#include "model.h"
 #include "test_support.h"
 
 #include <QProcess>
@@ -29,6 +31,36 @@ private slots:
         QVERIFY2(lines.last().startsWith("verify: ") && lines.last().endsWith(" 0 failed"), qPrintable(lines.last()));
         // Every reference tensor was compared: one line each plus the summary.
         QVERIFY(lines.size() > 10);
+    }
+
+    // verify may skip a reference tensor only when its values provably cannot come from the
+    // library. The same check must accept every cache tensor the engine itself produces, or it
+    // could excuse real mistakes.
+    void plausibility_check_accepts_engine_states_data() { verify_data(); }
+    void plausibility_check_accepts_engine_states() {
+        QFETCH(QString, folder);
+        std::unique_ptr<statescope::Model> m;
+        try {
+            m = statescope::load_model(testsupport::reference_dir() + "/models/" + folder.toStdString());
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        statescope::SequenceState st = m->initial_state();
+        for (int32_t t : {3, 1, 4, 1, 5, 9, 2, 6}) {
+            m->forward(std::span<const int32_t>(&t, 1), st);
+            for (const auto& nt : m->library_state(st)) {
+                const std::string why = m->implausible_reference(nt.name, nt.tensor);
+                QVERIFY2(why.empty(), qPrintable(QString::fromStdString(nt.name + ": " + why)));
+            }
+        }
+    }
+
+    void rwkv7_token_shift_garbage_is_recognised() {
+        auto m = statescope::load_model(testsupport::reference_dir() + "/models/rwkv7");
+        statescope::Tensor ramp({1, int64_t(m->info().hidden_size)});
+        for (int64_t i = 0; i < ramp.numel(); ++i) ramp.data[size_t(i)] = 0.3f + 0.004f * float(i); // all positive: mean != 0
+        QVERIFY(!m->implausible_reference("L0.ffn_state", ramp).empty());
+        QVERIFY(m->implausible_reference("L0.recurrent_state", ramp).empty()); // no claim about other tensors
     }
 };
 

@@ -2,6 +2,9 @@
 
 #include "core/error.h"
 
+#include <cmath>
+#include <cstdio>
+
 namespace statescope {
 
 Norm Norm::rms(Checkpoint& ck, const std::string& name, int n, float eps) {
@@ -19,6 +22,30 @@ Norm Norm::layer(Checkpoint& ck, const std::string& name, int n, float eps, bool
     nm.weight = cpu::Param::load_optional(ck, name + ".weight", {n});
     if (bias) nm.bias = cpu::Param::load(ck, name + ".bias", {n});
     return nm;
+}
+
+std::string Norm::implausible_output(const float* y, int n) const {
+    double sum = 0, sumsq = 0;
+    int used = 0;
+    for (int i = 0; i < n; ++i) {
+        const double w = weight.empty() ? 1.0 : weight[i];
+        if (std::abs(w) < 1e-6) continue; // a zero weight hides the normalised value
+        const double z = (double(y[i]) - (bias.empty() ? 0.0 : bias[i])) / w;
+        sum += z;
+        sumsq += z * z;
+        ++used;
+    }
+    if (used < n / 2) return {};
+    char buf[160];
+    if (kind == Layer && std::abs(sum / used) > 1e-3) {
+        std::snprintf(buf, sizeof buf, "not a LayerNorm output: normalised values have mean %.4g (must be 0)", sum / used);
+        return buf;
+    }
+    if (sumsq > n * 1.001) {
+        std::snprintf(buf, sizeof buf, "not a norm output: normalised values have sum of squares %.4g (at most %d)", sumsq, n);
+        return buf;
+    }
+    return {};
 }
 
 void read_common_config(Checkpoint& ck, ModelInfo& info) {

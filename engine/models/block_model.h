@@ -44,6 +44,9 @@ struct Norm {
         if (kind == RMS) cpu::rms_norm(x, weight, eps);
         else cpu::layer_norm(x, weight, bias, eps);
     }
+    // Why y (n values) cannot be an output of this norm, or empty: undoing the affine part must
+    // give values with mean 0 (LayerNorm) and a sum of squares of at most n.
+    std::string implausible_output(const float* y, int n) const;
     static Norm rms(Checkpoint& ck, const std::string& name, int n, float eps);
     static Norm layer(Checkpoint& ck, const std::string& name, int n, float eps, bool bias);
 };

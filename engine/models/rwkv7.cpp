@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <regex>
 
 namespace statescope {
 namespace {
@@ -295,6 +296,19 @@ public:
         }
         norm_f_ = Norm::layer(c, "model.norm", D, eps, bias);
         finish_setup("model.embeddings.weight", "lm_head.weight", cfg.bool_or("tie_word_embeddings", false));
+    }
+
+    // fla's token_shift kernel never writes its cache for a one-token forward without a cache, so
+    // a reference may hold uninitialised memory there. The token-shift caches hold the outputs of
+    // attn_norm (conv_state) and ffn_norm (ffn_state); values no LayerNorm can produce are invalid.
+    std::string implausible_reference(const std::string& name, const Tensor& ref) const override {
+        static const std::regex shift(R"(^L(\d+)\.(conv_state|ffn_state)$)");
+        std::smatch m;
+        if (!std::regex_match(name, m, shift)) return {};
+        const size_t l = std::stoul(m[1]);
+        if (l >= blocks_.size() || ref.numel() != info_.hidden_size) return {};
+        const Norm& norm = m[2] == "conv_state" ? blocks_[l].norm1 : blocks_[l].norm2;
+        return norm.implausible_output(ref.ptr(), info_.hidden_size);
     }
 
 protected:
