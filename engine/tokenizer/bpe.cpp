@@ -77,6 +77,17 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, int32_t>> vocab,
         auto it = vocab_.find(*options_.unk_token);
         if (it != vocab_.end()) unk_id_ = it->second;
     }
+
+    const std::string_view metaspace = "\xE2\x96\x81";
+    split_before_metaspace_ = options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty();
+    for (const auto& [tok, id] : vocab_) {
+        if (!split_before_metaspace_) break;
+        for (size_t at = tok.find(metaspace, 1); at != std::string::npos; at = tok.find(metaspace, at + 1))
+            if (at < metaspace.size() || tok.compare(at - metaspace.size(), metaspace.size(), metaspace) != 0) {
+                split_before_metaspace_ = false;
+                break;
+            }
+    }
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
@@ -99,6 +110,21 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
             return;
         }
     }
+    if (split_before_metaspace_ && word.size() >= kCacheMaxWordBytes) {
+        const std::string_view metaspace = "\xE2\x96\x81";
+        size_t begin = 0;
+        for (size_t at = word.find(metaspace, 1); at != std::string_view::npos; at = word.find(metaspace, at + 1)) {
+            if (at >= metaspace.size() && word.compare(at - metaspace.size(), metaspace.size(), metaspace) == 0) continue;
+            merge_word_cached(word.substr(begin, at - begin), out);
+            begin = at;
+        }
+        merge_word_cached(word.substr(begin), out);
+        return;
+    }
+    merge_word_cached(word, out);
+}
+
+void BpeModel::merge_word_cached(std::string_view word, std::vector<int32_t>& out) const {
     const bool cacheable = word.size() < kCacheMaxWordBytes;
     if (cacheable) {
         std::lock_guard<std::mutex> lock(cache_mutex_);

@@ -60,6 +60,7 @@ private:
     };
 
     void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+    void merge_word_cached(std::string_view word, std::vector<int32_t>& out) const;
 
     Vocab vocab_;
     std::vector<std::string> id_to_token_;
@@ -68,6 +69,11 @@ private:
     Options options_;
     std::optional<int32_t> unk_id_;
     int32_t byte_tokens_[256];  // <0xNN> ids when byte_fallback, -1 when missing
+    // SentencePiece-style files have no pre-tokenizer, so a whole text is one BPE word. When no
+    // token has U+2581 right after another character, no merge can cross the boundary before a
+    // U+2581 that follows another character, and the word may be merged piecewise (same result,
+    // and the pieces hit the cache).
+    bool split_before_metaspace_ = false;
 
     // Word cache. HF keeps 10000 words up to 256 bytes; the result does not depend on it.
     static constexpr size_t kCacheCapacity = 100000, kCacheMaxWordBytes = 256;

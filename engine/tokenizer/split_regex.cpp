@@ -273,20 +273,23 @@ private:
         case 'W': cc->not_word = true; return false;
         case 'p': case 'P': {
             bool negate = c == 'P';
-            std::string name;
+            std::string name, written; // lower case without separators; as written
             if (eat('{')) {
                 if (eat('^')) negate = !negate;
                 while (!at_end() && peek() != '}') {
                     const char32_t ch = p_[pos_++];
+                    unicode::append_utf8(written, ch);
                     if (ch == ' ' || ch == '_' || ch == '-') continue;
-                    name += char(std::tolower(int(ch & 0x7F)));
+                    name += ch < 128 ? char(std::tolower(int(ch))) : '?';
                 }
                 if (!eat('}')) fail("missing '}' in \\p{...}");
             } else if (!at_end()) {
-                name = char(std::tolower(int(p_[pos_++] & 0x7F)));
+                unicode::append_utf8(written, p_[pos_]);
+                name = p_[pos_] < 128 ? char(std::tolower(int(p_[pos_]))) : '?';
+                ++pos_;
             }
             const uint32_t mask = category_mask(name);
-            if (mask == 0) fail("Unicode property \\p{" + name + "} is not supported (only General Categories)");
+            if (mask == 0) fail("Unicode property \\p{" + written + "} is not supported (only General Categories)");
             (negate ? cc->not_categories : cc->categories) |= mask;
             return false;
         }
