@@ -66,10 +66,13 @@ QString human_count(int64_t n) {
     return QString::number(n);
 }
 
-// A model folder from a dropped or chosen path: the folder itself, or the folder of a config.json.
+// What to hand the engine for a chosen or dropped path: folders and config.json files as they
+// are (the engine reports what is wrong with them), any other file of a checkpoint (e.g. a
+// dropped model.safetensors) as its folder.
 QString model_path_of(const QString& path) {
     const QFileInfo fi(path);
-    return fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath();
+    if (fi.isFile() && fi.fileName() != "config.json") return fi.absolutePath();
+    return fi.exists() ? fi.absoluteFilePath() : path;
 }
 
 } // namespace
@@ -100,6 +103,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     });
     connect(controller_, &Controller::busy_changed, this, [this](bool busy) { busy_label_->setText(busy ? "computing…" : "ready"); });
     resize(1600, 1000);
+    strip_->setFocus();
 }
 
 MainWindow::~MainWindow() = default;

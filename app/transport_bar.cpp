@@ -100,6 +100,15 @@ TransportBar::TransportBar(QWidget* parent) : QWidget(parent) {
         if (!updating_) emit window_requested(v);
     });
 
+    // Number boxes take focus only when clicked, so that the arrows, Space, Home and End stay the
+    // window's transport keys; Return or Escape in a box gives the keys back.
+    for (QAbstractSpinBox* box : std::initializer_list<QAbstractSpinBox*>{goto_, rate_, layer_, head_, window_}) {
+        box->setFocusPolicy(Qt::ClickFocus);
+        connect(box, &QAbstractSpinBox::editingFinished, this, [box] {
+            if (box->hasFocus()) box->clearFocus();
+        });
+    }
+
     timer_.setInterval(int(1000 / rate_->value()));
     connect(&timer_, &QTimer::timeout, this, [this] { emit step_requested(+1); });
 }

@@ -23,10 +23,12 @@ Panel::Panel(const QString& title, QWidget* body, std::vector<Figure*> figures, 
     auto* t = new QLabel(title, bar);
     t->setObjectName("panelTitle");
     header_->addWidget(t);
-    header_->addStretch(1);
     info_ = new QLabel(bar);
     info_->setObjectName("panelInfo");
-    header_->addWidget(info_);
+    // Status text never widens the panel: layouts must not jitter while the position moves.
+    info_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    info_->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    header_->addWidget(info_, 1);
     export_ = new QToolButton(bar);
     export_->setText("Export");
     export_->setToolTip("Export this view's picture (PNG, SVG, PDF) or its numbers (CSV, NPY)");
@@ -45,7 +47,9 @@ Panel::Panel(const QString& title, QWidget* body, std::vector<Figure*> figures, 
     v->addWidget(body, 1);
 }
 
-void Panel::add_header_widget(QWidget* w) { header_->insertWidget(header_->count() - 3, w); }
+void Panel::add_header_widget(QWidget* w) {
+    header_->insertWidget(header_->count() - 2, w); // before the info text and the export button
+}
 
 void Panel::set_info(const QString& text) { info_->setText(text); }
 

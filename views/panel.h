@@ -17,7 +17,7 @@ class Panel : public QFrame {
     Q_OBJECT
 public:
     Panel(const QString& title, QWidget* body, std::vector<Figure*> figures, QWidget* parent = nullptr);
-    // Adds a control (combo box, check box, ...) to the header, left of the export button.
+    // Adds a control (combo box, check box, ...) to the header, after the title.
     void add_header_widget(QWidget* w);
     void set_info(const QString& text); // right-aligned status text in the header
     const std::vector<Figure*>& figures() const { return figures_; }

@@ -24,6 +24,8 @@ QFont token_font() {
 TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent) {
     setCursor(Qt::PointingHandCursor);
     setAttribute(Qt::WA_OpaquePaintEvent);
+    // Holds the keyboard focus by default, so that the window's transport keys work at once.
+    setFocusPolicy(Qt::StrongFocus);
 }
 
 void TokenStrip::set_tokens(std::vector<QString> labels, std::vector<int32_t> ids) {
