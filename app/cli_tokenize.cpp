@@ -4,6 +4,7 @@
 //   tokenize --tokenizer FILE --decode IDS [--skip-special]                     the text of the ids
 //   tokenize --tokenizer FILE --bench PATH [--repeat N]                         MB/s on one core
 //   tokenize --tokenizer FILE --info                                            what was loaded
+// FILE is a tokenizer.json, an RWKV world vocabulary .txt, or a folder holding one.
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -57,8 +58,11 @@ const char* kTokenizeUsage =
     "       statescope-cli tokenize --tokenizer FILE --decode IDS [--skip-special]\n"
     "       statescope-cli tokenize --tokenizer FILE --bench PATH [--repeat N]\n"
     "       statescope-cli tokenize --tokenizer FILE --info\n"
-    "FILE: tokenizer.json or a folder with one; --file - reads standard input (invalid UTF-8 is\n"
-    "replaced by U+FFFD as Python's errors=\"replace\" does, with a note on stderr).\n";
+    "FILE: a tokenizer.json (with the tokenizer_config.json beside it, or --config), an RWKV world\n"
+    "vocabulary rwkv_vocab_*.txt, or a folder holding one. --special adds what the tokenizer adds\n"
+    "around a text (e.g. BOS). --file - reads standard input; invalid UTF-8 is read as U+FFFD, one\n"
+    "per ill-formed sequence, as Python's errors=\"replace\" does (HF takes only valid strings), with\n"
+    "a note on stderr.\n";
 
 } // namespace
 

@@ -108,6 +108,7 @@ class TestTokenizer : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
+        fs::create_directory(path("rwkv_only"));
         llama3_ = Tokenizer::load(tokenizers_dir() + "/llama-3.tokenizer.json");
         mistral_ = Tokenizer::load(tokenizers_dir() + "/mistral-7b.tokenizer.json");
     }
@@ -360,6 +361,49 @@ private slots:
         QCOMPARE(Tokenizer::load(json, path("both.json"))->encode("Hello world", false), (V{22557, 1526}));
         write_file(path("nobos.json"), R"({"add_bos_token": true, "bos_token": "<nope>"})");
         expect_error([&] { Tokenizer::load(json, path("nobos.json")); }, {"nobos.json", "<nope>"});
+    }
+
+    // --- RWKV world vocabulary -------------------------------------------------------------------
+
+    void rwkv_world_greedy_longest_match() {
+        // The layout of rwkv_vocab_v20230424.txt: ids 1..256 are the single bytes (str literals up to
+        // 0x7F, bytes literals above), then longer tokens as str or bytes literals.
+        std::string vocab;
+        for (int b = 0; b < 256; ++b) {
+            char lit[16];
+            if (b < 0x80) std::snprintf(lit, sizeof lit, b == '\'' ? "\"'\"" : b == '\\' ? "'\\\\'" : b >= 0x20 && b < 0x7F ? "'%c'" : "'\\x%02x'", b);
+            else std::snprintf(lit, sizeof lit, "b'\\x%02x'", b);
+            vocab += std::to_string(b + 1) + " " + lit + " 1\n";
+        }
+        vocab += "257 'ab' 2\n258 'abc' 3\n259 '\\n\\n' 2\n260 '\u00e9' 2\n261 \"it's\" 4\n262 b'\\xe4\\xb8' 2\n263 '\\u4e2d' 3\n264 ' a' 2\n";
+        write_file(path("rwkv_vocab_test.txt"), vocab);
+        auto tok = Tokenizer::load(path("rwkv_vocab_test.txt"));
+        using V = std::vector<int32_t>;
+        QCOMPARE(tok->encode("abcd", false), (V{258, 'd' + 1}));
+        QCOMPARE(tok->encode("ab\n\nab a", false), (V{257, 259, 257, 264}));
+        QCOMPARE(tok->encode("it's \u00e9", false), (V{261, ' ' + 1, 260}));
+        QCOMPARE(tok->encode("\u4e2d\u4e01", false), (V{263, 262, 0x81 + 1}));  // U+4E01 is e4 b8 81
+        QCOMPARE(tok->decode(V{262, 0x81 + 1}), std::string("\u4e01"));
+        QCOMPARE(tok->decode(V{262}), std::string("\uFFFD"));                      // ends inside a character
+        QCOMPARE(tok->decode(V{0, 257}), std::string("<|endoftext|>ab"));
+        QCOMPARE(tok->decode(V{0, 257}, true), std::string("ab"));
+        QCOMPARE(tok->eos_id().value_or(-1), 0);
+        QCOMPARE(tok->vocab_size(), 265);
+        std::mt19937 rng(7);
+        for (int i = 0; i < 200; ++i) {
+            const std::string s = random_text(rng, true);
+            QCOMPARE(tok->decode(tok->encode(s, false)), s);
+        }
+        // A folder holding the vocabulary loads it too.
+        write_file(path("rwkv_only/rwkv_vocab_v20230424.txt"), vocab);
+        QCOMPARE(Tokenizer::load(path("rwkv_only"))->encode("ab", false), (V{257}));
+
+        write_file(path("rwkv_bad_len.txt"), "1 'ab' 3\n");
+        expect_error([&] { Tokenizer::load(path("rwkv_bad_len.txt")); }, {"rwkv_bad_len.txt", "line 1", "2 bytes"});
+        write_file(path("rwkv_bad_lit.txt"), "1 'a' 1\n2 ab 2\n");
+        expect_error([&] { Tokenizer::load(path("rwkv_bad_lit.txt")); }, {"rwkv_bad_lit.txt", "line 2", "literal"});
+        write_file(path("rwkv_gap.txt"), "1 'a' 1\n");
+        expect_error([&] { Tokenizer::load(path("rwkv_gap.txt"))->encode("ab", false); }, {"rwkv_gap.txt", "0x62"});
     }
 
     // --- refusals --------------------------------------------------------------------------------
