@@ -31,6 +31,48 @@ const std::pair<uint32_t, int32_t>* BpeModel::MergeTable::find(int32_t a, int32_
     }
 }
 
+void BpeModel::TokenIndex::insert(std::string key, int32_t id) {
+    if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+    const uint64_t h = std::hash<std::string_view>{}(key);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        Slot& slot = slots_[i];
+        if (slot.index < 0) {
+            slot = {h, int32_t(keys_.size())};
+            keys_.push_back(std::move(key));
+            ids_.push_back(id);
+            return;
+        }
+        if (slot.hash == h && keys_[size_t(slot.index)] == key) {
+            ids_[size_t(slot.index)] = id;
+            return;
+        }
+    }
+}
+
+int32_t BpeModel::TokenIndex::find(std::string_view key) const {
+    if (slots_.empty()) return -1;
+    const uint64_t h = std::hash<std::string_view>{}(key);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const Slot& slot = slots_[i];
+        if (slot.index < 0) return -1;
+        if (slot.hash == h && keys_[size_t(slot.index)] == key) return ids_[size_t(slot.index)];
+    }
+}
+
+void BpeModel::TokenIndex::grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(16, old.size() * 2), Slot{});
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+        if (s.index < 0) continue;
+        size_t i = s.hash & mask;
+        while (slots_[i].index >= 0) i = (i + 1) & mask;
+        slots_[i] = s;
+    }
+}
+
 BpeModel::BpeModel(std::vector<std::pair<std::string, int32_t>> vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges, Options options)
     : options_(std::move(options)) {
@@ -41,13 +83,12 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, int32_t>> vocab,
     }
     id_to_token_.resize(size_t(max_id + 1));
     id_present_.assign(size_t(max_id + 1), false);
-    vocab_.reserve(vocab.size());
     for (auto& [tok, id] : vocab) {
         if (!id_present_[size_t(id)]) {
             id_to_token_[size_t(id)] = tok;
             id_present_[size_t(id)] = true;
         }
-        vocab_[std::move(tok)] = id;
+        vocab_.insert(std::move(tok), id);
     }
 
     const size_t prefix_len = options_.continuing_subword_prefix.size();
@@ -55,32 +96,30 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, int32_t>> vocab,
     entries.reserve(merges.size());
     for (size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [a, b] = merges[rank];
-        auto ia = vocab_.find(a), ib = vocab_.find(b);
-        if (ia == vocab_.end()) throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + " " + b + "'): '" + a + "' is not in the vocabulary");
-        if (ib == vocab_.end()) throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + " " + b + "'): '" + b + "' is not in the vocabulary");
+        const int32_t ia = vocab_.find(a), ib = vocab_.find(b);
+        if (ia < 0) throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + " " + b + "'): '" + a + "' is not in the vocabulary");
+        if (ib < 0) throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + " " + b + "'): '" + b + "' is not in the vocabulary");
         // The merged token drops the continuing-subword prefix of the right part (as HF does).
         const std::string merged = a + (b.size() >= prefix_len ? b.substr(prefix_len) : std::string());
-        auto im = vocab_.find(merged);
-        if (im == vocab_.end())
+        const int32_t im = vocab_.find(merged);
+        if (im < 0)
             throw std::invalid_argument("merge " + std::to_string(rank) + " ('" + a + " " + b + "'): the result '" + merged + "' is not in the vocabulary");
-        entries.push_back({(uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second), {uint32_t(rank), im->second}});
+        entries.push_back({(uint64_t(uint32_t(ia)) << 32) | uint32_t(ib), {uint32_t(rank), im}});
     }
     merges_.build(entries);
 
     for (int b = 0; b < 256; ++b) {
         char name[8];
         std::snprintf(name, sizeof name, "<0x%02X>", b);
-        auto it = vocab_.find(std::string_view(name));
-        byte_tokens_[b] = it == vocab_.end() ? -1 : it->second;
+        byte_tokens_[b] = vocab_.find(std::string_view(name));
     }
     if (options_.unk_token) {
-        auto it = vocab_.find(*options_.unk_token);
-        if (it != vocab_.end()) unk_id_ = it->second;
+        if (const int32_t id = vocab_.find(*options_.unk_token); id >= 0) unk_id_ = id;
     }
 
     const std::string_view metaspace = "\xE2\x96\x81";
     split_before_metaspace_ = options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty();
-    for (const auto& [tok, id] : vocab_) {
+    for (const std::string& tok : vocab_.keys()) {
         if (!split_before_metaspace_) break;
         for (size_t at = tok.find(metaspace, 1); at != std::string::npos; at = tok.find(metaspace, at + 1))
             if (at < metaspace.size() || tok.compare(at - metaspace.size(), metaspace.size(), metaspace) != 0) {
@@ -91,9 +130,9 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, int32_t>> vocab,
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
-    auto it = vocab_.find(token);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
+    const int32_t id = vocab_.find(token);
+    if (id < 0) return std::nullopt;
+    return id;
 }
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
@@ -104,9 +143,8 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
     if (word.empty()) return;
     if (options_.ignore_merges) {
-        auto it = vocab_.find(word);
-        if (it != vocab_.end()) {
-            out.push_back(it->second);
+        if (const int32_t id = vocab_.find(word); id >= 0) {
+            out.push_back(id);
             return;
         }
     }
@@ -170,13 +208,12 @@ void BpeModel::merge_word(std::string_view w, std::vector<int32_t>& out) const {
         if (!is_first) s += options_.continuing_subword_prefix;
         s.append(w.substr(i, n));
         if (is_last) s += options_.end_of_word_suffix;
-        auto it = vocab_.find(s);
-        if (it != vocab_.end()) {
+        if (const int32_t id = vocab_.find(s); id >= 0) {
             if (unk_pending) {
                 add(unk_token_id, unk_len);
                 unk_pending = false;
             }
-            add(it->second, uint32_t(n));
+            add(id, uint32_t(n));
             continue;
         }
         if (options_.byte_fallback) {

@@ -44,7 +44,25 @@ private:
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
-    using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+    // Open-addressing map token text -> id: one probe sequence over (hash, index) slots, then one
+    // string comparison; the lookup every word starts with.
+    class TokenIndex {
+    public:
+        void insert(std::string key, int32_t id); // a repeated key takes the new id
+        int32_t find(std::string_view key) const; // -1 when absent
+        size_t size() const { return keys_.size(); }
+        const std::vector<std::string>& keys() const { return keys_; }
+
+    private:
+        struct Slot {
+            uint64_t hash = 0;
+            int32_t index = -1; // into keys_ / ids_
+        };
+        void grow();
+        std::vector<Slot> slots_;
+        std::vector<std::string> keys_;
+        std::vector<int32_t> ids_;
+    };
 
     // Open-addressing map (pair of ids) -> (rank, merged id): the hot lookup of the merge loop.
     class MergeTable {
@@ -62,7 +80,7 @@ private:
     void merge_word(std::string_view word, std::vector<int32_t>& out) const;
     void merge_word_cached(std::string_view word, std::vector<int32_t>& out) const;
 
-    Vocab vocab_;
+    TokenIndex vocab_;
     std::vector<std::string> id_to_token_;
     std::vector<bool> id_present_;
     MergeTable merges_;

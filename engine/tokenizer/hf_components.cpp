@@ -138,8 +138,15 @@ Behavior behavior_member(const Json& obj, const JsonPlace& where) {
     where.at("behavior").fail("split behavior '" + b + "' is not supported");
 }
 
+Piece sub_piece(const Piece& piece, size_t start, size_t end) {
+    Piece p;
+    p.text.assign(piece.text, start, end - start);
+    p.at_input_start = piece.at_input_start && start == 0;
+    return p;
+}
+
 // NormalizedString::split: which spans become pieces under each delimiter behavior.
-void split_by_behavior(Piece&& piece, std::vector<Span> spans, Behavior behavior, std::vector<Piece>& out) {
+void split_by_behavior(Piece&& piece, std::vector<Span> spans, Behavior behavior, const PieceSink& emit) {
     std::vector<Span> kept; // is_match here means "remove"
     switch (behavior) {
     case Behavior::Isolated:
@@ -177,10 +184,7 @@ void split_by_behavior(Piece&& piece, std::vector<Span> spans, Behavior behavior
     }
     for (const Span& s : kept) {
         if (s.is_match || s.end == s.start) continue;
-        Piece p;
-        p.text = piece.text.substr(s.start, s.end - s.start);
-        p.at_input_start = piece.at_input_start && s.start == 0;
-        out.push_back(std::move(p));
+        emit(sub_piece(piece, s.start, s.end));
     }
 }
 
@@ -261,26 +265,40 @@ public:
 class SequencePreTokenizer : public PreTokenizer {
 public:
     std::vector<std::unique_ptr<PreTokenizer>> parts;
-    void split(Piece&& piece, std::vector<Piece>& out) const override {
-        std::vector<Piece> cur, next;
-        cur.push_back(std::move(piece));
-        for (const auto& p : parts) {
-            next.clear();
-            for (Piece& x : cur) p->split(std::move(x), next);
-            std::swap(cur, next);
+    void split(Piece&& piece, const PieceSink& emit) const override { run(0, std::move(piece), emit); }
+
+private:
+    // Each piece of stage i goes through the later stages before the next one is made.
+    void run(size_t stage, Piece&& piece, const PieceSink& emit) const {
+        if (stage == parts.size()) {
+            emit(std::move(piece));
+            return;
         }
-        for (Piece& x : cur) out.push_back(std::move(x));
+        parts[stage]->split(std::move(piece), [&](Piece&& p) { run(stage + 1, std::move(p), emit); });
     }
 };
 
 class SplitPreTokenizer : public PreTokenizer {
 public:
     SplitPreTokenizer(SplitRegex re, Behavior b, bool invert) : re_(std::move(re)), behavior_(b), invert_(invert) {}
-    void split(Piece&& piece, std::vector<Piece>& out) const override {
+    void split(Piece&& piece, const PieceSink& emit) const override {
+        if (behavior_ == Behavior::Isolated || behavior_ == Behavior::Removed) {
+            // These two need no look at the neighbours: stream the matches and the gaps between them.
+            const bool keep_matches = behavior_ == Behavior::Isolated || invert_;
+            const bool keep_gaps = behavior_ == Behavior::Isolated || !invert_;
+            size_t prev = 0;
+            re_.for_each_match(piece.text, [&](size_t s, size_t e) {
+                if (prev != s && keep_gaps) emit(sub_piece(piece, prev, s));
+                if (e != s && keep_matches) emit(sub_piece(piece, s, e));
+                prev = e;
+            });
+            if (prev < piece.text.size() && keep_gaps) emit(sub_piece(piece, prev, piece.text.size()));
+            return;
+        }
         std::vector<Span> spans = regex_spans(re_, piece.text);
         if (invert_)
             for (Span& s : spans) s.is_match = !s.is_match;
-        split_by_behavior(std::move(piece), std::move(spans), behavior_, out);
+        split_by_behavior(std::move(piece), std::move(spans), behavior_, emit);
     }
 
 private:
@@ -293,19 +311,29 @@ class ByteLevelPreTokenizer : public PreTokenizer {
 public:
     bool add_prefix_space = true;
     bool use_regex = true;
-    void split(Piece&& piece, std::vector<Piece>& out) const override {
+    void split(Piece&& piece, const PieceSink& emit) const override {
         // The GPT-2 pattern, fixed inside HF's ByteLevel.
         static const SplitRegex gpt2(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
         if (add_prefix_space && (piece.text.empty() || piece.text[0] != ' ')) piece.text.insert(0, " ");
-        const size_t first = out.size();
-        if (use_regex) split_by_behavior(std::move(piece), regex_spans(gpt2, piece.text), Behavior::Isolated, out);
-        else if (!piece.text.empty()) out.push_back(std::move(piece));
-        for (size_t i = first; i < out.size(); ++i) {
+        // Every byte becomes the character that stands for it.
+        auto map_bytes = [&](Piece&& p) {
             std::string mapped;
-            mapped.reserve(out[i].text.size() * 2);
-            for (char c : out[i].text) mapped += byte_level_char(static_cast<unsigned char>(c));
-            out[i].text = std::move(mapped);
+            mapped.reserve(p.text.size() * 2);
+            for (char c : p.text) mapped += byte_level_char(static_cast<unsigned char>(c));
+            p.text = std::move(mapped);
+            emit(std::move(p));
+        };
+        if (!use_regex) {
+            if (!piece.text.empty()) map_bytes(std::move(piece));
+            return;
         }
+        size_t prev = 0;
+        gpt2.for_each_match(piece.text, [&](size_t s, size_t e) {
+            if (prev != s) map_bytes(sub_piece(piece, prev, s));
+            if (e != s) map_bytes(sub_piece(piece, s, e));
+            prev = e;
+        });
+        if (prev < piece.text.size()) map_bytes(sub_piece(piece, prev, piece.text.size()));
     }
 };
 
@@ -331,7 +359,7 @@ public:
     char32_t replacement = 0x2581;
     PrependScheme scheme = PrependScheme::Always;
     bool split_words = true;
-    void split(Piece&& piece, std::vector<Piece>& out) const override {
+    void split(Piece&& piece, const PieceSink& emit) const override {
         const std::string rep = unicode::to_utf8(replacement);
         std::string s;
         s.reserve(piece.text.size() + 8);
@@ -344,21 +372,21 @@ public:
             s.insert(0, rep);
         piece.text = std::move(s);
         if (!split_words) {
-            if (!piece.text.empty()) out.push_back(std::move(piece));
+            if (!piece.text.empty()) emit(std::move(piece));
             return;
         }
         const char32_t r = replacement;
         std::vector<Span> spans = char_spans(piece.text, [r](char32_t c) { return c == r; });
-        split_by_behavior(std::move(piece), std::move(spans), Behavior::MergedWithNext, out);
+        split_by_behavior(std::move(piece), std::move(spans), Behavior::MergedWithNext, emit);
     }
 };
 
 class DigitsPreTokenizer : public PreTokenizer {
 public:
     bool individual = false;
-    void split(Piece&& piece, std::vector<Piece>& out) const override {
+    void split(Piece&& piece, const PieceSink& emit) const override {
         std::vector<Span> spans = char_spans(piece.text, [](char32_t c) { return unicode::is_number(c); });
-        split_by_behavior(std::move(piece), std::move(spans), individual ? Behavior::Isolated : Behavior::Contiguous, out);
+        split_by_behavior(std::move(piece), std::move(spans), individual ? Behavior::Isolated : Behavior::Contiguous, emit);
     }
 };
 

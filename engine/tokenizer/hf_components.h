@@ -7,6 +7,7 @@
 #include "tokenizer/split_regex.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,11 +43,15 @@ public:
     virtual void normalize(std::string& s) const = 0;
 };
 
+// Receives the pieces a pre-tokenizer produces, one at a time, so that a long text never exists as
+// a list of all its words.
+using PieceSink = std::function<void(Piece&&)>;
+
 class PreTokenizer {
 public:
     virtual ~PreTokenizer() = default;
-    // Splits (and may transform) one text piece, appending the non-empty results.
-    virtual void split(Piece&& piece, std::vector<Piece>& out) const = 0;
+    // Splits (and may transform) one text piece, passing the non-empty results to `emit` in order.
+    virtual void split(Piece&& piece, const PieceSink& emit) const = 0;
 };
 
 class PostProcessor {

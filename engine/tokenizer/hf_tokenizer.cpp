@@ -23,7 +23,10 @@ std::string component_type(const Json* j) {
         const Json* list = j->find(key);
         if (!list || !list->is_array()) continue;
         s += "[";
-        for (size_t i = 0; i < list->size(); ++i) s += (i ? ", " : "") + component_type(&list->items()[i]);
+        for (size_t i = 0; i < list->size(); ++i) {
+            if (i) s += ", ";
+            s += component_type(&list->items()[i]);
+        }
         s += "]";
     }
     return s;
@@ -224,7 +227,10 @@ HfTokenizer::HfTokenizer(const std::string& json_path, const std::string& config
     if (post_processor_) {
         auto ids_text = [](const std::vector<int32_t>& ids) {
             std::string s;
-            for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+            for (int32_t id : ids) {
+                if (!s.empty()) s += ',';
+                s += std::to_string(id);
+            }
             return s.empty() ? std::string("-") : s;
         };
         description_ += "; special tokens around a text: " + ids_text(post_processor_->prefix_ids()) + " ... " +
@@ -383,18 +389,13 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_specia
         if (normalizer_) normalizer_->normalize(p.text);
         split_added(std::move(p), normalized_trie_, normalized);
     }
-    std::vector<Piece> words;
-    words.reserve(normalized.size() * 4);
-    for (Piece& p : normalized) {
-        if (p.added_id >= 0 || !pre_tokenizer_) words.push_back(std::move(p));
-        else pre_tokenizer_->split(std::move(p), words);
-    }
     std::vector<int32_t> ids;
     ids.reserve(input.size() / 3 + 4);
     try {
-        for (const Piece& w : words) {
-            if (w.added_id >= 0) ids.push_back(w.added_id);
-            else model_->tokenize(w.text, ids);
+        for (Piece& p : normalized) {
+            if (p.added_id >= 0) ids.push_back(p.added_id);
+            else if (!pre_tokenizer_) model_->tokenize(p.text, ids);
+            else pre_tokenizer_->split(std::move(p), [&](Piece&& word) { model_->tokenize(word.text, ids); });
         }
     } catch (const std::runtime_error& e) {
         throw Error("tokenizer file " + json_path_ + ": " + e.what());
@@ -426,7 +427,10 @@ std::string HfTokenizer::decode(std::span<const int32_t> ids, bool skip_special_
         decoder_->decode_chain(tokens);
         for (const auto& t : tokens) out += t;
     } else {
-        for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            if (i) out += ' ';
+            out += tokens[i];
+        }
     }
     return out;
 }

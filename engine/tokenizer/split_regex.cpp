@@ -380,6 +380,66 @@ private:
 SplitRegex::SplitRegex(std::string_view pattern) : pattern_(pattern) {
     if (unicode::valid_utf8_prefix(pattern) != pattern.size()) throw RegexError("pattern is not valid UTF-8");
     RegexParser(*this, pattern).parse();
+    for (size_t i = 0; i < sequences_.size(); ++i) first_.push_back(first_of_sequence(int(i)));
+}
+
+SplitRegex::FirstSet SplitRegex::first_of_sequence(int seq) const {
+    FirstSet r;
+    for (int node : sequences_[size_t(seq)]) {
+        const FirstSet f = first_of_node(node);
+        r.ascii[0] |= f.ascii[0];
+        r.ascii[1] |= f.ascii[1];
+        r.non_ascii = r.non_ascii || f.non_ascii;
+        if (!f.nullable) return r;
+    }
+    r.nullable = true;
+    return r;
+}
+
+SplitRegex::FirstSet SplitRegex::first_of_node(int index) const {
+    const Node& n = nodes_[size_t(index)];
+    FirstSet r;
+    switch (n.kind) {
+    case Node::Kind::Char: {
+        auto add = [&](char32_t c) {
+            if (c < 128) r.ascii[c >> 6] |= uint64_t(1) << (c & 63);
+            else r.non_ascii = true;
+        };
+        add(n.cp);
+        if (n.case_insensitive) {
+            for (char32_t c = 0; c < 128; ++c)
+                if (unicode::simple_fold(c) == unicode::simple_fold(n.cp)) add(c);
+            r.non_ascii = true; // e.g. U+017F folds to 's'
+        }
+        return r;
+    }
+    case Node::Kind::Class: {
+        const CharClass& c = classes_[size_t(n.index)];
+        r.ascii[0] = c.ascii[0];
+        r.ascii[1] = c.ascii[1];
+        r.non_ascii = true;
+        return r;
+    }
+    case Node::Kind::Group: return first_of_sequence(n.index);
+    case Node::Kind::Alternation:
+        for (int a : n.alternatives) {
+            const FirstSet f = first_of_sequence(a);
+            r.ascii[0] |= f.ascii[0];
+            r.ascii[1] |= f.ascii[1];
+            r.non_ascii = r.non_ascii || f.non_ascii;
+            r.nullable = r.nullable || f.nullable;
+        }
+        return r;
+    case Node::Kind::Repeat:
+        r = first_of_node(n.index);
+        r.nullable = r.nullable || n.min == 0;
+        return r;
+    case Node::Kind::LookAhead:
+    case Node::Kind::NegativeLookAhead:
+        r.nullable = true; // consumes nothing; what follows decides the first character
+        return r;
+    }
+    return r;
 }
 
 SplitRegex SplitRegex::literal(std::string_view text) {
@@ -444,12 +504,17 @@ private:
             const Cont inner{&re_.sequences_[size_t(n.index)], 0, &after};
             return run(&inner, pos);
         }
-        case Node::Kind::Alternation:
+        case Node::Kind::Alternation: {
+            size_t len;
+            const char32_t c = pos < t_.size() ? unicode::decode_utf8(t_, pos, &len) : 0;
             for (int a : n.alternatives) {
+                const SplitRegex::FirstSet& f = re_.first_[size_t(a)];
+                if (pos < t_.size() ? !f.may_start(c) : !f.nullable) continue;
                 const Cont inner{&re_.sequences_[size_t(a)], 0, &after};
                 if (run(&inner, pos)) return true;
             }
             return false;
+        }
         case Node::Kind::LookAhead:
         case Node::Kind::NegativeLookAhead: {
             // Lookarounds are atomic: decided once, never re-entered on backtracking.
@@ -528,8 +593,7 @@ bool SplitRegex::find(std::string_view text, size_t from, size_t* start, size_t*
     }
 }
 
-std::vector<std::pair<size_t, size_t>> SplitRegex::find_all(std::string_view text) const {
-    std::vector<std::pair<size_t, size_t>> out;
+void SplitRegex::for_each_match(std::string_view text, const std::function<void(size_t, size_t)>& on_match) const {
     size_t pos = 0, s = 0, e = 0;
     bool have_last = false;
     size_t last_end = 0;
@@ -540,7 +604,7 @@ std::vector<std::pair<size_t, size_t>> SplitRegex::find_all(std::string_view tex
             pos = s + unicode::utf8_length(static_cast<unsigned char>(text[s]));
             continue;
         }
-        out.emplace_back(s, e);
+        on_match(s, e);
         have_last = true;
         last_end = e;
         if (e > s) {
@@ -550,6 +614,11 @@ std::vector<std::pair<size_t, size_t>> SplitRegex::find_all(std::string_view tex
             pos = e + unicode::utf8_length(static_cast<unsigned char>(text[e]));
         }
     }
+}
+
+std::vector<std::pair<size_t, size_t>> SplitRegex::find_all(std::string_view text) const {
+    std::vector<std::pair<size_t, size_t>> out;
+    for_each_match(text, [&](size_t s, size_t e) { out.emplace_back(s, e); });
     return out;
 }
 

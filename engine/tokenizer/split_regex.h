@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ public:
     // Every non-overlapping match, as (start, end) pairs, in the order Oniguruma's search loop
     // yields them (after an empty match the search resumes one character later).
     std::vector<std::pair<size_t, size_t>> find_all(std::string_view text) const;
+    // The same matches, passed to on_match(start, end) as they are found.
+    void for_each_match(std::string_view text, const std::function<void(size_t, size_t)>& on_match) const;
 
     struct CharClass;
     struct Node;
@@ -53,6 +56,20 @@ private:
     std::vector<Node> nodes_;
     std::vector<std::vector<int>> sequences_; // node indices matched one after another
     std::vector<CharClass> classes_;
+    // Per sequence: which characters can begin a match of it (ASCII exactly, anything else
+    // conservatively), so the matcher skips alternatives that cannot start at a character.
+    struct FirstSet {
+        uint64_t ascii[2] = {0, 0};
+        bool non_ascii = false;
+        bool nullable = false; // can match without consuming a character
+        bool may_start(char32_t c) const {
+            if (nullable) return true;
+            return c < 128 ? ((ascii[c >> 6] >> (c & 63)) & 1) != 0 : non_ascii;
+        }
+    };
+    std::vector<FirstSet> first_;
+    FirstSet first_of_sequence(int seq) const;
+    FirstSet first_of_node(int node) const;
     int root_ = -1;                           // index into sequences_
     std::string literal_;                     // non-empty: a plain substring search
 };
