@@ -18,7 +18,7 @@ struct Superseded {};
 
 // Overview thumbnails: enough to see structure, few enough to draw every layer and head.
 constexpr int kThumbnailSide = 24;
-constexpr int kOverviewMaxHeads = 64;
+constexpr int kOverviewMaxHeads = 256; // Mamba-1 has a head per channel; the rest via the head box
 // The trajectory keeps at most this many floats of flattened states (subsampling tokens).
 constexpr size_t kTrajectoryFloats = size_t(16) << 20;
 constexpr int kTrajectoryMaxPoints = 2048;
@@ -87,7 +87,7 @@ void EngineWorker::load(const LoadRequest& r) {
         s->labels = r.labels;
         s->checkpoint_interval = timeline->interval();
         s->checkpoint_bytes = timeline->checkpoint_bytes();
-        s->state_bytes = model->initial_state().bytes();
+        s->end_state_bytes = timeline->state_at(timeline->length()).bytes();
         s->load_ms = load_ms;
         s->run_ms = double(clock.nsecsElapsed()) / 1e6;
         // Only a model that loaded and ran replaces the current one.
@@ -149,10 +149,11 @@ void EngineWorker::frame(const FrameRequest& r) {
             const AttentionWindow w = timeline_->attention_window(r.layer, f->window_first, f->token, &after);
             const int D = int(w.k.shape[2]), kv_heads = int(w.k.shape[1]), P = int(w.k.shape[0]);
             const int kvh = f->head / std::max(1, int(w.q.shape[1]) / kv_heads);
-            // A softmax layer's memory is its key cache: show the focused head's keys.
-            f->state = views::Matrix(P, D);
+            // A softmax layer's memory is its key cache: show the focused head's keys, one column
+            // per cached position (it grows with the sequence where a recurrent state does not).
+            f->state = views::Matrix(D, P);
             for (int p = 0; p < P; ++p)
-                for (int i = 0; i < D; ++i) f->state.at(p, i) = w.k.data[(size_t(p) * kv_heads + kvh) * D + i];
+                for (int i = 0; i < D; ++i) f->state.at(i, p) = w.k.data[(size_t(p) * kv_heads + kvh) * D + i];
             f->state_norm = analysis::frobenius_norm(f->state.values.data(), f->state.values.size());
             const auto soft = analysis::softmax_attention_cached(w.q, w.k, f->head, 1.0 / std::sqrt(double(D)));
             f->softmax = to_matrix(soft);

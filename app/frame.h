@@ -32,7 +32,7 @@ struct ModelSummary {
     std::vector<int32_t> tokens;
     std::vector<QString> labels;
     int64_t checkpoint_interval = 0;
-    size_t checkpoint_bytes = 0, state_bytes = 0;
+    size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;
 };
 
@@ -48,7 +48,7 @@ struct FrameResult {
     int64_t token = 0;
     int layer = 0, head = 0;
     bool recurrent = true;
-    views::Matrix state;           // focused head: S (K x V), or the key cache for softmax layers
+    views::Matrix state;           // focused head: S (K x V), or its key cache (D x P) for softmax layers
     double state_norm = 0, effective_rank = 0;
     int64_t window_first = 0;      // token index of the attention maps' first row and column
     int substeps = 1;

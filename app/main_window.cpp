@@ -157,6 +157,7 @@ void MainWindow::build_views() {
     fixed_limit_->setToolTip("Colour limit in Fixed mode");
     fixed_limit_->setEnabled(false);
     fixed_limit_->setFocusPolicy(Qt::ClickFocus);
+    fixed_limit_->setMaximumWidth(90);
     scale_mode_->setFocusPolicy(Qt::ClickFocus);
     state_panel_->add_header_widget(scale_mode_);
     state_panel_->add_header_widget(fixed_limit_);
@@ -378,8 +379,8 @@ void MainWindow::on_model_loaded() {
                               .arg(m.info.num_layers)
                               .arg(human_count(m.info.parameters))
                               .arg(QString::fromStdString(m.info.weight_dtype)));
-    memory_label_->setText(QString("state %1 · checkpoints every %2 tok (%3)")
-                               .arg(human_bytes(double(m.state_bytes)))
+    memory_label_->setText(QString("state %1 at the end · checkpoints every %2 tok (%3)")
+                               .arg(human_bytes(double(m.end_state_bytes)))
                                .arg(m.checkpoint_interval)
                                .arg(human_bytes(double(m.checkpoint_bytes))));
     strip_->set_tokens(m.labels, m.tokens);
@@ -410,14 +411,14 @@ void MainWindow::on_frame() {
         state_->set_title(QString("S after token %1").arg(f.token),
                           QString("layer %1, head %2 · %3 · K=%4 V=%5").arg(f.layer).arg(f.head)
                               .arg(QString::fromStdString(L.mixer_name)).arg(L.key_dim).arg(L.value_dim));
-        state_panel_->set_info(QString("‖S‖_F %1 · eff. rank %2 / %3")
+        state_panel_->set_info(QString("‖S‖ %1 · eff. rank %2/%3")
                                    .arg(views::style::format_number(f.state_norm))
                                    .arg(f.effective_rank, 0, 'f', 2)
                                    .arg(std::min(L.key_dim, L.value_dim)));
         eigen_->set_data(f.eigen);
         eigen_panel_->set_info(where);
     } else {
-        state_->set_axis_labels("cache position", "key dim");
+        state_->set_axis_labels("key dim", "cache position");
         state_->set_title(QString("Key cache after token %1").arg(f.token),
                           QString("layer %1, head %2 · softmax attention: its memory grows with the sequence").arg(f.layer).arg(f.head));
         state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
@@ -426,7 +427,10 @@ void MainWindow::on_frame() {
     }
     state_->set_matrix(f.state);
     if (scale_mode_->currentData().toInt() != int(views::ScaleMode::Fixed)) fixed_limit_->setValue(state_->limit());
+    // A softmax layer's own map is the exact one, and non-negative: one sequential map suffices.
     exact_->set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
+    exact_->set_colormap(f.recurrent ? views::Colormap::diverging() : views::Colormap::sequential());
+    softmax_->setVisible(f.recurrent);
     exact_->set_matrix(f.exact, int(f.window_first), int(f.window_first));
     exact_->set_column_groups(f.substeps);
     exact_->set_highlight_row(f.exact.rows - 1);

@@ -41,10 +41,20 @@ double EigenView::extent() const {
 QRectF EigenView::plot_rect(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
     const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
-    const double bottom = area.bottom() - 3 * fm.height() - 12; // room for the numbers below
-    const double left = area.left() + fm.horizontalAdvance("-0.00") + 10, right = area.right() - 10;
+    const double bottom = area.bottom() - 3 * fm.height() - 16; // room for tick labels and the legend below
+    const double left = area.left() + fm.horizontalAdvance("-0.00") + 10;
+    // Wide areas put the moduli chart beside the plane; the plane keeps at most 60% of the width.
+    const double right = area.width() > 1.6 * (bottom - top) ? area.left() + area.width() * 0.55 : area.right() - 10;
     const double side = std::max(10.0, std::min(right - left, bottom - top));
-    return QRectF(left + (right - left - side) / 2, top, side, side);
+    return QRectF(left, top, side, side);
+}
+
+QRectF EigenView::moduli_rect(const QRectF& area) const {
+    const QRectF plane = plot_rect(area);
+    const QFontMetricsF fm(style::label_font());
+    const double left = plane.right() + fm.horizontalAdvance("0.000") + 28, right = area.right() - 12;
+    if (right - left < 80) return {};
+    return QRectF(left, plane.top() + fm.height() + 4, right - left, plane.height() - fm.height() - 4 - fm.height() - 6);
 }
 
 void EigenView::paintEvent(QPaintEvent*) {
@@ -106,21 +116,23 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
     p.setBrush(kTokenColor);
     for (auto e : d_.token) p.drawEllipse(to_screen(e), dot, dot);
 
+    draw_moduli(p, area);
+
     // Legend and numbers below the plot.
-    double y = r.bottom() + fm.height() + 8 + fm.ascent();
+    double y = area.bottom() - fm.height() - 8;
     p.setPen(Qt::NoPen);
     p.setBrush(kTokenColor);
     p.drawEllipse(QPointF(area.left() + 12, y - fm.ascent() / 2 + 1), 3.5, 3.5);
     p.setPen(style::axis_color());
     p.drawText(QPointF(area.left() + 20, y),
-               QString("A_t   ρ = %1   half-life %2").arg(style::format_number(d_.token_radius)).arg(half_life_text(d_.token_half_life)));
+               QString("A_t (this token)   ρ = %1   half-life %2").arg(style::format_number(d_.token_radius)).arg(half_life_text(d_.token_half_life)));
     y += fm.height() + 2;
     p.setPen(QPen(kWindowColor, 1.3));
     p.setBrush(Qt::NoBrush);
     p.drawEllipse(QPointF(area.left() + 12, y - fm.ascent() / 2 + 1), 3.5, 3.5);
     p.setPen(style::axis_color());
     p.drawText(QPointF(area.left() + 20, y),
-               QString("product over %1 tokens   ρ = %2   %3 / token   half-life %4")
+               QString("A_t ⋯ A_s (product over %1 tokens)   ρ = %2   %3 per token   half-life %4")
                    .arg(d_.window_tokens).arg(style::format_number(d_.window_radius))
                    .arg(style::format_number(d_.window_rate)).arg(half_life_text(d_.window_half_life)));
 
@@ -131,6 +143,50 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
                               .arg(style::format_number(std::abs(im))).arg(style::format_number(std::hypot(re, im)));
         p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
     }
+}
+
+void EigenView::draw_moduli(QPainter& p, const QRectF& area) const {
+    // Every eigen-direction's memory at a glance: |λ| of A_t sorted (bars; red when the eigenvalue
+    // is negative real, i.e. the direction flips sign each token, purple when complex, i.e. it
+    // rotates), and the window product's per-token rate |μ|^(1/n) of the same rank (ticks).
+    const QRectF r = moduli_rect(area);
+    if (r.isEmpty() || d_.token.empty()) return;
+    const QFontMetricsF fm(style::label_font());
+    p.setFont(style::label_font());
+    p.setPen(style::axis_color());
+    p.drawText(QPointF(r.left(), r.top() - 6), "moduli |λ|, sorted");
+    double hi = 1.0;
+    for (auto e : d_.token) hi = std::max(hi, std::abs(e));
+    hi *= 1.05;
+    auto ypos = [&](double v) { return r.bottom() - v / hi * r.height(); };
+    for (double t : style::nice_ticks(0, hi, 4)) {
+        p.setPen(QPen(style::grid_color(), 0.8));
+        p.drawLine(QPointF(r.left(), ypos(t)), QPointF(r.right(), ypos(t)));
+        p.setPen(style::axis_color());
+        const QString s = style::format_number(t);
+        p.drawText(QPointF(r.left() - fm.horizontalAdvance(s) - 4, ypos(t) + fm.ascent() / 2 - 1), s);
+    }
+    const int n = int(d_.token.size());
+    const double w = r.width() / n;
+    for (int i = 0; i < n; ++i) {
+        const auto e = d_.token[size_t(i)];
+        const bool complex = std::abs(e.imag()) > 1e-9 * std::max(1.0, std::abs(e));
+        const QColor c = complex ? QColor(118, 42, 131) : e.real() < 0 ? QColor(178, 24, 43) : kTokenColor;
+        const double x = r.left() + i * w;
+        p.fillRect(QRectF(x + w * 0.12, ypos(std::abs(e)), std::max(1.0, w * 0.76), r.bottom() - ypos(std::abs(e))), c);
+        if (i < int(d_.window.size()) && d_.window_tokens > 0) {
+            const double rate = std::pow(std::abs(d_.window[size_t(i)]), 1.0 / d_.window_tokens);
+            p.setPen(QPen(kWindowColor, 2.0));
+            p.drawLine(QPointF(x, ypos(rate)), QPointF(x + w, ypos(rate)));
+        }
+    }
+    p.setPen(QPen(QColor(90, 90, 90), 1.0, Qt::DashLine));
+    p.drawLine(QPointF(r.left(), ypos(1.0)), QPointF(r.right(), ypos(1.0)));
+    p.setPen(QPen(style::axis_color(), 0.8));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(r);
+    const QString xl = QString("eigen-direction (%1)").arg(n);
+    p.drawText(QPointF(r.center().x() - fm.horizontalAdvance(xl) / 2, r.bottom() + fm.ascent() + 3), xl);
 }
 
 void EigenView::mouseMoveEvent(QMouseEvent* e) {

@@ -41,6 +41,8 @@ protected:
 
 private:
     QRectF plot_rect(const QRectF& area) const;
+    QRectF moduli_rect(const QRectF& area) const;
+    void draw_moduli(QPainter& p, const QRectF& area) const;
     double extent() const;
     EigenData d_;
     QString message_ = "no transition yet";

@@ -42,9 +42,25 @@ OverviewGrid::Geometry OverviewGrid::geometry(const QRectF& area) const {
     g.left = area.left() + fm.horizontalAdvance("L00") + 8;
     g.top = area.top() + QFontMetricsF(style::title_font()).height() + fm.height() + 10;
     const double w = area.right() - 6 - g.left, h = area.bottom() - 6 - g.top;
-    g.cell = std::max(4.0, std::min((w - g.gap * (g.heads - 1)) / g.heads, (h - g.gap * (g.layers - 1)) / g.layers));
+    // The column count that gives the largest square cells.
+    for (int cols = g.heads; cols >= 1; --cols) {
+        const int rows = (g.heads + cols - 1) / cols;
+        const double cw = (w - g.gap * (cols - 1)) / cols;
+        const double ch = (h - g.gap * (rows * g.layers - 1) - g.layer_gap * (g.layers - 1)) / (rows * g.layers);
+        const double cell = std::min(cw, ch);
+        if (cell > g.cell) {
+            g.cell = cell;
+            g.columns = cols;
+            g.rows_per_layer = rows;
+        }
+    }
     g.cell = std::min(g.cell, 72.0);
     return g;
+}
+
+QRectF OverviewGrid::Geometry::cell_rect(int layer, int head) const {
+    const int row = layer * rows_per_layer + head / columns;
+    return QRectF(left + (head % columns) * (cell + gap), top + row * (cell + gap) + layer * layer_gap, cell, cell);
 }
 
 void OverviewGrid::paintEvent(QPaintEvent*) {
@@ -59,49 +75,67 @@ void OverviewGrid::render_figure(QPainter& p, const QRectF& area, bool) {
     if (g.cell <= 0) return;
     p.setFont(style::label_font());
     const QFontMetricsF fm(p.font());
-    const Colormap& cmap = Colormap::diverging();
-    for (int h = 0; h < g.heads; ++h) {
-        const QString s = QString("H%1").arg(h);
+    // Head numbers over the columns, thinned out to what fits.
+    const int every = std::max(1, int(std::ceil((fm.horizontalAdvance("H00") + 4) / (g.cell + g.gap))));
+    for (int h = 0; h < g.columns; h += every) {
+        const QString s = g.rows_per_layer == 1 ? QString("H%1").arg(h) : QString("+%1").arg(h);
+        const QRectF c = g.cell_rect(0, h);
         p.setPen(h == focus_head_ ? style::axis_color() : QColor(130, 130, 130));
-        p.drawText(QPointF(g.left + h * (g.cell + g.gap) + g.cell / 2 - fm.horizontalAdvance(s) / 2, g.top - 4), s);
+        p.drawText(QPointF(c.center().x() - fm.horizontalAdvance(s) / 2, g.top - 4), s);
     }
+    // Cells too small for a picture show the state's norm instead (sequential map, per layer).
+    const bool pictures = g.cell >= 14;
+    const Colormap& div = Colormap::diverging();
+    const Colormap& seq = Colormap::sequential();
     for (int l = 0; l < g.layers; ++l) {
-        const double y = g.top + l * (g.cell + g.gap);
-        const QString s = QString("L%1").arg(l);
+        const auto& row = d_.cells[size_t(l)];
+        const QRectF first = g.cell_rect(l, 0);
         p.setPen(l == focus_layer_ ? style::axis_color() : QColor(130, 130, 130));
-        p.drawText(QPointF(area.left() + 4, y + g.cell / 2 + fm.ascent() / 2 - 1), s);
-        for (int h = 0; h < int(d_.cells[size_t(l)].size()); ++h) {
-            const QRectF cell(g.left + h * (g.cell + g.gap), y, g.cell, g.cell);
-            const Matrix& m = d_.cells[size_t(l)][size_t(h)].thumbnail;
+        p.drawText(QPointF(area.left() + 4, first.center().y() + fm.ascent() / 2 - 1), QString("L%1").arg(l));
+        float layer_max = 0;
+        for (const auto& c : row) layer_max = std::max(layer_max, c.norm);
+        for (int h = 0; h < int(row.size()); ++h) {
+            const QRectF cell = g.cell_rect(l, h);
+            const Matrix& m = row[size_t(h)].thumbnail;
             if (m.empty()) {
                 p.fillRect(cell, QColor(240, 240, 240));
                 p.setPen(QColor(150, 150, 150));
                 if (g.cell > 20) p.drawText(cell, Qt::AlignCenter, "attn");
+            } else if (!pictures) {
+                p.fillRect(cell, seq.color(layer_max > 0 ? row[size_t(h)].norm / layer_max : 0.0));
             } else {
                 float mx = 0;
                 for (float v : m.values) mx = std::max(mx, std::abs(v));
                 QImage img(m.cols, m.rows, QImage::Format_RGB32);
                 for (int r = 0; r < m.rows; ++r)
-                    for (int c = 0; c < m.cols; ++c) img.setPixel(c, r, cmap.rgb(mx > 0 ? m.at(r, c) / mx : 0.0));
+                    for (int c = 0; c < m.cols; ++c) img.setPixel(c, r, div.rgb(mx > 0 ? m.at(r, c) / mx : 0.0));
                 p.drawImage(cell, img);
             }
             const bool focused = l == focus_layer_ && h == focus_head_;
-            p.setPen(focused ? QPen(style::accent_color(), 2.5) : QPen(QColor(200, 200, 200), 0.6));
-            p.setBrush(Qt::NoBrush);
-            p.drawRect(focused ? cell.adjusted(-1.5, -1.5, 1.5, 1.5) : cell);
+            if (focused || pictures) {
+                p.setPen(focused ? QPen(style::accent_color(), 2.5) : QPen(QColor(200, 200, 200), 0.6));
+                p.setBrush(Qt::NoBrush);
+                p.drawRect(focused ? cell.adjusted(-1.5, -1.5, 1.5, 1.5) : cell);
+            }
         }
+    }
+    if (!pictures) {
+        p.setPen(QColor(110, 110, 110));
+        p.drawText(QPointF(area.left() + 6, area.bottom() - 6), "colour: ‖S‖ relative to the layer's largest");
     }
 }
 
 bool OverviewGrid::cell_at(const QPointF& pos, int* layer, int* head) const {
     const Geometry g = geometry(QRectF(rect()));
     if (g.cell <= 0) return false;
-    const int l = int(std::floor((pos.y() - g.top) / (g.cell + g.gap)));
-    const int h = int(std::floor((pos.x() - g.left) / (g.cell + g.gap)));
-    if (l < 0 || l >= g.layers || h < 0 || h >= int(d_.cells[size_t(l)].size())) return false;
-    *layer = l;
-    *head = h;
-    return true;
+    for (int l = 0; l < g.layers; ++l)
+        for (int h = 0; h < int(d_.cells[size_t(l)].size()); ++h)
+            if (g.cell_rect(l, h).adjusted(-g.gap / 2, -g.gap / 2, g.gap / 2, g.gap / 2).contains(pos)) {
+                *layer = l;
+                *head = h;
+                return true;
+            }
+    return false;
 }
 
 void OverviewGrid::mousePressEvent(QMouseEvent* e) {

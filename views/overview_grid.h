@@ -43,9 +43,12 @@ protected:
     void mouseMoveEvent(QMouseEvent* e) override;
 
 private:
+    // Heads wrap onto several rows per layer when that gives bigger cells (Mamba-1 has one
+    // head per channel: hundreds).
     struct Geometry {
-        double left = 0, top = 0, cell = 0, gap = 2;
-        int layers = 0, heads = 0;
+        double left = 0, top = 0, cell = 0, gap = 2, layer_gap = 6;
+        int layers = 0, heads = 0, columns = 1, rows_per_layer = 1;
+        QRectF cell_rect(int layer, int head) const;
     };
     Geometry geometry(const QRectF& area) const;
     bool cell_at(const QPointF& pos, int* layer, int* head) const;

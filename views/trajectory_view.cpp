@@ -13,7 +13,7 @@
 #include <vtkProperty.h>
 #include <vtkRenderer.h>
 #include <vtkSphereSource.h>
-#include <vtkTextActor.h>
+#include <vtkCornerAnnotation.h>
 #include <vtkTextProperty.h>
 #include <vtkTubeFilter.h>
 
@@ -34,7 +34,7 @@ struct TrajectoryView::Scene {
     vtkNew<vtkPolyDataMapper> marker_mapper;
     vtkNew<vtkActor> marker_actor;
     vtkNew<vtkCubeAxesActor> axes;
-    vtkNew<vtkTextActor> caption;
+    vtkNew<vtkCornerAnnotation> caption;
     vtkNew<vtkColorTransferFunction> colors;
     double extent = 1;
 };
@@ -87,16 +87,26 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     s.axes->GetYAxesGridlinesProperty()->SetColor(0.88, 0.88, 0.88);
     s.axes->GetZAxesGridlinesProperty()->SetColor(0.88, 0.88, 0.88);
 
-    s.caption->GetTextProperty()->SetColor(0.2, 0.2, 0.2);
-    s.caption->GetTextProperty()->SetFontSize(13);
-    s.caption->SetDisplayPosition(8, 8);
+    s.caption->GetTextProperty()->SetColor(0.25, 0.25, 0.25);
+    s.caption->SetMaximumFontSize(13);
+    s.caption->SetLinearFontScaleFactor(2);
+    s.caption->SetNonlinearFontScaleFactor(1);
+    // Only the axis titles: tick labels of three axes crowd a small view and say little about
+    // principal-component coordinates.
+    s.axes->XAxisLabelVisibilityOff();
+    s.axes->YAxisLabelVisibilityOff();
+    s.axes->ZAxisLabelVisibilityOff();
+    s.axes->XAxisMinorTickVisibilityOff();
+    s.axes->YAxisMinorTickVisibilityOff();
+    s.axes->ZAxisMinorTickVisibilityOff();
+    s.axes->SetScreenSize(12);
 
     ren->AddActor(s.path_actor);
     ren->AddActor(s.dots_actor);
     ren->AddActor(s.marker_actor);
     ren->AddActor(s.axes);
     ren->AddActor2D(s.caption);
-    s.caption->SetInput("no trajectory yet");
+    s.caption->SetText(vtkCornerAnnotation::UpperLeft, "no trajectory yet");
 }
 
 TrajectoryView::~TrajectoryView() { delete scene_; }
@@ -158,6 +168,9 @@ void TrajectoryView::rebuild() {
         bounds[2 * k + 1] = hi[k] + pad;
     }
     s.axes->SetBounds(bounds);
+    s.axes->SetVisibility(n > 0);
+    s.path_actor->SetVisibility(n > 1);
+    s.dots_actor->SetVisibility(n > 0);
     auto title = [&](int k) {
         return k < int(d_.explained.size()) ? QString("PC%1 (%2%)").arg(k + 1).arg(d_.explained[size_t(k)] * 100, 0, 'f', 1)
                                             : QString("PC%1").arg(k + 1);
@@ -167,16 +180,22 @@ void TrajectoryView::rebuild() {
     s.axes->SetZTitle(title(2).toUtf8().constData());
     double total = 0;
     for (double e : d_.explained) total += e;
-    const QString caption = n ? QString("layer %1 head %2: state after each of %3 tokens, PCA (%4% of variance)")
-                                    .arg(d_.layer).arg(d_.head).arg(n).arg(total * 100, 0, 'f', 1)
-                              : QString("no trajectory yet");
-    s.caption->SetInput(caption.toUtf8().constData());
+    QString caption = "no trajectory yet";
+    if (n) {
+        caption = QString("PCA of S over %1 tokens:").arg(n);
+        for (size_t k = 0; k < d_.explained.size(); ++k)
+            caption += QString(" PC%1 %2%").arg(k + 1).arg(d_.explained[k] * 100, 0, 'f', 1) + (k + 1 < d_.explained.size() ? "," : "");
+        caption += QString(" (%1% in all)").arg(total * 100, 0, 'f', 1);
+    }
+    s.caption->SetText(vtkCornerAnnotation::UpperLeft, caption.toUtf8().constData());
+    s.caption->SetText(vtkCornerAnnotation::LowerRight, n ? "path: first token dark, last yellow;  sphere: current token" : "");
     renderer()->ResetCamera(bounds);
     vtkCamera* cam = renderer()->GetActiveCamera();
     cam->Azimuth(30);
     cam->Elevation(20);
     cam->OrthogonalizeViewUp();
     renderer()->ResetCamera(bounds);
+    cam->Zoom(1.25);
     renderer()->ResetCameraClippingRange();
     set_current(current_);
 }
