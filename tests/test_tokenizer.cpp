@@ -141,6 +141,40 @@ private slots:
         QCOMPARE(checked, 2 * 51 * 3);
     }
 
+    void gpt2_style_byte_level_with_nfc() {
+        // GPT-2 / GPT-NeoX (Mamba) files use the ByteLevel pre-tokenizer's own regex and an NFC
+        // normalizer. Built on the Llama-3 vocabulary: wherever the two patterns split a text the
+        // same way, the ids must be the reference ones.
+        std::string json = read_text_file(tokenizers_dir() + "/llama-3.tokenizer.json");
+        const size_t a = json.find("\"normalizer\": null,"), b = json.find("\"post_processor\"");
+        QVERIFY(a != std::string::npos && b != std::string::npos && a < b);
+        auto variant = [&](const char* name, bool prefix_space) {
+            std::string j = json;
+            j.replace(a, b - a, std::string(R"("normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": )") +
+                                    (prefix_space ? "true" : "false") + R"(, "trim_offsets": true, "use_regex": true}, )");
+            write_file(path(name), j);
+            return Tokenizer::load(path(name));
+        };
+        auto gpt2 = variant("gpt2style.json", false);
+        const Json ref = Json::parse(read_text_file(tokenizers_dir() + "/encodings.json"), "encodings.json");
+        int checked = 0;
+        for (const Json& c : ref.find("cases")->find("llama3")->items()) {
+            const std::string text = c.find("text")->as_string();
+            if (unicode::normalize(text, unicode::NormalForm::NFC) != text) continue;
+            if (split_all(kGpt2Pattern, text) != split_all(kLlama3Pattern, text)) continue;
+            QVERIFY2(gpt2->encode(text, false) == ids_of(*c.find("ids")), text.c_str());
+            ++checked;
+        }
+        QVERIFY2(checked >= 25, qPrintable(QString::number(checked)));
+        // NFC composes before splitting: a decomposed e + U+0301 reads as the precomposed letter.
+        QCOMPARE(gpt2->encode("combining e\u0301 and a\u0308", false), llama3_->encode("combining \u00E9 and \u00E4", false));
+        QVERIFY(llama3_->encode("e\u0301", false) != llama3_->encode("\u00E9", false));
+        // add_prefix_space puts a space before text that does not start with one.
+        auto spaced = variant("gpt2spaced.json", true);
+        QCOMPARE(spaced->encode("Hello world", false), (std::vector<int32_t>{22691, 1917}));
+        QCOMPARE(spaced->encode(" Hello world", false), (std::vector<int32_t>{22691, 1917}));
+    }
+
     void bos_and_eos_from_the_configs() {
         QCOMPARE(mistral_->bos_id().value_or(-1), 1);
         QCOMPARE(mistral_->eos_id().value_or(-1), 2);
