@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -82,6 +83,37 @@ SequenceState BlockModel::initial_state() const {
 
 ForwardResult BlockModel::forward(std::span<const int32_t> tokens, SequenceState& state,
                                   const ForwardOptions& options) const {
+    // Long prompts run in pieces: the per-token activations and scan inputs of one call grow
+    // with T (Mamba-1 repeats B, C and dt*A per inner channel), and the result is the same.
+    // Observed calls stay whole, because observers expect one scan per layer and call.
+    constexpr size_t kPiece = 512;
+    if (tokens.size() > kPiece && !options.observer) {
+        ForwardResult all;
+        for (size_t first = 0; first < tokens.size(); first += kPiece) {
+            const size_t n = std::min(kPiece, tokens.size() - first);
+            ForwardResult r = forward_piece(tokens.subspan(first, n), state, options);
+            // Without all_logits each piece gives its last row; the final piece's is the answer.
+            if (options.all_logits) append_rows(all.logits, r.logits);
+            else all.logits = std::move(r.logits);
+            all.hidden.resize(r.hidden.size());
+            for (size_t i = 0; i < r.hidden.size(); ++i) append_rows(all.hidden[i], r.hidden[i]);
+        }
+        return all;
+    }
+    return forward_piece(tokens, state, options);
+}
+
+void BlockModel::append_rows(Tensor& dst, const Tensor& src) {
+    if (dst.data.empty()) {
+        dst = src;
+        return;
+    }
+    dst.data.insert(dst.data.end(), src.data.begin(), src.data.end());
+    dst.shape[0] += src.shape[0];
+}
+
+ForwardResult BlockModel::forward_piece(std::span<const int32_t> tokens, SequenceState& state,
+                                        const ForwardOptions& options) const {
     if (state.layers.size() != blocks_.size())
         throw Error("sequence state has " + std::to_string(state.layers.size()) + " layers, the model has " +
                     std::to_string(blocks_.size()));
