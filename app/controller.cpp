@@ -44,12 +44,11 @@ int Controller::heads_of(int layer) const {
     return model_->info.layers[size_t(layer)].heads;
 }
 
-void Controller::open_model(const QString& path, std::vector<int32_t> tokens, std::vector<QString> labels) {
+void Controller::open_model(const QString& path, const TokenInput& input) {
     LoadRequest r;
     r.session = ++session_;
     r.path = path;
-    r.tokens = std::move(tokens);
-    r.labels = std::move(labels);
+    r.input = input;
     worker_->latest_session.store(r.session);
     loading_ = true;
     loading_path_ = path;
@@ -58,8 +57,8 @@ void Controller::open_model(const QString& path, std::vector<int32_t> tokens, st
     post([r](EngineWorker& w) { w.load(r); });
 }
 
-void Controller::set_tokens(std::vector<int32_t> tokens, std::vector<QString> labels) {
-    if (model_) open_model(model_->path, std::move(tokens), std::move(labels));
+void Controller::set_tokens(const TokenInput& input) {
+    if (model_) open_model(model_->path, input);
 }
 
 void Controller::set_token(int64_t token) {

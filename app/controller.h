@@ -20,10 +20,11 @@ public:
     explicit Controller(QObject* parent = nullptr);
     ~Controller() override;
 
-    // Opens a model folder (or config.json) and runs the tokens through it.
-    void open_model(const QString& path, std::vector<int32_t> tokens, std::vector<QString> labels);
-    // Runs the open model on other tokens.
-    void set_tokens(std::vector<int32_t> tokens, std::vector<QString> labels);
+    // Opens a model folder (or config.json) and runs the input through it (text is tokenized
+    // with the model's tokenizer on the engine thread).
+    void open_model(const QString& path, const TokenInput& input);
+    // Runs the open model on another input.
+    void set_tokens(const TokenInput& input);
 
     bool has_model() const { return model_ != nullptr; }
     const ModelSummary* model() const { return model_.get(); }

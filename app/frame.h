@@ -4,6 +4,7 @@
 // a newer one has superseded before it started them.
 #pragma once
 #include "analysis/pca.h"
+#include "app/token_input.h"
 #include "model.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
@@ -21,8 +22,7 @@ namespace statescope::app {
 struct LoadRequest {
     uint64_t session = 0;
     QString path;                  // model folder or its config.json
-    std::vector<int32_t> tokens;   // the sequence to run
-    std::vector<QString> labels;   // what the token strip shows for each token
+    TokenInput input;              // the sequence to run (text is tokenized for this model)
 };
 
 struct ModelSummary {
@@ -31,6 +31,7 @@ struct ModelSummary {
     ModelInfo info;
     std::vector<int32_t> tokens;
     std::vector<QString> labels;
+    QString tokens_from;           // how the tokens were made (TokenInput::description)
     int64_t checkpoint_interval = 0;
     size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;

@@ -293,7 +293,7 @@ void MainWindow::build_shortcuts() {
 
 void MainWindow::open_model(const QString& path) {
     show_error({});
-    controller_->open_model(model_path_of(path), input_.ids, input_.labels);
+    controller_->open_model(model_path_of(path), input_);
 }
 
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
@@ -333,10 +333,11 @@ void MainWindow::export_figure(views::Figure* f, bool image) {
 
 void MainWindow::ask_prompt() {
     bool ok = false;
-    const QString text = QInputDialog::getMultiLineText(this, "Prompt", "Text to run (one token per UTF-8 byte):", default_prompt(), &ok);
+    const QString text = QInputDialog::getMultiLineText(this, "Prompt", "Text to run (tokenized with the model's tokenizer, or byte by byte when it has none):",
+                                                        input_.text.value_or(default_prompt()), &ok);
     if (!ok || text.isEmpty()) return;
     input_ = tokens_from_text(text);
-    controller_->set_tokens(input_.ids, input_.labels);
+    controller_->set_tokens(input_);
 }
 
 void MainWindow::ask_token_ids() {
@@ -345,7 +346,7 @@ void MainWindow::ask_token_ids() {
     if (!ok || text.isEmpty()) return;
     try {
         input_ = tokens_from_ids(text);
-        controller_->set_tokens(input_.ids, input_.labels);
+        controller_->set_tokens(input_);
     } catch (const std::exception& e) {
         show_error(QString::fromStdString(e.what()));
     }
@@ -387,6 +388,8 @@ void MainWindow::on_model_loaded() {
     transport_->set_length(int64_t(m.tokens.size()));
     transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
     timing_label_->setText(QString("load %1 ms · run %2 ms").arg(m.load_ms, 0, 'f', 0).arg(m.run_ms, 0, 'f', 0));
+    strip_->set_description(QString("%1 tokens · %2").arg(m.tokens.size()).arg(m.tokens_from));
+    model_label_->setToolTip(m.path);
 }
 
 void MainWindow::on_token_changed(int64_t token) {

@@ -259,6 +259,35 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("999999"), 20000);
     }
 
+    void text_is_tokenized_with_the_models_tokenizer() {
+        // The gla reference model in a folder of its own, with a small character-level BPE
+        // tokenizer.json beside it (one merge: "a b" -> "ab").
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(model_dir("gla") + "/" + f, dir.path() + "/" + f));
+        QFile tj(dir.path() + "/tokenizer.json");
+        QVERIFY(tj.open(QIODevice::WriteOnly));
+        tj.write(R"({"version": "1.0", "added_tokens": [], "normalizer": null, "pre_tokenizer": null,
+                     "post_processor": null, "decoder": null,
+                     "model": {"type": "BPE", "vocab": {" ": 0, "a": 1, "b": 2, "c": 3, "ab": 4}, "merges": ["a b"]}})");
+        tj.close();
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(app::tokens_from_text("ab cab"));
+        w.open_model(dir.path());
+        QVERIFY(settle(w));
+        QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
+        const auto& m = *w.controller().model();
+        QCOMPARE(m.tokens, (std::vector<int32_t>{4, 0, 3, 4}));
+        QCOMPARE(m.labels[0], QString("ab"));
+        QCOMPARE(m.labels[1], QString("\u2423")); // a visible space
+        QVERIFY(m.tokens_from.contains("BPE"));
+        // Without a tokenizer the same text runs byte by byte.
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().model()->tokens, (std::vector<int32_t>{'a', 'b', ' ', 'c', 'a', 'b'}));
+    }
+
     void heatmap_colours_follow_the_values() {
         // A hand-built matrix: the cell of +max is the map's top colour, -max its bottom, 0 white-ish.
         views::HeatmapView v("test");

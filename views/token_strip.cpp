@@ -112,6 +112,7 @@ bool TokenStrip::event(QEvent* e) {
         auto* he = static_cast<QHelpEvent*>(e);
         const int64_t i = index_at(he->pos().x());
         if (i >= 0) QToolTip::showText(he->globalPos(), QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]), this);
+        else if (!description_.isEmpty()) QToolTip::showText(he->globalPos(), description_, this);
         else QToolTip::hideText();
         return true;
     }

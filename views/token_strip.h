@@ -13,6 +13,8 @@ public:
     // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
     void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
     void set_current(int64_t index);
+    // Where the tokens came from (tooltip between tokens).
+    void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
@@ -37,6 +39,7 @@ private:
     std::vector<QString> labels_;
     std::vector<int32_t> ids_;
     std::vector<double> left_, width_; // box geometry in strip coordinates
+    QString description_;
     double scroll_ = 0;
     int64_t current_ = -1;
 };
