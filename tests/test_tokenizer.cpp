@@ -10,6 +10,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -438,6 +439,40 @@ private slots:
         expect_error([&] { Tokenizer::load(path("rwkv_bad_lit.txt")); }, {"rwkv_bad_lit.txt", "line 2", "literal"});
         write_file(path("rwkv_gap.txt"), "1 'a' 1\n");
         expect_error([&] { Tokenizer::load(path("rwkv_gap.txt"))->encode("ab", false); }, {"rwkv_gap.txt", "0x62"});
+    }
+
+    // --- the command line ------------------------------------------------------------------------
+
+    void cli_tokenize_and_decode() {
+        const QString l3 = QString::fromStdString(tokenizers_dir() + "/llama-3.tokenizer.json");
+        const QString m7 = QString::fromStdString(tokenizers_dir() + "/mistral-7b.tokenizer.json");
+        auto run = [](const QStringList& args, const QByteArray& input, QByteArray* err = nullptr) {
+            QProcess p;
+            p.start(STATESCOPE_CLI, QStringList{"tokenize"} + args);
+            p.write(input);
+            p.closeWriteChannel();
+            if (!p.waitForFinished(120000)) return QByteArray("timeout");
+            if (err) *err = p.readAllStandardError();
+            return p.exitCode() == 0 ? p.readAllStandardOutput() : QByteArray("exit ") + QByteArray::number(p.exitCode());
+        };
+        QCOMPARE(run({"--tokenizer", l3, "Hello world"}, {}), QByteArray("9906 1917\n"));
+        QCOMPARE(run({"--tokenizer", m7, "--special", "Hello world"}, {}), QByteArray("1 22557 1526\n"));
+        QCOMPARE(run({"--tokenizer", l3, "--decode", "128000,9906, 1917"}, {}), QByteArray("<|begin_of_text|>Hello world\n"));
+        // Standard input takes any bytes; ill-formed UTF-8 reads as U+FFFD, with a note.
+        QByteArray err;
+        std::string expected;
+        for (int32_t id : llama3_->encode("x\xEF\xBF\xBDy\n", false)) {
+            if (!expected.empty()) expected += ' ';
+            expected += std::to_string(id);
+        }
+        QCOMPARE(run({"--tokenizer", l3, "--file", "-"}, QByteArray("x\xFFy\n"), &err), QByteArray::fromStdString(expected + "\n"));
+        QVERIFY2(err.contains("not valid UTF-8"), err.constData());
+        QCOMPARE(run({"--tokenizer", l3, "--file", "-"}, QByteArray()), QByteArray("\n"));
+        // Errors name the cause and exit with 1.
+        QCOMPARE(run({"--tokenizer", l3, "--decode", "999999"}, {}, &err), QByteArray("exit 1"));
+        QVERIFY2(err.contains("999999"), err.constData());
+        QCOMPARE(run({"--tokenizer", QString::fromStdString(path("nope.json")), "x"}, {}, &err), QByteArray("exit 1"));
+        QVERIFY2(err.contains("nope.json"), err.constData());
     }
 
     // --- refusals --------------------------------------------------------------------------------

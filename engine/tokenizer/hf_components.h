@@ -70,7 +70,7 @@ public:
     virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
 };
 
-// Token lookup the post-processors need (Bert / Roberta name their tokens with ids).
+// Build a part from its JSON object; `where` names the file and the JSON path for errors.
 std::unique_ptr<Normalizer> parse_normalizer(const Json& j, const JsonPlace& where);
 std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const Json& j, const JsonPlace& where);
 std::unique_ptr<PostProcessor> parse_post_processor(const Json& j, const JsonPlace& where);
