@@ -20,6 +20,7 @@ using namespace statescope;
 int cmd_synth(int argc, char** argv);
 int cmd_bench_cpu(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 
 namespace {
 
@@ -44,7 +45,10 @@ const char* kUsage =
     "                                      unless --temperature > 0\n"
     "  bench-cpu MODEL... [--tokens N] [--steps M]\n"
     "                                      CPU prefill tokens/s and per-token step latency; a MODEL\n"
-    "                                      may be a folder or a config .json (random weights)\n";
+    "                                      may be a folder or a config .json (random weights)\n"
+    "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
+    "                                      token ids of a text (--file - reads stdin), the text of\n"
+    "                                      ids, or tokenizer throughput (tokenizer.json)\n";
 
 // Parsed "--name value" options after the positional arguments.
 struct Args {
@@ -217,6 +221,7 @@ int main(int argc, char** argv) {
         if (cmd == "synth") return cmd_synth(argc, argv);
         if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
         if (cmd == "generate") return cmd_generate(argc, argv);
+        if (cmd == "tokenize") return cmd_tokenize(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const Error& e) {
