@@ -87,6 +87,7 @@ void Controller::set_window(int tokens) {
     if (tokens == window_) return;
     window_ = tokens;
     request_frame();
+    request_sequence(); // the entropy curve depends on the window
 }
 
 void Controller::request_frame() {
@@ -111,6 +112,7 @@ void Controller::request_sequence() {
     r.generation = ++sequence_generation_;
     r.layer = layer_;
     r.head = head_;
+    r.window = window_;
     worker_->latest_sequence.store(r.generation);
     sequence_pending_ = true;
     update_busy();

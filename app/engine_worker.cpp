@@ -22,6 +22,8 @@ constexpr int kOverviewMaxHeads = 256; // Mamba-1 has a head per channel; the re
 // The trajectory keeps at most this many floats of flattened states (subsampling tokens).
 constexpr size_t kTrajectoryFloats = size_t(16) << 20;
 constexpr int kTrajectoryMaxPoints = 2048;
+// Tokens per scan window when computing the attention-entropy curve.
+constexpr int64_t kEntropyChunk = 512;
 
 views::Matrix to_matrix(const analysis::AttentionMap& m) { return views::Matrix(m.rows, m.cols, m.weights); }
 
@@ -208,6 +210,25 @@ void EngineWorker::sequence(const SequenceRequest& r) {
                     s->trajectory.tokens.push_back(int64_t(t));
                 }
             });
+            // Attention entropy of every token's row over the window, in chunks of tokens so that
+            // the scan inputs held at once stay small; a chunk starts `window` tokens early so
+            // that its first rows see their whole window.
+            const int W = std::max(1, r.window);
+            s->curves.window = W;
+            s->curves.exact_entropy.resize(size_t(n));
+            s->curves.softmax_entropy.resize(size_t(n));
+            for (int64_t c = 0; c < n; c += kEntropyChunk) {
+                if (r.generation < latest_sequence.load() || stale(r.session)) throw Superseded{};
+                const int64_t lo = std::max<int64_t>(0, c - W + 1), hi = std::min<int64_t>(n, c + kEntropyChunk) - 1;
+                const LayerWindow lw = timeline_->scan_window(r.layer, lo, hi);
+                const auto exact = analysis::windowed_row_entropies(lw.in, s->head, W, false);
+                const auto soft = analysis::windowed_row_entropies(lw.in, s->head, W, true);
+                for (int64_t t = c; t <= hi; ++t) {
+                    s->curves.exact_entropy[size_t(t)] = float(exact[size_t(t - lo)]);
+                    s->curves.softmax_entropy[size_t(t)] = float(soft[size_t(t - lo)]);
+                }
+            }
+
             const int np = int(s->trajectory.tokens.size());
             const analysis::Projection p = analysis::pca(points, np, int(per_head), 3);
             s->trajectory.coords.assign(size_t(np) * 3, 0.0);

@@ -63,6 +63,7 @@ struct FrameResult {
 struct SequenceRequest {
     uint64_t session = 0, generation = 0;
     int layer = 0, head = 0;
+    int window = 32;    // for the attention-entropy curve
 };
 
 struct SequenceResult {

@@ -144,6 +144,33 @@ private slots:
         QCOMPARE(row_entropy(&m.weights[4], 1), 0.0);
     }
 
+    void windowed_entropies_match_the_full_map() {
+        std::mt19937 rng(4);
+        for (auto kind : {TransitionKind::Diagonal, TransitionKind::DeltaRule}) {
+            const int substeps = kind == TransitionKind::DeltaRule ? 2 : 1;
+            ScanInputs in = testsupport::random_scan_inputs(kind, 23, 2, 5, 3, substeps, rng);
+            const int window = 6;
+            for (bool soft : {false, true}) {
+                const auto e = windowed_row_entropies(in, 1, window, soft);
+                QCOMPARE(int(e.size()), 23);
+                // Reference: the full T x T map, each row cut to its window.
+                const AttentionMap full = soft ? softmax_attention(in, 1) : exact_attention(in, 1);
+                for (int t = 0; t < 23; ++t) {
+                    const int first = std::max(0, t - window + 1);
+                    const double want = row_entropy(&full.weights[size_t(t) * full.cols + size_t(first) * substeps],
+                                                    (t - first + 1) * substeps);
+                    QVERIFY2(std::abs(e[size_t(t)] - want) < 1e-5, qPrintable(QString("t %1 soft %2: %3 vs %4")
+                                                                              .arg(t).arg(soft).arg(e[size_t(t)]).arg(want)));
+                }
+            }
+            // A token slice runs the same scan as the tokens it holds.
+            ScanInputs part = token_slice(in, 7, 9);
+            QCOMPARE(part.T, 9);
+            QCOMPARE(part.k_at(0, 1, 1)[2], in.k_at(7, 1, 1)[2]);
+            QCOMPARE(part.beta_at(8, 0, 0), in.beta_at(15, 0, 0));
+        }
+    }
+
     void head_slice_keeps_the_heads_numbers() {
         std::mt19937 rng(2);
         for (auto kind : {TransitionKind::Scalar, TransitionKind::Diagonal, TransitionKind::DeltaRule,

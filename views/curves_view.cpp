@@ -36,13 +36,16 @@ int CurvesView::tokens() const {
     return d_.norms.empty() ? 0 : int(d_.norms[0].size());
 }
 
-CurvesView::Panels CurvesView::panels(const QRectF& area) const {
+std::vector<QRectF> CurvesView::panels(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
+    const int count = d_.exact_entropy.empty() ? 2 : 3;
     const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
     const double left = area.left() + fm.horizontalAdvance("0.000e+00") + 8, right = area.right() - 14;
     const double bottom = area.bottom() - 2 * fm.height() - 6;
-    const double gap = fm.height() + 10, h = (bottom - top - gap) / 2;
-    return {QRectF(left, top, right - left, h), QRectF(left, top + h + gap, right - left, h)};
+    const double gap = 6, h = (bottom - top - gap * (count - 1)) / count;
+    std::vector<QRectF> out;
+    for (int i = 0; i < count; ++i) out.emplace_back(left, top + i * (h + gap), right - left, h);
+    return out;
 }
 
 int64_t CurvesView::token_at(double x, const QRectF& plot) const {
@@ -116,56 +119,72 @@ void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export)
         p.drawText(area, Qt::AlignCenter | Qt::TextWordWrap, message_.isEmpty() ? "no data" : message_);
         return;
     }
-    const Panels pn = panels(area);
+    const std::vector<QRectF> pn = panels(area);
+    const QRectF& last = pn.back();
     double hi = 0;
     for (const auto& h : d_.norms)
         for (float v : h) hi = std::max(hi, double(v));
     if (hi <= 0) hi = 1;
     hi *= 1.05;
-    draw_axes(p, pn.norm, 0, hi, n, false, "state norm ‖S‖_F (all heads)");
+    draw_axes(p, pn[0], 0, hi, n, pn.size() == 1, "state norm ‖S‖_F (all heads)");
     p.save();
-    p.setClipRect(pn.norm);
+    p.setClipRect(pn[0]);
     for (size_t h = 0; h < d_.norms.size(); ++h)
-        if (int(h) != d_.focused_head) draw_curve(p, pn.norm, d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
+        if (int(h) != d_.focused_head) draw_curve(p, pn[0], d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
     if (d_.focused_head >= 0 && d_.focused_head < int(d_.norms.size()))
-        draw_curve(p, pn.norm, d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
+        draw_curve(p, pn[0], d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
     p.restore();
 
     const double rank_hi = std::max(1.0, double(d_.max_rank)) * 1.05;
-    draw_axes(p, pn.rank, 0, rank_hi, n, true, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
+    draw_axes(p, pn[1], 0, rank_hi, n, pn.size() == 2, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
     p.save();
-    p.setClipRect(pn.rank);
-    draw_curve(p, pn.rank, d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
+    p.setClipRect(pn[1]);
+    draw_curve(p, pn[1], d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
     p.restore();
+
+    if (pn.size() > 2) {
+        // Entropy is at most log(window * substeps); the axis goes to the largest value seen.
+        double ehi = 0;
+        for (const auto* v : {&d_.exact_entropy, &d_.softmax_entropy})
+            for (float x : *v) ehi = std::max(ehi, double(x));
+        ehi = std::max(ehi, 0.1) * 1.08;
+        draw_axes(p, pn[2], 0, ehi, n, true,
+                  QString("attention entropy over %1 tokens (nats): exact, softmax").arg(d_.window));
+        p.save();
+        p.setClipRect(pn[2]);
+        draw_curve(p, pn[2], d_.softmax_entropy, 0, ehi, QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
+        draw_curve(p, pn[2], d_.exact_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
+        p.restore();
+    }
 
     const QFontMetricsF fm(style::label_font());
     p.setPen(style::axis_color());
     const QString xl = "token";
-    p.drawText(QPointF(pn.rank.center().x() - fm.horizontalAdvance(xl) / 2, area.bottom() - 4), xl);
+    p.drawText(QPointF(last.center().x() - fm.horizontalAdvance(xl) / 2, area.bottom() - 4), xl);
 
     // Current position.
     if (current_ >= 0 && current_ < n) {
-        const double x = n > 1 ? pn.norm.left() + double(current_) / (n - 1) * pn.norm.width() : pn.norm.center().x();
+        const double x = n > 1 ? last.left() + double(current_) / (n - 1) * last.width() : last.center().x();
         p.setPen(QPen(style::accent_color(), 1.6));
-        p.drawLine(QPointF(x, pn.norm.top()), QPointF(x, pn.norm.bottom()));
-        p.drawLine(QPointF(x, pn.rank.top()), QPointF(x, pn.rank.bottom()));
+        for (const QRectF& r : pn) p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()));
     }
-    if (!for_export && hover_x_ >= pn.norm.left() && hover_x_ <= pn.norm.right()) {
-        const int64_t t = token_at(hover_x_, pn.norm);
+    if (!for_export && hover_x_ >= last.left() && hover_x_ <= last.right()) {
+        const int64_t t = token_at(hover_x_, last);
         QString s = QString("token %1").arg(t);
         if (d_.focused_head < int(d_.norms.size())) s += QString("   ‖S‖ %1").arg(style::format_number(d_.norms[size_t(d_.focused_head)][size_t(t)]));
         if (t < int64_t(d_.effective_rank.size())) s += QString("   rank %1").arg(style::format_number(d_.effective_rank[size_t(t)]));
+        if (t < int64_t(d_.exact_entropy.size())) s += QString("   H %1").arg(style::format_number(d_.exact_entropy[size_t(t)]));
         p.setPen(style::axis_color());
         p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
         p.setPen(QPen(QColor(0, 0, 0, 80), 1.0, Qt::DotLine));
-        p.drawLine(QPointF(hover_x_, pn.norm.top()), QPointF(hover_x_, pn.rank.bottom()));
+        p.drawLine(QPointF(hover_x_, pn.front().top()), QPointF(hover_x_, last.bottom()));
     }
 }
 
 void CurvesView::mousePressEvent(QMouseEvent* e) {
-    const Panels pn = panels(QRectF(rect()));
-    if (e->button() == Qt::LeftButton && tokens() > 0 && e->position().x() >= pn.norm.left() - 4 && e->position().x() <= pn.norm.right() + 4)
-        emit token_clicked(token_at(e->position().x(), pn.norm));
+    const QRectF r = panels(QRectF(rect())).front();
+    if (e->button() == Qt::LeftButton && tokens() > 0 && e->position().x() >= r.left() - 4 && e->position().x() <= r.right() + 4)
+        emit token_clicked(token_at(e->position().x(), r));
 }
 
 void CurvesView::mouseMoveEvent(QMouseEvent* e) {
@@ -180,17 +199,21 @@ void CurvesView::leaveEvent(QEvent*) {
 }
 
 analysis::Array CurvesView::figure_data(QString* header) const {
-    // One row per token: the norm of every head, then the focused head's effective rank.
+    // One row per token: the norm of every head, then the focused head's effective rank and
+    // attention entropies.
     const int n = tokens(), H = int(d_.norms.size());
     QString h;
     for (int i = 0; i < H; ++i) h += QString("norm_head%1,").arg(i);
-    if (header) *header = h + QString("effective_rank_head%1").arg(d_.focused_head);
+    if (header) *header = h + QString("effective_rank_head%1,exact_entropy,softmax_entropy").arg(d_.focused_head);
+    auto at = [](const std::vector<float>& v, int t) { return t < int(v.size()) ? v[size_t(t)] : NAN; };
     analysis::Array a;
-    a.shape = {n, H + 1};
-    a.values.reserve(size_t(n) * (H + 1));
+    a.shape = {n, H + 3};
+    a.values.reserve(size_t(n) * (H + 3));
     for (int t = 0; t < n; ++t) {
-        for (int i = 0; i < H; ++i) a.values.push_back(t < int(d_.norms[size_t(i)].size()) ? d_.norms[size_t(i)][size_t(t)] : NAN);
-        a.values.push_back(t < int(d_.effective_rank.size()) ? d_.effective_rank[size_t(t)] : NAN);
+        for (int i = 0; i < H; ++i) a.values.push_back(at(d_.norms[size_t(i)], t));
+        a.values.push_back(at(d_.effective_rank, t));
+        a.values.push_back(at(d_.exact_entropy, t));
+        a.values.push_back(at(d_.softmax_entropy, t));
     }
     return a;
 }

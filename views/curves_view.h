@@ -11,6 +11,10 @@ namespace statescope::views {
 struct CurveData {
     std::vector<std::vector<float>> norms; // [head][token]: ||S||_F after each token
     std::vector<float> effective_rank;     // [token], focused head
+    // [token], focused head: entropy (nats) of the token's attention row over the `window` tokens
+    // ending at it, of the exact map and of the softmax map of the same q . k.
+    std::vector<float> exact_entropy, softmax_entropy;
+    int window = 0;
     int focused_head = 0;
     int layer = 0;
     int max_rank = 0;                      // min(K, V): the rank axis' top
@@ -41,10 +45,8 @@ protected:
     void leaveEvent(QEvent*) override;
 
 private:
-    struct Panels {
-        QRectF norm, rank;
-    };
-    Panels panels(const QRectF& area) const;
+    // The stacked plots, top to bottom: norm, effective rank, attention entropy (when present).
+    std::vector<QRectF> panels(const QRectF& area) const;
     int tokens() const;
     int64_t token_at(double x, const QRectF& plot) const;
 

@@ -40,6 +40,26 @@ ScanInputs head_slice(const ScanInputs& in, int head) {
     return out;
 }
 
+ScanInputs token_slice(const ScanInputs& in, int first, int count) {
+    in.check();
+    require(first >= 0 && count >= 0 && first + count <= in.T,
+            "tokens [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside the " +
+                std::to_string(in.T) + " scanned tokens");
+    ScanInputs out = in;
+    out.T = count;
+    // Every tensor is token-major: keep rows first .. first + count - 1.
+    auto rows = [&](Tensor& t) {
+        if (t.data.empty()) return;
+        const size_t per_token = t.data.size() / size_t(in.T);
+        t.data.assign(t.data.begin() + std::ptrdiff_t(per_token * size_t(first)),
+                      t.data.begin() + std::ptrdiff_t(per_token * size_t(first + count)));
+        if (!t.shape.empty()) t.shape[0] = count;
+    };
+    for (Tensor* t : {&out.q, &out.k, &out.v, &out.beta, &out.log_decay, &out.a, &out.b}) rows(*t);
+    out.check();
+    return out;
+}
+
 AttentionMap exact_attention(const ScanInputs& in, int head) {
     ScanInputs one = head_slice(in, head);
     AttentionMap m;
@@ -129,6 +149,28 @@ double row_entropy(const float* row, int n) {
         if (p > 0) h -= p * std::log(p);
     }
     return h;
+}
+
+std::vector<double> windowed_row_entropies(const ScanInputs& in, int head, int window, bool softmax) {
+    require(window >= 1, "attention entropy: the window must hold at least one token");
+    const ScanInputs one = head_slice(in, head);
+    const int T = in.T, n = in.substeps;
+    std::vector<double> out(static_cast<size_t>(T));
+    // Rows [b, b + window) need columns from b - window + 1 on: one map of at most 2 * window
+    // tokens per block.
+    for (int b = 0; b < T; b += window) {
+        const int c0 = std::max(0, b - window + 1), end = std::min(T, b + window);
+        const ScanInputs part = token_slice(one, c0, end - c0);
+        const AttentionMap m = softmax ? softmax_attention(part, 0) : exact_attention(part, 0);
+        for (int t = b; t < end; ++t) {
+            const int first = std::max(0, t - window + 1);
+            const float* row = m.weights.data() + size_t(t - c0) * m.cols + size_t(first - c0) * n;
+            // row_entropy normalises over the columns it is given, which for softmax weights is
+            // exactly the softmax over the window.
+            out[size_t(t)] = row_entropy(row, (t - first + 1) * n);
+        }
+    }
+    return out;
 }
 
 } // namespace statescope::analysis

@@ -23,6 +23,8 @@ struct AttentionMap {
 
 // The inputs of one head as a single-head ScanInputs (H = 1).
 ScanInputs head_slice(const ScanInputs& in, int head);
+// The inputs of tokens first .. first + count - 1 (all heads).
+ScanInputs token_slice(const ScanInputs& in, int first, int count);
 
 // The exact attention map of `head` over all of in's tokens (cost O(T^2 K)).
 AttentionMap exact_attention(const ScanInputs& in, int head);
@@ -38,5 +40,10 @@ AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head
 // Shannon entropy in nats of one row over its causal part (columns 0 .. n-1), of the distribution
 // |w_i| / sum |w| (for a softmax row this is the usual attention entropy). 0 for an all-zero row.
 double row_entropy(const float* row, int n);
+
+// For every token t of `in`, the entropy (as row_entropy) of its attention row restricted to the
+// `window` tokens ending at t: exact (softmax = false) or softmax of q . k (softmax = true).
+// Costs O(T window K), computed block by block, never the whole T x T map.
+std::vector<double> windowed_row_entropies(const ScanInputs& in, int head, int window, bool softmax);
 
 } // namespace statescope::analysis
