@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "generate.h"
+#include "tokenizer/tokenizer.h"
 #include "model.h"
 
 #include <algorithm>
@@ -116,10 +117,11 @@ int cmd_bench_cpu(int argc, char** argv) {
 }
 
 int cmd_generate(int argc, char** argv) {
-    // statescope-cli generate MODEL_DIR (--tokens IDS) --max-tokens N [--temperature T] [--top-k K]
-    //                          [--top-p P] [--seed S] [--dump OUT.safetensors]
+    // statescope-cli generate MODEL_DIR (--prompt TEXT [--tokenizer FILE] | --tokens IDS)
+    //     [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--dump OUT.safetensors]
     std::vector<std::string> pos;
-    std::string tokens_arg, dump;
+    std::string tokens_arg, dump, prompt_text, tokenizer_path;
+    bool have_prompt = false;
     GenerateOptions g;
     auto number = [](const char* flag, const char* s) {
         char* end = nullptr;
@@ -134,6 +136,8 @@ int cmd_generate(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--tokens") tokens_arg = value();
+        else if (a == "--prompt") { prompt_text = value(); have_prompt = true; }
+        else if (a == "--tokenizer") tokenizer_path = value();
         else if (a == "--max-tokens") g.max_tokens = int(parse_positive("--max-tokens", value()));
         else if (a == "--temperature") g.sampling.temperature = float(number("--temperature", value()));
         else if (a == "--top-k") g.sampling.top_k = int(number("--top-k", value()));
@@ -144,8 +148,15 @@ int cmd_generate(int argc, char** argv) {
         else pos.push_back(a);
     }
     if (pos.size() != 1) throw Error("generate needs exactly one MODEL_DIR");
-    if (tokens_arg.empty()) throw Error("generate needs a prompt: --tokens 1,2,3");
+    if (tokens_arg.empty() == !have_prompt) throw Error("generate needs a prompt: --prompt TEXT or --tokens 1,2,3 (not both)");
     std::vector<int32_t> prompt;
+    std::unique_ptr<Tokenizer> tok;
+    if (have_prompt) {
+        tok = Tokenizer::load(tokenizer_path.empty() ? pos[0] : tokenizer_path);
+        prompt = tok->encode(prompt_text, true);
+        if (prompt.empty()) throw Error("--prompt: the text gives no tokens");
+        if (auto eos = tok->eos_id()) g.stop_ids.push_back(*eos);
+    }
     for (size_t i = 0; i < tokens_arg.size();) {
         size_t j = tokens_arg.find_first_of(", ", i);
         if (j == std::string::npos) j = tokens_arg.size();
@@ -160,13 +171,31 @@ int cmd_generate(int argc, char** argv) {
     }
     if (prompt.empty()) throw Error("--tokens: no token ids given");
     auto model = load_model(pos[0]);
+    if (tok && tok->vocab_size() > model->info().vocab_size)
+        throw Error("the tokenizer has " + std::to_string(tok->vocab_size()) + " tokens but the model only " +
+                    std::to_string(model->info().vocab_size));
     SequenceState st = model->initial_state();
     ForwardOptions last;
     last.all_logits = false;
     std::vector<float> logits = model->forward(prompt, st, last).logits.data;
     std::vector<OutputTensor> states;
+    // With a tokenizer, print text as it comes: decode the whole continuation each time and print
+    // what was added (a byte-level token can end inside a UTF-8 character).
+    std::vector<int32_t> so_far;
+    std::string printed;
+    if (tok) std::printf("%s", prompt_text.c_str());
     std::vector<int32_t> gen = generate(*model, st, logits, g, [&](int32_t id, const Tensor&) {
-        std::printf("%d ", id);
+        if (tok) {
+            so_far.push_back(id);
+            std::string text = tok->decode(so_far, true);
+            if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0 &&
+                text.find("\xEF\xBF\xBD", printed.size()) == std::string::npos) {
+                std::fputs(text.c_str() + printed.size(), stdout);
+                printed = text;
+            }
+        } else {
+            std::printf("%d ", id);
+        }
         std::fflush(stdout);
         if (!dump.empty()) {
             const std::string pre = "state.t" + std::to_string(st.position) + ".L";
@@ -178,6 +207,11 @@ int cmd_generate(int argc, char** argv) {
         }
         return true;
     });
+    if (tok) {
+        const std::string text = tok->decode(so_far, true);
+        if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0)
+            std::fputs(text.c_str() + printed.size(), stdout);
+    }
     std::printf("\n");
     if (!dump.empty()) {
         std::vector<int64_t> all(prompt.begin(), prompt.end());

@@ -4,9 +4,15 @@
 #include "generate.h"
 #include "model.h"
 #include "sampling.h"
+#include "core/checkpoint.h"
+#include "tokenizer/tokenizer.h"
 #include "test_support.h"
 
+#include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <map>
 
@@ -105,6 +111,38 @@ private slots:
         }
         Sampler p_small({1.0f, 0, 0.01f, 1}); // the nucleus is the single most likely token
         for (int i = 0; i < 100; ++i) QCOMPARE(p_small.next(logits), 1);
+    }
+
+    void cli_generate_from_text() {
+        // A GLA with the Mistral vocabulary and random weights, saved as a real folder with its
+        // tokenizer: the CLI's text must be the prompt plus the decode of the engine's greedy ids.
+        QTemporaryDir tmp;
+        const std::string dir = tmp.path().toStdString() + "/gla32k";
+        std::ofstream(tmp.path().toStdString() + "/config.json")
+            << R"({"model_type": "gla", "hidden_size": 64, "num_hidden_layers": 2, "num_heads": 4, "vocab_size": 32000})";
+        auto made = load_model(Checkpoint::synthetic(tmp.path().toStdString() + "/config.json", 9));
+        made->checkpoint()->save(dir, DType::BF16);
+        std::filesystem::copy_file(testsupport::reference_dir() + "/tokenizers/mistral-7b.tokenizer.json", dir + "/tokenizer.json");
+
+        const std::string prompt = "The state of a recurrent model";
+        auto m = load_model(dir);
+        auto tok = Tokenizer::load(dir);
+        std::vector<int32_t> ids = tok->encode(prompt, true);
+        SequenceState st = m->initial_state();
+        ForwardOptions last;
+        last.all_logits = false;
+        GenerateOptions g;
+        g.max_tokens = 6;
+        if (auto eos = tok->eos_id()) g.stop_ids.push_back(*eos);
+        std::vector<int32_t> gen = generate(*m, st, m->forward(ids, st, last).logits.data, g);
+        const std::string want = prompt + tok->decode(gen, true) + "\n";
+
+        QProcess p;
+        p.start(STATESCOPE_CLI, {"generate", QString::fromStdString(dir), "--prompt", QString::fromStdString(prompt),
+                                 "--max-tokens", "6"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        QCOMPARE(p.readAllStandardOutput().toStdString(), want);
     }
 
     void bad_options_are_refused() {
