@@ -98,10 +98,37 @@ void EngineWorker::load(const LoadRequest& r) {
         timeline_ = std::move(timeline);
         model_ = std::move(model);
         session_ = r.session;
+        window_ = {};
         callbacks_.loaded(s);
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
     }
+}
+
+const ScanInputs& EngineWorker::layer_window(int layer, int64_t first, int64_t last, SequenceState& after) {
+    WindowCache& c = window_;
+    const bool reusable = c.layer == layer && c.last >= 0 && first >= c.first && last >= c.last && first <= c.last + 1;
+    if (!reusable) {
+        const LayerWindow w = timeline_->scan_window(layer, first, last, &c.after);
+        c.layer = layer;
+        c.first = first;
+        c.last = last;
+        c.in = w.in;
+    } else {
+        if (last > c.last) {
+            SequenceState ext_after;
+            const LayerWindow ext = timeline_->scan_window(layer, c.last + 1, last, &ext_after);
+            c.in = analysis::token_concat(c.in, ext.in);
+            c.after = std::move(ext_after);
+            c.last = last;
+        }
+        if (first > c.first) {
+            c.in = analysis::token_slice(c.in, int(first - c.first), int(c.last - first + 1));
+            c.first = first;
+        }
+    }
+    after = c.after;
+    return c.in;
 }
 
 void EngineWorker::frame(const FrameRequest& r) {
@@ -123,16 +150,16 @@ void EngineWorker::frame(const FrameRequest& r) {
         f->recurrent = L.mixer == MixerKind::Recurrent;
         SequenceState after;
         if (f->recurrent) {
-            const LayerWindow w = timeline_->scan_window(r.layer, f->window_first, f->token, &after);
-            const int T = w.in.T, h = f->head;
+            const ScanInputs& in = layer_window(r.layer, f->window_first, f->token, after);
+            const int T = in.T, h = f->head;
             f->state = head_state(after.layers[size_t(r.layer)].recurrent, h);
             const auto sv = analysis::singular_values(f->state.values.data(), f->state.rows, f->state.cols);
             f->effective_rank = analysis::effective_rank(sv);
             f->state_norm = analysis::frobenius_norm(f->state.values.data(), f->state.values.size());
-            f->substeps = w.in.substeps;
-            const auto exact = analysis::exact_attention(w.in, h);
-            const auto soft = analysis::softmax_attention(w.in, h);
-            const int n = T * w.in.substeps;
+            f->substeps = in.substeps;
+            const auto exact = analysis::exact_attention(in, h);
+            const auto soft = analysis::softmax_attention(in, h);
+            const int n = T * in.substeps;
             f->exact_entropy = analysis::row_entropy(&exact.weights[size_t(T - 1) * exact.cols], n);
             f->softmax_entropy = analysis::row_entropy(&soft.weights[size_t(T - 1) * soft.cols], n);
             f->exact = to_matrix(exact);
@@ -140,10 +167,10 @@ void EngineWorker::frame(const FrameRequest& r) {
             views::EigenData& e = f->eigen;
             e.token_index = f->token;
             e.transition = transition_name(L.transition);
-            e.token = analysis::eigenvalues(analysis::transition(w.in, T - 1, h));
+            e.token = analysis::eigenvalues(analysis::transition(in, T - 1, h));
             e.token_radius = analysis::spectral_radius(e.token);
             e.token_half_life = analysis::half_life_tokens(e.token_radius);
-            const analysis::Spectrum s = analysis::window_spectrum(w.in, 0, T - 1, h);
+            const analysis::Spectrum s = analysis::window_spectrum(in, 0, T - 1, h);
             e.window = s.eigenvalues;
             e.window_tokens = s.tokens;
             e.window_radius = s.radius;

@@ -36,6 +36,18 @@ public:
 
 private:
     bool stale(uint64_t session) const { return session != latest_session.load(); }
+    // Scan inputs of `layer` for tokens first .. last and the whole state after `last`, reusing
+    // the previous window: stepping forward costs one token of forward and changing the head
+    // none (the forward pass, not the analyses, is what a frame of a large model spends).
+    const ScanInputs& layer_window(int layer, int64_t first, int64_t last, SequenceState& after);
+
+    struct WindowCache {
+        int layer = -1;
+        int64_t first = 0, last = -1;
+        ScanInputs in;          // tokens first .. last
+        SequenceState after;    // at position last + 1
+    };
+    WindowCache window_;
 
     Callbacks callbacks_;
     uint64_t session_ = 0;

@@ -163,11 +163,50 @@ private slots:
                                                                               .arg(t).arg(soft).arg(e[size_t(t)]).arg(want)));
                 }
             }
-            // A token slice runs the same scan as the tokens it holds.
+            // A token slice runs the same scan as the tokens it holds; slices join back.
             ScanInputs part = token_slice(in, 7, 9);
             QCOMPARE(part.T, 9);
             QCOMPARE(part.k_at(0, 1, 1)[2], in.k_at(7, 1, 1)[2]);
             QCOMPARE(part.beta_at(8, 0, 0), in.beta_at(15, 0, 0));
+            ScanInputs joined = token_concat(token_slice(in, 0, 7), token_concat(part, token_slice(in, 16, 7)));
+            QCOMPARE(joined.T, in.T);
+            QCOMPARE(joined.q.data, in.q.data);
+            QCOMPARE(joined.k.data, in.k.data);
+            QCOMPARE(joined.v.data, in.v.data);
+            QCOMPARE(joined.beta.data, in.beta.data);
+            QCOMPARE(joined.log_decay.data, in.log_decay.data);
+            QCOMPARE(joined.k.shape, in.k.shape);
+        }
+    }
+
+    void window_product_equals_the_dense_product() {
+        // The structured O(K^2) product against dense products of core/scan.h's transition_matrix.
+        std::mt19937 rng(5);
+        for (auto kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::Diagonal,
+                          TransitionKind::DeltaRule, TransitionKind::DiagPlusRankOne}) {
+            const int substeps = kind == TransitionKind::DeltaRule ? 3 : 1;
+            ScanInputs in = testsupport::random_scan_inputs(kind, 9, 2, 6, 2, substeps, rng, 2.0f);
+            const int K = in.K;
+            std::vector<double> P(size_t(K) * K, 0.0), A(size_t(K) * K), tmp(size_t(K) * K);
+            for (int i = 0; i < K; ++i) P[size_t(i) * K + i] = 1;
+            for (int t = 2; t <= 7; ++t) {
+                transition_matrix(in, t, 1, A.data());
+                for (int r = 0; r < K; ++r)
+                    for (int c = 0; c < K; ++c) {
+                        double acc = 0;
+                        for (int i = 0; i < K; ++i) acc += A[size_t(r) * K + i] * P[size_t(i) * K + c];
+                        tmp[size_t(r) * K + c] = acc;
+                    }
+                P = tmp;
+            }
+            const DenseMatrix got = transition_product(in, 2, 7, 1);
+            double err = 0, norm = 0;
+            for (size_t i = 0; i < P.size(); ++i) {
+                err += (got.values[i] - P[i]) * (got.values[i] - P[i]);
+                norm += P[i] * P[i];
+            }
+            QVERIFY2(std::sqrt(err) <= 1e-12 * std::max(1.0, std::sqrt(norm)),
+                     qPrintable(QString("%1: error %2").arg(transition_name(kind)).arg(std::sqrt(err))));
         }
     }
 

@@ -3,6 +3,7 @@
 // the engine's state, that pictures change when the state does, that stale results are dropped,
 // that load errors reach the window, and that every export format parses.
 #include "analysis/array_io.h"
+#include "analysis/attention_map.h"
 #include "app/controller.h"
 #include "app/main_window.h"
 #include "app/transport_bar.h"
@@ -231,6 +232,37 @@ private slots:
         const auto& L = model->info().layers[1];
         const float* head3 = S.ptr() + size_t(3) * L.key_dim * L.value_dim;
         QVERIFY(relative_l2(c.frame()->state.values.data(), head3, size_t(L.key_dim) * L.value_dim) < 1e-6);
+    }
+
+    void stepping_forward_gives_the_same_numbers_as_a_fresh_window() {
+        // The worker extends its last window when the position moves forward and reuses it when
+        // only the head changes; what it shows must equal a window computed from scratch.
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(50));
+        w.open_model(model_dir("gated_deltaproduct"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        c.set_window(8);
+        c.set_token(20);
+        QVERIFY(settle(w));
+        auto model = load_model(model_dir("gated_deltaproduct").toStdString());
+        Timeline tl(*model);
+        tl.append(w.token_input().ids);
+        for (int step = 0; step < 12; ++step) {
+            if (step == 6) c.set_focus(c.layer(), 1); // head change mid-way
+            else c.step(step % 3 == 2 ? 3 : 1);       // steps of one and jumps inside the window
+            QVERIFY(settle(w));
+            const auto& f = *c.frame();
+            const LayerWindow fresh = tl.scan_window(f.layer, f.window_first, f.token);
+            const analysis::AttentionMap ref = analysis::exact_attention(fresh.in, f.head);
+            QCOMPARE(f.exact.rows, ref.rows);
+            QCOMPARE(f.exact.cols, ref.cols);
+            QVERIFY(relative_l2(f.exact.values.data(), ref.weights.data(), ref.weights.size()) < 1e-6);
+            const Tensor S = tl.layer_state(f.layer, f.token + 1);
+            const size_t n = f.state.values.size();
+            QVERIFY(relative_l2(f.state.values.data(), S.ptr() + size_t(f.head) * n, n) < 1e-6);
+        }
     }
 
     void load_errors_are_shown_and_the_model_stays() {

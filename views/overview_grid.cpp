@@ -41,7 +41,8 @@ OverviewGrid::Geometry OverviewGrid::geometry(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
     g.left = area.left() + fm.horizontalAdvance("L00") + 8;
     g.top = area.top() + QFontMetricsF(style::title_font()).height() + fm.height() + 10;
-    const double w = area.right() - 6 - g.left, h = area.bottom() - 6 - g.top;
+    // The bottom line is kept for the colour note of small cells.
+    const double w = area.right() - 6 - g.left, h = area.bottom() - 8 - fm.height() - g.top;
     // The column count that gives the largest square cells.
     for (int cols = g.heads; cols >= 1; --cols) {
         const int rows = (g.heads + cols - 1) / cols;

@@ -60,6 +60,30 @@ ScanInputs token_slice(const ScanInputs& in, int first, int count) {
     return out;
 }
 
+ScanInputs token_concat(const ScanInputs& a, const ScanInputs& b) {
+    a.check();
+    b.check();
+    require(a.kind == b.kind && a.H == b.H && a.K == b.K && a.V == b.V && a.substeps == b.substeps &&
+                a.beta.data.empty() == b.beta.data.empty() && a.log_decay.data.empty() == b.log_decay.data.empty(),
+            "scan inputs of different layers cannot be joined");
+    ScanInputs out = a;
+    out.T = a.T + b.T;
+    auto join = [&](Tensor& t, const Tensor& tail) {
+        if (t.data.empty()) return;
+        t.data.insert(t.data.end(), tail.data.begin(), tail.data.end());
+        if (!t.shape.empty()) t.shape[0] = out.T;
+    };
+    join(out.q, b.q);
+    join(out.k, b.k);
+    join(out.v, b.v);
+    join(out.beta, b.beta);
+    join(out.log_decay, b.log_decay);
+    join(out.a, b.a);
+    join(out.b, b.b);
+    out.check();
+    return out;
+}
+
 AttentionMap exact_attention(const ScanInputs& in, int head) {
     ScanInputs one = head_slice(in, head);
     AttentionMap m;

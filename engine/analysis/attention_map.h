@@ -25,6 +25,8 @@ struct AttentionMap {
 ScanInputs head_slice(const ScanInputs& in, int head);
 // The inputs of tokens first .. first + count - 1 (all heads).
 ScanInputs token_slice(const ScanInputs& in, int first, int count);
+// a's tokens followed by b's (same kind and sizes): extends a window by the tokens after it.
+ScanInputs token_concat(const ScanInputs& a, const ScanInputs& b);
 
 // The exact attention map of `head` over all of in's tokens (cost O(T^2 K)).
 AttentionMap exact_attention(const ScanInputs& in, int head);
