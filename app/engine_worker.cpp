@@ -15,6 +15,8 @@ namespace {
 
 // Thrown inside long computations when a newer request has arrived; never reaches the UI.
 struct Superseded {};
+// Thrown inside the sequence pass when a frame is waiting: the pass is posted again behind it.
+struct YieldToFrame {};
 
 // Overview thumbnails: enough to see structure, few enough to draw every layer and head.
 constexpr int kThumbnailSide = 24;
@@ -132,6 +134,7 @@ const ScanInputs& EngineWorker::layer_window(int layer, int64_t first, int64_t l
 }
 
 void EngineWorker::frame(const FrameRequest& r) {
+    frame_seen_ = std::max(frame_seen_, r.generation);
     if (stale(r.session) || r.session != session_ || r.generation < latest_frame.load()) return;
     try {
         QElapsedTimer clock;
@@ -228,6 +231,7 @@ void EngineWorker::sequence(const SequenceRequest& r) {
             std::vector<float> points;
             timeline_->visit_states(r.layer, 0, n, [&](int64_t position, const float* S) {
                 if (r.generation < latest_sequence.load() || stale(r.session)) throw Superseded{};
+                if (latest_frame.load() > frame_seen_) throw YieldToFrame{};
                 const size_t t = size_t(position - 1); // state after token t
                 for (int h = 0; h < H; ++h) s->curves.norms[size_t(h)][t] = float(analysis::frobenius_norm(S + h * per_head, per_head));
                 const float* Sh = S + size_t(s->head) * per_head;
@@ -246,6 +250,7 @@ void EngineWorker::sequence(const SequenceRequest& r) {
             s->curves.softmax_entropy.resize(size_t(n));
             for (int64_t c = 0; c < n; c += kEntropyChunk) {
                 if (r.generation < latest_sequence.load() || stale(r.session)) throw Superseded{};
+                if (latest_frame.load() > frame_seen_) throw YieldToFrame{};
                 const int64_t lo = std::max<int64_t>(0, c - W + 1), hi = std::min<int64_t>(n, c + kEntropyChunk) - 1;
                 const LayerWindow lw = timeline_->scan_window(r.layer, lo, hi);
                 const auto exact = analysis::windowed_row_entropies(lw.in, s->head, W, false);
@@ -266,6 +271,10 @@ void EngineWorker::sequence(const SequenceRequest& r) {
         }
         s->compute_ms = double(clock.nsecsElapsed()) / 1e6;
         callbacks_.sequence(s);
+    } catch (const YieldToFrame&) {
+        // The position moved while the curves were computing: show the frame first (the user is
+        // looking at it), then start the curves again from the queue's end.
+        QMetaObject::invokeMethod(this, [this, r] { sequence(r); }, Qt::QueuedConnection);
     } catch (const Superseded&) {
         // A newer request is queued behind this one.
     } catch (const std::exception& e) {

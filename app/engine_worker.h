@@ -48,6 +48,7 @@ private:
         SequenceState after;    // at position last + 1
     };
     WindowCache window_;
+    uint64_t frame_seen_ = 0; // the newest frame request this thread has taken up
 
     Callbacks callbacks_;
     uint64_t session_ = 0;
