@@ -19,6 +19,8 @@
 #include "views/trajectory_view.h"
 
 #include <QApplication>
+#include <QMimeData>
+#include <QSettings>
 #include <QProcess>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
@@ -358,6 +360,52 @@ private slots:
         QCOMPARE(v.limit(), 2.0);
         v.set_scale_mode(views::ScaleMode::PerFrame);
         QCOMPARE(v.limit(), 10.0);
+    }
+
+    void eigenvalues_are_drawn_where_they_are() {
+        // Hand-built spectrum: a reflection's -1 and a decay of 0.5; the dots sit at those points
+        // of the plane in the token colour, and nothing is drawn at +0.5i.
+        views::EigenView v;
+        v.resize(500, 400);
+        views::EigenData d;
+        d.token = {-1.0, 0.5};
+        d.token_radius = 1.0;
+        d.window = {};
+        v.set_data(d);
+        const QImage img = picture(&v);
+        const QRectF area(QPointF(0, 0), QSizeF(v.size()));
+        auto blue_near = [&](std::complex<double> z) {
+            const QPoint c = v.position_of(z, area).toPoint();
+            for (int dy = -1; dy <= 1; ++dy)
+                for (int dx = -1; dx <= 1; ++dx) {
+                    const QRgb p = img.pixel(c.x() + dx, c.y() + dy);
+                    if (qBlue(p) > 140 && qRed(p) < 80) return true; // the token colour (33, 102, 172)
+                }
+            return false;
+        };
+        QVERIFY(blue_near(-1.0));
+        QVERIFY(blue_near(0.5));
+        QVERIFY(!blue_near(std::complex<double>(0.0, 0.5)));
+        QVERIFY(!blue_near(std::complex<double>(-0.5, -0.5)));
+    }
+
+    void dropped_folders_open_and_are_remembered() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(12));
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(model_dir("retnet") + "/model.safetensors")}); // a file of the folder
+        QDragEnterEvent enter(QPoint(200, 200), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(200, 200), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &drop);
+        QVERIFY(settle(w));
+        QVERIFY(w.controller().model()->path.endsWith("retnet"));
+        QCOMPARE(w.controller().model()->info.model_type, std::string("retnet"));
+        const QStringList recent = QSettings().value("recentModels").toStringList();
+        QVERIFY(!recent.isEmpty());
+        QVERIFY(recent.first().endsWith("retnet"));
     }
 
     void exports_parse() {

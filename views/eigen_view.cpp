@@ -57,6 +57,12 @@ QRectF EigenView::moduli_rect(const QRectF& area) const {
     return QRectF(left, plane.top() + fm.height() + 4, right - left, plane.height() - fm.height() - 4 - fm.height() - 6);
 }
 
+QPointF EigenView::position_of(std::complex<double> z, const QRectF& area) const {
+    const QRectF r = plot_rect(area);
+    const double ext = extent();
+    return QPointF(r.center().x() + z.real() / ext * r.width() / 2, r.center().y() - z.imag() / ext * r.height() / 2);
+}
+
 void EigenView::paintEvent(QPaintEvent*) {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
@@ -75,9 +81,7 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
     }
     const QRectF r = plot_rect(area);
     const double ext = extent();
-    auto to_screen = [&](std::complex<double> z) {
-        return QPointF(r.center().x() + z.real() / ext * r.width() / 2, r.center().y() - z.imag() / ext * r.height() / 2);
-    };
+    auto to_screen = [&](std::complex<double> z) { return position_of(z, area); };
     const double unit = r.width() / 2 / ext;
     p.setFont(style::label_font());
     const QFontMetricsF fm(p.font());

@@ -27,6 +27,8 @@ public:
     void set_data(EigenData d);
     void set_message(const QString& text);
     const EigenData& data() const { return d_; }
+    // Where the complex number z is drawn when the view renders into `area` (tests, hover).
+    QPointF position_of(std::complex<double> z, const QRectF& area) const;
 
     QString figure_name() const override { return "eigenvalues"; }
     void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
