@@ -9,7 +9,11 @@
 // entries in registers (rows lane, lane + LANES, ...). Dot products over K (the delta rule's
 // k^T S, the rank-one b^T S, the read q^T S) are a register sum plus a butterfly over the LANES
 // threads (subgroup shuffles, compiled in only for the SS_SUBGROUP variant; LANES = 1 otherwise).
-// Workgroup (x: block of columns, y: head); no shared memory, no barriers.
+//
+// The step itself is a short dependent chain, so what limits speed is the latency of fetching
+// each token's vectors. The workgroup therefore stages TB tokens at a time in shared memory
+// (coalesced loads, shared by all its columns), then runs those TB steps from shared memory.
+// Workgroup (x: block of columns, y: head).
 #ifdef SS_SUBGROUP
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
@@ -20,6 +24,25 @@ layout(local_size_x_id = SS_SC_WORKGROUP) in;
 layout(constant_id = SS_SC_KIND) const uint KIND = 0;
 layout(constant_id = SS_SC_LANES) const uint LANES = 1;
 layout(constant_id = SS_SC_ROWS) const uint ROWS = 1;
+layout(constant_id = SS_SC_KDIM) const uint KD = 1;      // K (sizes the staging arrays)
+layout(constant_id = SS_SC_TOKENS) const uint TB = 1;    // tokens staged per block
+layout(constant_id = SS_SC_SUBSTEPS) const uint SUB = 1; // micro-steps per token
+
+const uint NT = gl_WorkGroupSize.x;
+const uint COLS = NT / LANES;                             // columns per workgroup
+const bool KEY_GATE = KIND == SS_KIND_DIAGONAL || KIND == SS_KIND_DPLR;
+const uint GW = KEY_GATE ? KD : (KIND == SS_KIND_IDENTITY ? 0u : 1u);   // gate values per token
+const uint AB = KIND == SS_KIND_DPLR ? KD : 0u;
+// Shared layout (floats): k [TB*SUB][KD], q [TB][KD], g [TB][GW], a/b [TB][AB], beta [TB*SUB],
+// v [TB*SUB][COLS].
+const uint OFF_Q = TB * SUB * KD;
+const uint OFF_G = OFF_Q + TB * KD;
+const uint OFF_A = OFF_G + TB * GW;
+const uint OFF_B = OFF_A + TB * AB;
+const uint OFF_BETA = OFF_B + TB * AB;
+const uint OFF_V = OFF_BETA + TB * SUB;
+const uint SMEM = OFF_V + TB * SUB * COLS;
+shared float sm[SMEM];
 
 float lanes_sum(float x) {
 #ifdef SS_SUBGROUP
@@ -31,83 +54,114 @@ float lanes_sum(float x) {
 }
 
 void main() {
-    const uint lane = gl_LocalInvocationID.x % LANES;
-    const uint columns_per_group = gl_WorkGroupSize.x / LANES;
-    const uint c_raw = gl_WorkGroupID.x * columns_per_group + gl_LocalInvocationID.x / LANES;
+    const uint tid = gl_LocalInvocationID.x;
+    const uint lane = tid % LANES;
+    const uint col = tid / LANES;
+    const uint c0 = gl_WorkGroupID.x * COLS;
     const uint h = gl_WorkGroupID.y;
-    const uint K = pc.K, V = pc.V, H = pc.H, n = pc.substeps;
+    const uint K = pc.K, V = pc.V, H = pc.H, T = pc.T;
     // Threads of columns past V run the loop too (on column V-1's data), so that every lane of a
-    // subgroup reaches every shuffle; they store nothing.
-    const bool column_valid = c_raw < V;
-    const uint c = min(c_raw, V - 1u);
+    // subgroup reaches every shuffle and barrier; they store nothing.
+    const bool column_valid = c0 + col < V;
+    const uint c = min(c0 + col, V - 1u);
     const bool has_decay = (pc.flags & SS_FLAG_HAS_DECAY) != 0u;
+    const bool has_beta = (pc.flags & SS_FLAG_HAS_BETA) != 0u;
 
     float s[ROWS];
     for (uint i = 0u; i < ROWS; ++i) {
         const uint r = lane + i * LANES;
-        s[i] = r < K ? s0_buf[(h * K + r) * V + c] : 0.0;
+        const uint idx = (h * K + r) * V + c;
+        s[i] = r < K ? (pc.seg_first != 0u ? s0_buf[idx] : s_buf[idx]) : 0.0;
     }
 
-    for (uint t = 0u; t < pc.T; ++t) {
-        const uint th = t * H + h;
-        for (uint j = 0u; j < n; ++j) {
-            const uint p = t * n + j;          // position (micro-step) index
-            const uint kbase = (p * H + h) * K;
-            const float beta = beta_at(p, h);
-            const float vv = v_buf[(p * H + h) * V + c];
+    const uint t_end = min(pc.seg_end, T);
+    for (uint t0 = pc.seg_begin; t0 < t_end; t0 += TB) {
+        const uint tb = min(TB, t_end - t0);
+        // Stage tokens t0 .. t0+tb-1 (consecutive threads read consecutive addresses).
+        for (uint e = tid; e < tb * SUB * KD; e += NT) {
+            const uint pl = e / KD, r = e % KD;            // local position, key index
+            sm[e] = k_buf[((t0 * SUB + pl) * H + h) * K + r];
+        }
+        for (uint e = tid; e < tb * KD; e += NT) {
+            const uint tl = e / KD, r = e % KD;
+            const uint th = (t0 + tl) * H + h;
+            sm[OFF_Q + e] = q_buf[th * K + r];
+            if (KEY_GATE) sm[OFF_G + e] = g_buf[th * K + r];
+            if (KIND == SS_KIND_DPLR) {
+                sm[OFF_A + e] = a_buf[th * K + r];
+                sm[OFF_B + e] = b_buf[th * K + r];
+            }
+        }
+        if (GW == 1u)
+            for (uint e = tid; e < tb; e += NT) sm[OFF_G + e] = has_decay ? g_buf[(t0 + e) * H + h] : 0.0;
+        for (uint e = tid; e < tb * SUB; e += NT) sm[OFF_BETA + e] = has_beta ? beta_buf[(t0 * SUB + e) * H + h] : 1.0;
+        for (uint e = tid; e < tb * SUB * COLS; e += NT) {
+            const uint pl = e / COLS, cc = min(c0 + e % COLS, V - 1u);
+            sm[OFF_V + e] = v_buf[((t0 * SUB + pl) * H + h) * V + cc];
+        }
+        barrier(); // staged inputs written -> read by the steps below
 
-            if (KIND == SS_KIND_SCALAR && j == 0u) {
-                const float d = exp(g_buf[th]);
-                for (uint i = 0u; i < ROWS; ++i) s[i] *= d;
-            } else if (KIND == SS_KIND_DIAGONAL && j == 0u) {
-                for (uint i = 0u; i < ROWS; ++i) {
-                    const uint r = lane + i * LANES;
-                    if (r < K) s[i] *= exp(g_buf[th * K + r]);
-                }
-            } else if (KIND == SS_KIND_DELTA) {
-                // S <- gamma (I - beta k k^T) S
-                if (j == 0u && has_decay) {
-                    const float d = exp(g_buf[th]);
+        for (uint tl = 0u; tl < tb; ++tl) {
+            for (uint j = 0u; j < SUB; ++j) {
+                const uint pl = tl * SUB + j;
+                const uint kb = pl * KD;
+                const float beta = sm[OFF_BETA + pl];
+                const float vv = sm[OFF_V + pl * COLS + col];
+
+                if (KIND == SS_KIND_SCALAR && j == 0u) {
+                    const float d = exp(sm[OFF_G + tl]);
                     for (uint i = 0u; i < ROWS; ++i) s[i] *= d;
+                } else if (KIND == SS_KIND_DIAGONAL && j == 0u) {
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) s[i] *= exp(sm[OFF_G + tl * KD + r]);
+                    }
+                } else if (KIND == SS_KIND_DELTA) {
+                    // S <- gamma (I - beta k k^T) S
+                    if (j == 0u && has_decay) {
+                        const float d = exp(sm[OFF_G + tl]);
+                        for (uint i = 0u; i < ROWS; ++i) s[i] *= d;
+                    }
+                    float dot = 0.0;
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) dot += sm[kb + r] * s[i];
+                    }
+                    dot = lanes_sum(dot);
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) s[i] -= (beta * sm[kb + r]) * dot;
+                    }
+                } else if (KIND == SS_KIND_DPLR && j == 0u) {
+                    // S <- diag(exp(g)) S + a (b^T S)
+                    float dot = 0.0;
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) dot += sm[OFF_B + tl * KD + r] * s[i];
+                    }
+                    dot = lanes_sum(dot);
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) s[i] = exp(sm[OFF_G + tl * KD + r]) * s[i] + sm[OFF_A + tl * KD + r] * dot;
+                    }
                 }
-                float dot = 0.0;
+
+                // The write beta k v^T, in the reference's order: (beta k_r) v_c.
                 for (uint i = 0u; i < ROWS; ++i) {
                     const uint r = lane + i * LANES;
-                    if (r < K) dot += k_buf[kbase + r] * s[i];
-                }
-                dot = lanes_sum(dot);
-                for (uint i = 0u; i < ROWS; ++i) {
-                    const uint r = lane + i * LANES;
-                    if (r < K) s[i] -= (beta * k_buf[kbase + r]) * dot;
-                }
-            } else if (KIND == SS_KIND_DPLR && j == 0u) {
-                // S <- diag(exp(g)) S + a (b^T S)
-                float dot = 0.0;
-                for (uint i = 0u; i < ROWS; ++i) {
-                    const uint r = lane + i * LANES;
-                    if (r < K) dot += b_buf[th * K + r] * s[i];
-                }
-                dot = lanes_sum(dot);
-                for (uint i = 0u; i < ROWS; ++i) {
-                    const uint r = lane + i * LANES;
-                    if (r < K) s[i] = exp(g_buf[th * K + r]) * s[i] + a_buf[th * K + r] * dot;
+                    if (r < K) s[i] += (beta * sm[kb + r]) * vv;
                 }
             }
 
-            // The write beta k v^T, in the reference's order: (beta k_r) v_c.
+            float out_c = 0.0;
             for (uint i = 0u; i < ROWS; ++i) {
                 const uint r = lane + i * LANES;
-                if (r < K) s[i] += (beta * k_buf[kbase + r]) * vv;
+                if (r < K) out_c += sm[OFF_Q + tl * KD + r] * s[i];
             }
+            out_c = lanes_sum(out_c);
+            if (column_valid && lane == 0u) o_buf[((t0 + tl) * H + h) * V + c] = out_c;
         }
-
-        float out_c = 0.0;
-        for (uint i = 0u; i < ROWS; ++i) {
-            const uint r = lane + i * LANES;
-            if (r < K) out_c += q_buf[th * K + r] * s[i];
-        }
-        out_c = lanes_sum(out_c);
-        if (column_valid && lane == 0u) o_buf[th * V + c] = out_c;
+        barrier(); // staged inputs read -> next block written
     }
 
     if (column_valid) {

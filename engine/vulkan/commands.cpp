@@ -72,6 +72,9 @@ void CommandBatch::begin() {
     ctx_.check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
     if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, max_timestamps_);
     dispatches_ = 0;
+    last_layout_ = VK_NULL_HANDLE;
+    last_buffers_.clear();
+    last_set_ = VK_NULL_HANDLE;
     labels_.clear();
     intervals_.clear();
     recording_ = true;
@@ -86,8 +89,6 @@ void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<c
     require(push_bytes == d.push_bytes, "dispatch of '" + d.module + "': " + std::to_string(push_bytes) +
                                             " bytes of push constants given, the pipeline declares " +
                                             std::to_string(d.push_bytes));
-    require(dispatches_ < max_dispatches_, "dispatch of '" + d.module + "': more than " +
-                                               std::to_string(max_dispatches_) + " dispatches in one batch");
     require(d.bindings <= kMaxBindingsPerSet, "dispatch of '" + d.module + "': too many bindings");
     const DeviceInfo& dev_info = ctx_.device();
     const uint32_t groups[3] = {gx, gy, gz};
@@ -96,8 +97,14 @@ void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<c
                 "dispatch of '" + d.module + "': " + std::to_string(groups[i]) + " workgroups in dimension " +
                     std::to_string(i) + " (device limit " + std::to_string(dev_info.max_workgroup_count[i]) + ")");
 
-    VkDescriptorSet set = VK_NULL_HANDLE;
     VkDescriptorSetLayout layout = pipeline.set_layout();
+    if (last_set_ && layout == last_layout_ && buffers == last_buffers_) {
+        record_dispatch(pipeline, last_set_, push, push_bytes, gx, gy, gz);
+        return;
+    }
+    require(dispatches_ < max_dispatches_, "dispatch of '" + d.module + "': more than " +
+                                               std::to_string(max_dispatches_) + " descriptor sets in one batch");
+    VkDescriptorSet set = VK_NULL_HANDLE;
     VkDescriptorSetAllocateInfo dsai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
     dsai.descriptorPool = pool_;
     dsai.descriptorSetCount = 1;
@@ -121,12 +128,19 @@ void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<c
         writes[i].pBufferInfo = &infos[i];
     }
     vkUpdateDescriptorSets(ctx_.handle(), uint32_t(writes.size()), writes.data(), 0, nullptr);
+    last_layout_ = layout;
+    last_buffers_ = buffers;
+    last_set_ = set;
+    ++dispatches_;
+    record_dispatch(pipeline, set, push, push_bytes, gx, gy, gz);
+}
 
+void CommandBatch::record_dispatch(const ComputePipeline& pipeline, VkDescriptorSet set, const void* push,
+                                   size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
     vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.handle());
     vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout(), 0, 1, &set, 0, nullptr);
     if (push_bytes) vkCmdPushConstants(cmd_, pipeline.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, uint32_t(push_bytes), push);
     vkCmdDispatch(cmd_, gx, gy, gz);
-    ++dispatches_;
 }
 
 void CommandBatch::barrier() {

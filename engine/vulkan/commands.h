@@ -52,6 +52,9 @@ public:
     const std::vector<std::pair<std::string, double>>& intervals() const { return intervals_; }
 
 private:
+    void record_dispatch(const ComputePipeline& pipeline, VkDescriptorSet set, const void* push, size_t push_bytes,
+                         uint32_t gx, uint32_t gy, uint32_t gz);
+
     VulkanContext& ctx_;
     VkCommandBuffer cmd_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
@@ -63,6 +66,11 @@ private:
     std::vector<std::pair<std::string, double>> intervals_;
     bool recording_ = false;
     bool in_flight_ = false;  // submitted and not yet seen complete
+    // The last dispatch's descriptor set, reused while pipeline layout and buffers stay the same
+    // (a sequence split into many dispatches binds the same buffers each time).
+    VkDescriptorSetLayout last_layout_ = VK_NULL_HANDLE;
+    std::vector<const Buffer*> last_buffers_;
+    VkDescriptorSet last_set_ = VK_NULL_HANDLE;
 };
 
 } // namespace statescope::vk

@@ -129,9 +129,11 @@ DeviceInfo query_device(VkInstance instance, VkPhysicalDevice pd, int index) {
         const auto f = mem.memoryTypes[t].propertyFlags;
         const auto want = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-        // Only the main heap counts: a 256 MiB BAR window on a discrete card is not unified memory.
-        if ((f & want) == want && mem.memoryHeaps[mem.memoryTypes[t].heapIndex].size == d.device_local_bytes)
-            d.unified_memory = true;
+        // Only integrated and CPU devices count: a discrete card may map all its memory into the
+        // host's address space (resizable BAR), but host reads through PCIe are very slow.
+        const bool shares_host_memory =
+            d.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || d.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+        if ((f & want) == want && shares_host_memory) d.unified_memory = true;
     }
 
     if (d.api_version < VK_API_VERSION_1_1) {

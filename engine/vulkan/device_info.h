@@ -42,7 +42,7 @@ struct DeviceInfo {
     uint64_t max_storage_buffer_range = 0;
     uint32_t max_push_constants = 0;
     uint64_t device_local_bytes = 0;      // largest device-local heap
-    bool unified_memory = false;          // a device-local, host-visible, coherent memory type exists on the main heap
+    bool unified_memory = false;          // integrated/CPU device with device-local, host-visible, coherent memory
 
     // Timestamps on the compute queue.
     bool timestamps = false;

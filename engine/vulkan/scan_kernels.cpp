@@ -88,15 +88,34 @@ PipelineDesc scan_pipeline(const std::string& module, std::vector<std::pair<uint
     return d;
 }
 
-// Shared-memory bytes of each chunked kernel for a plan (mirrors the shared declarations).
-size_t wy_shared(uint32_t C, uint32_t KT) { return 4 * (size_t(C) * (C + 1) + size_t(C) * (KT + 1) + 3 * C); }
-size_t state_shared(uint32_t C, uint32_t KT, uint32_t VB, uint32_t KB) {
-    return 4 * (size_t(KB) * VB + size_t(C) * (VB + 1) + size_t(C) * (KT + 1));
+// Shared-memory bytes of each chunked kernel for a plan (mirrors the shaders' declarations:
+// C4 = row tiles of 4, CP = padded rows, C4S = vec4s per transposed staged row).
+struct ChunkDims {
+    size_t C4, CP, C4S;
+    explicit ChunkDims(uint32_t C) : C4((C + 3) / 4), CP(4 * C4), C4S(C4 + 1) {}
+};
+size_t wy_shared(uint32_t C, uint32_t KT) {
+    const ChunkDims d(C);
+    const size_t scratch = std::max(size_t(KT) * d.C4S, d.CP * (KT / 4));
+    return 4 * (d.CP * (d.CP + 1) + 3 * d.CP) + 16 * scratch;
 }
-size_t output_shared(uint32_t C, uint32_t KT, uint32_t VB) {
-    const size_t phase1 = 3 * size_t(C) * (KT + 1) + size_t(KT) * VB, phase2 = size_t(C) * (VB + 1);
-    return 4 * (size_t(C) * (C + 1) + std::max(phase1, phase2) + C);
+size_t state_shared(bool delta, uint32_t C, uint32_t KT, uint32_t VB, uint32_t KB) {
+    const ChunkDims d(C);
+    const size_t kbp = 4 * ((size_t(KB) + 3) / 4), vb4 = VB / 4;
+    const size_t st = delta ? kbp * vb4 : 1;
+    const size_t scratch = std::max(delta ? size_t(KT) * d.C4S : 0, size_t(KT) * (kbp / 4));
+    return 16 * (st + scratch + d.CP * vb4);
 }
+size_t output_shared(bool diag, uint32_t C, uint32_t KT, uint32_t VB) {
+    const ChunkDims d(C);
+    const size_t vb4 = VB / 4;
+    const size_t phase1 = (diag ? 3 : 2) * size_t(KT) * d.C4S + size_t(KT) * vb4, phase2 = d.CP * vb4;
+    return 16 * (d.CP * d.C4S + std::max(phase1, phase2)) + 4 * d.CP;
+}
+uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
+
+// Loop iterations one dispatch may spend per invocation on a CPU driver (limit 65535).
+constexpr size_t kLoopIterationBudget = 30000;
 
 } // namespace
 
@@ -153,15 +172,34 @@ ScanKernels::RecurrentPlan ScanKernels::plan_recurrent(const ScanBuffers& b, con
         require(lanes == 1 || (shuffles && lanes <= d.subgroup_size),
                 "GPU scan: " + std::to_string(lanes) + " lanes per column need subgroup shuffles of at least that size");
     } else if (shuffles) {
-        // Enough lanes that each holds at most 16 state rows (registers), within one subgroup.
-        while (ceil_div(uint32_t(b.K), lanes) > 16 && lanes < d.subgroup_size) lanes *= 2;
+        // Enough lanes that each holds at most 8 state rows (registers), within one subgroup.
+        while (ceil_div(uint32_t(b.K), lanes) > 8 && lanes < d.subgroup_size) lanes *= 2;
     }
     p.lanes = lanes;
     p.rows = ceil_div(uint32_t(b.K), lanes);
     p.module = lanes > 1 ? "scan_recurrent_sg" : "scan_recurrent";
     // A multiple of the subgroup size, so that the lanes of one column never straddle subgroups.
-    p.workgroup = std::max<uint32_t>(64, d.subgroup_size);
+    p.workgroup = std::max<uint32_t>(128, d.subgroup_size);
     if (lanes > 1 && d.subgroup_size_control) p.subgroup = d.subgroup_size;
+    // As many tokens per staging block as shared memory holds (mirrors the shader's layout).
+    const uint32_t K = uint32_t(b.K), n = uint32_t(b.substeps), cols = p.workgroup / lanes;
+    const bool key_gate = b.kind == TransitionKind::Diagonal || b.kind == TransitionKind::DiagPlusRankOne;
+    const uint32_t gw = key_gate ? K : (b.kind == TransitionKind::Identity ? 0 : 1);
+    const uint32_t ab = b.kind == TransitionKind::DiagPlusRankOne ? K : 0;
+    const size_t per_token = size_t(n) * K + K + gw + 2 * ab + n + size_t(n) * cols;
+    p.tokens = 32;
+    while (p.tokens > 1 && p.tokens * per_token * sizeof(float) > d.max_shared_memory) p.tokens /= 2;
+    require(p.tokens * per_token * sizeof(float) <= d.max_shared_memory,
+            "GPU scan: one token's inputs (K = " + std::to_string(K) + ") do not fit the device's shared memory");
+    // llvmpipe/lavapipe ends a shader's loops after 65535 iterations counted over all its loops
+    // (LP_MAX_TGSI_LOOP_ITERATIONS): on CPU drivers, split the token loop over dispatches with a
+    // generous margin (an upper estimate of the loop iterations one token costs).
+    p.segment = uint32_t(b.T);
+    if (d.type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+        const size_t per_token_iters = size_t(n) * (4 * p.rows + 4) + 2 * p.rows + 12 + per_token / p.workgroup;
+        const uint32_t fit = uint32_t(std::max<size_t>(1, kLoopIterationBudget / per_token_iters));
+        p.segment = std::max(p.tokens, fit / p.tokens * p.tokens);
+    }
     return p;
 }
 
@@ -172,37 +210,63 @@ ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const Sca
     require(options.chunk >= 1 && options.chunk <= 64, "GPU scan: chunk must be between 1 and 64 positions");
     p.chunk = std::max(n, uint32_t(options.chunk) / n * n);
     require(p.chunk <= 64, "GPU scan: " + std::to_string(n) + " micro-steps per token do not fit a chunk of 64");
-    p.workgroup = std::min<uint32_t>(256, d.max_workgroup_invocations);
-    require(p.workgroup >= p.chunk, "GPU scan: the device's workgroups are too small for the chunked form");
     const size_t limit = d.max_shared_memory;
-    const uint32_t C = p.chunk;
+    const uint32_t max_threads = d.max_workgroup_invocations;
+    const uint32_t C = p.chunk, C4 = (C + 3) / 4;
     const uint32_t K = uint32_t(b.K), V = uint32_t(b.V);
-    const uint32_t vcap = next_pow2(V);
-    const uint32_t vblocks[] = {64, 32, 16, 8, 4, 2, 1};
+    const bool delta = b.kind == TransitionKind::DeltaRule, diag = b.kind == TransitionKind::Diagonal;
+    const uint32_t vcap = round_up(V, 4);   // no value block wider than V needs
+    // Every kernel's threads: at least one per 4x4 tile of its largest product, a multiple of 32.
+    auto threads = [&](uint32_t tiles) { return std::max<uint32_t>(64, round_up(tiles, 32)); };
 
+    // WY (delta rule): the C x C matrix, the Gram tiles and the product tiles.
     p.wy_ktile = 32;
-    while (p.wy_ktile > 1 && wy_shared(C, p.wy_ktile) > limit) p.wy_ktile /= 2;
-    require(wy_shared(C, p.wy_ktile) <= limit, "GPU scan: chunk of " + std::to_string(C) + " does not fit shared memory");
+    while (p.wy_ktile > 4 && wy_shared(C, p.wy_ktile) > limit) p.wy_ktile /= 2;
+    p.wy_workgroup = threads(std::max({C4 * C4, C4 * (p.wy_ktile / 4), C}));
+    require(wy_shared(C, p.wy_ktile) <= limit && p.wy_workgroup <= max_threads,
+            "GPU scan: a chunk of " + std::to_string(C) + " does not fit this device's workgroups");
 
-    // The delta rule's state block spans all K rows; the other kinds split K in blocks of 32.
-    p.state_kblock = b.kind == TransitionKind::DeltaRule ? K : std::min<uint32_t>(K, 32);
-    p.state_ktile = std::min<uint32_t>(32, p.state_kblock);
+    // State pass: the delta rule's block spans all K rows; the other kinds split K in blocks of
+    // 32. Narrower value blocks when there are few heads, so that enough workgroups run.
+    p.state_kblock = delta ? K : std::min<uint32_t>(K, 32);
+    p.state_ktile = 16;
+    const uint32_t kb4 = (p.state_kblock + 3) / 4;
+    const uint32_t first_vb = uint32_t(b.H) * ((V + 31) / 32) < 128 ? 16 : 32;
     p.state_vblock = 0;
-    for (uint32_t vb : vblocks)
-        if (vb <= std::max<uint32_t>(vcap, 1) && vb <= 32 && state_shared(C, p.state_ktile, vb, p.state_kblock) <= limit) {
+    for (uint32_t vb : {32u, 16u, 8u, 4u}) {
+        if (vb > first_vb || (vb > vcap && vb > 4)) continue;
+        const uint32_t wg = threads(std::max(kb4 * (vb / 4), delta ? C4 * (vb / 4) : 0));
+        if (wg <= max_threads && state_shared(delta, C, p.state_ktile, vb, p.state_kblock) <= limit) {
             p.state_vblock = vb;
+            p.state_workgroup = wg;
             break;
         }
-    require(p.state_vblock > 0, "GPU scan: the state pass does not fit shared memory for K = " + std::to_string(K));
+    }
+    require(p.state_vblock > 0, "GPU scan: the state pass does not fit this device for K = " + std::to_string(K));
 
-    p.out_ktile = 16;
+    // Outputs: the widest value block that fits (the attention tile is computed once per block).
     p.out_vblock = 0;
-    for (uint32_t vb : vblocks)
-        if (vb <= std::max<uint32_t>(vcap, 1) && output_shared(C, p.out_ktile, vb) <= limit) {
+    const std::pair<uint32_t, uint32_t> out_shapes[] = {{64, 16}, {32, 16}, {32, 8}, {16, 8}, {8, 8}, {4, 4}};
+    for (const auto& [vb, kt] : out_shapes) {
+        if (vb > vcap && vb > 4) continue;
+        const uint32_t wg = threads(std::max(C4 * C4, C4 * (vb / 4)));
+        if (wg <= max_threads && wg <= 256 && output_shared(diag, C, kt, vb) <= limit) {
             p.out_vblock = vb;
+            p.out_ktile = kt;
+            p.out_workgroup = wg;
             break;
         }
-    require(p.out_vblock > 0, "GPU scan: the output kernel does not fit shared memory");
+    }
+    require(p.out_vblock > 0, "GPU scan: the output kernel does not fit this device's shared memory");
+
+    // The state pass walks all chunks in one loop; split it on CPU drivers (see plan_recurrent).
+    p.state_segment = uint32_t((size_t(b.T) * n + C - 1) / C);
+    if (d.type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+        const size_t kt = p.state_ktile, kbp = 4 * kb4, wg = p.state_workgroup;
+        const size_t per_chunk = (delta ? (K / kt + 1) * (4 * C4 * kt / wg + kt + 4) : 0) +
+                                 (C / kt + 1) * (kt * kbp / wg + kt + 4) + 4 * C4 * p.state_vblock / wg + 48;
+        p.state_segment = std::min<uint32_t>(p.state_segment, uint32_t(std::max<size_t>(1, kLoopIterationBudget / per_chunk)));
+    }
     return p;
 }
 
@@ -238,10 +302,18 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
     if (options.form == ScanForm::Recurrent) {
         const RecurrentPlan p = plan_recurrent(b, options);
         ComputePipeline& pipe = ctx_.pipeline(scan_pipeline(
-            p.module, {{SS_SC_WORKGROUP, p.workgroup}, {SS_SC_KIND, kind}, {SS_SC_LANES, p.lanes}, {SS_SC_ROWS, p.rows}},
+            p.module, {{SS_SC_WORKGROUP, p.workgroup}, {SS_SC_KIND, kind}, {SS_SC_LANES, p.lanes}, {SS_SC_ROWS, p.rows},
+                       {SS_SC_KDIM, uint32_t(b.K)}, {SS_SC_TOKENS, p.tokens}, {SS_SC_SUBSTEPS, uint32_t(b.substeps)}},
             p.subgroup));
         const uint32_t columns_per_group = p.workgroup / p.lanes;
-        batch.dispatch(pipe, bindings(b), push, ceil_div(b.V, columns_per_group), uint32_t(b.H));
+        const auto binds = bindings(b);
+        for (uint32_t t = 0; t < uint32_t(b.T); t += p.segment) {
+            if (t > 0) batch.barrier(); // the previous segment's state -> this segment's start
+            push.seg_begin = t;
+            push.seg_end = std::min<uint32_t>(uint32_t(b.T), t + p.segment);
+            push.seg_first = t == 0;
+            batch.dispatch(pipe, binds, push, ceil_div(b.V, columns_per_group), uint32_t(b.H));
+        }
         batch.timestamp("recurrent");
     } else {
         const ChunkPlan p = plan_chunked(b, options);
@@ -259,22 +331,28 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
         }
         if (b.kind == TransitionKind::DeltaRule) {
             ComputePipeline& wy = ctx_.pipeline(scan_pipeline(
-                "scan_chunk_wy", {{SS_SC_WORKGROUP, p.workgroup}, {SS_SC_CHUNK, p.chunk}, {SS_SC_KTILE, p.wy_ktile}}));
+                "scan_chunk_wy", {{SS_SC_WORKGROUP, p.wy_workgroup}, {SS_SC_CHUNK, p.chunk}, {SS_SC_KTILE, p.wy_ktile}}));
             batch.dispatch(wy, binds, push, N, H);
             batch.barrier(); // W, U written -> read by the state pass
             batch.timestamp("wy");
         }
         ComputePipeline& state = ctx_.pipeline(scan_pipeline(
-            "scan_chunk_state", {{SS_SC_WORKGROUP, p.workgroup},
+            "scan_chunk_state", {{SS_SC_WORKGROUP, p.state_workgroup},
                                  {SS_SC_KIND, kind},
                                  {SS_SC_CHUNK, p.chunk},
                                  {SS_SC_KTILE, p.state_ktile},
                                  {SS_SC_VBLOCK, p.state_vblock},
                                  {SS_SC_KBLOCK, p.state_kblock}}));
-        batch.dispatch(state, binds, push, ceil_div(b.V, p.state_vblock), ceil_div(b.K, p.state_kblock), H);
+        for (uint32_t c = 0; c < N; c += p.state_segment) {
+            if (c > 0) batch.barrier(); // the previous segment's state -> this segment's start
+            push.seg_begin = c;
+            push.seg_end = std::min(N, c + p.state_segment);
+            push.seg_first = c == 0;
+            batch.dispatch(state, binds, push, ceil_div(b.V, p.state_vblock), ceil_div(b.K, p.state_kblock), H);
+        }
         batch.barrier(); // boundary states and u~ written -> read by the output kernel
         batch.timestamp("state pass");
-        ComputePipeline& out = ctx_.pipeline(scan_pipeline("scan_chunk_output", {{SS_SC_WORKGROUP, p.workgroup},
+        ComputePipeline& out = ctx_.pipeline(scan_pipeline("scan_chunk_output", {{SS_SC_WORKGROUP, p.out_workgroup},
                                                                                  {SS_SC_KIND, kind},
                                                                                  {SS_SC_CHUNK, p.chunk},
                                                                                  {SS_SC_KTILE, p.out_ktile},
@@ -295,12 +373,12 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
     if (options.form == ScanForm::Recurrent) {
         const RecurrentPlan p = plan_recurrent(b, options);
         return p.module + " lanes=" + std::to_string(p.lanes) + " rows/lane=" + std::to_string(p.rows) +
-               " workgroup=" + std::to_string(p.workgroup);
+               " workgroup=" + std::to_string(p.workgroup) + " tokens/block=" + std::to_string(p.tokens);
     }
     const ChunkPlan p = plan_chunked(b, options);
-    return "chunk=" + std::to_string(p.chunk) + " workgroup=" + std::to_string(p.workgroup) + " state block " +
-           std::to_string(p.state_kblock) + "x" + std::to_string(p.state_vblock) + " output vblock=" +
-           std::to_string(p.out_vblock);
+    return "chunk=" + std::to_string(p.chunk) + ", state block " + std::to_string(p.state_kblock) + "x" +
+           std::to_string(p.state_vblock) + " (" + std::to_string(p.state_workgroup) + " threads), output block " +
+           std::to_string(p.out_vblock) + " (" + std::to_string(p.out_workgroup) + " threads)";
 }
 
 void ScanKernels::download_state(const ScanBuffers& b, float* S) const {

@@ -81,13 +81,16 @@ public:
 private:
     struct RecurrentPlan {
         std::string module;
-        uint32_t lanes = 1, rows = 1, workgroup = 64, subgroup = 0;
+        uint32_t lanes = 1, rows = 1, workgroup = 128, subgroup = 0;
+        uint32_t tokens = 1;   // tokens staged in shared memory per block
+        uint32_t segment = 0;  // tokens per dispatch (all of them except on CPU drivers)
     };
     struct ChunkPlan {
-        uint32_t chunk = 64, workgroup = 256;
-        uint32_t wy_ktile = 32;
-        uint32_t state_ktile = 32, state_vblock = 32, state_kblock = 32;
-        uint32_t out_ktile = 16, out_vblock = 32;
+        uint32_t chunk = 64;
+        uint32_t wy_workgroup = 256, wy_ktile = 32;
+        uint32_t state_workgroup = 256, state_ktile = 16, state_vblock = 32, state_kblock = 32;
+        uint32_t out_workgroup = 256, out_ktile = 16, out_vblock = 32;
+        uint32_t state_segment = 0;   // chunks per state-pass dispatch
     };
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;

@@ -59,6 +59,9 @@ namespace statescope::vk {
 #define SS_SC_KTILE 5        // chunked: key-dimension tile staged in shared memory
 #define SS_SC_VBLOCK 6       // chunked: value columns per workgroup
 #define SS_SC_KBLOCK 7       // chunked state pass: key rows per workgroup (K for the delta rule)
+#define SS_SC_KDIM 8         // recurrent: K, sizing the shared staging arrays
+#define SS_SC_TOKENS 9       // recurrent: tokens staged in shared memory per block
+#define SS_SC_SUBSTEPS 10    // recurrent: micro-steps per token
 
 SS_PUSH_BLOCK_BEGIN
     SS_U32 T;            // tokens
@@ -70,9 +73,13 @@ SS_PUSH_BLOCK_BEGIN
     SS_U32 num_chunks;   // ceil(L / chunk) for the chunked kernels
     SS_U32 flags;        // SS_FLAG_*
     SS_U32 gate_width;   // 1 for scalar gates, K for per-key gates (chunked kernels)
-    SS_U32 pad0;
-    SS_U32 pad1;
-    SS_U32 pad2;
+    // Long sequential loops may be split over several dispatches (CPU drivers stop a shader's
+    // loops after 65535 iterations in all): the recurrent kernel runs tokens [seg_begin, seg_end),
+    // the state pass chunks [seg_begin, seg_end). The first segment starts from S0, later ones
+    // from the S that the previous segment left.
+    SS_U32 seg_begin;
+    SS_U32 seg_end;
+    SS_U32 seg_first;
 SS_PUSH_BLOCK_END
 
 #ifndef GL_core_profile
