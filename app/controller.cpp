@@ -61,6 +61,21 @@ void Controller::set_tokens(const TokenInput& input) {
     if (model_) open_model(model_->path, input);
 }
 
+void Controller::continue_from(int64_t token, int count, const SamplingOptions& sampling) {
+    if (!model_ || loading_) return;
+    ContinueRequest r;
+    r.session = ++session_;
+    r.keep = std::clamp<int64_t>(token, 0, length() - 1) + 1;
+    r.count = count;
+    r.sampling = sampling;
+    worker_->latest_session.store(r.session);
+    loading_ = true;
+    loading_path_ = model_->path;
+    emit load_started(model_->path);
+    update_busy();
+    post([r](EngineWorker& w) { w.continue_sequence(r); });
+}
+
 void Controller::set_token(int64_t token) {
     if (!model_ || model_->tokens.empty()) return;
     token = std::clamp<int64_t>(token, 0, length() - 1);

@@ -25,6 +25,9 @@ public:
     void open_model(const QString& path, const TokenInput& input);
     // Runs the open model on another input.
     void set_tokens(const TokenInput& input);
+    // Keeps the tokens up to and including `token` and lets the model continue with `count`
+    // tokens of its own (greedy unless sampling says otherwise).
+    void continue_from(int64_t token, int count, const SamplingOptions& sampling = {});
 
     bool has_model() const { return model_ != nullptr; }
     const ModelSummary* model() const { return model_.get(); }

@@ -4,6 +4,7 @@
 #include "analysis/spectrum.h"
 #include "analysis/state_stats.h"
 #include "core/error.h"
+#include "generate.h"
 
 #include <QElapsedTimer>
 #include <algorithm>
@@ -73,34 +74,73 @@ views::Matrix downsample(const float* S, int K, int V, int max_side) {
 
 EngineWorker::~EngineWorker() = default;
 
+std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const QString& tokens_from) const {
+    auto s = std::make_shared<ModelSummary>();
+    s->session = session;
+    s->path = path_;
+    s->info = model_->info();
+    s->tokens = timeline_->tokens();
+    for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
+    s->tokens_from = tokens_from;
+    s->checkpoint_interval = timeline_->interval();
+    s->checkpoint_bytes = timeline_->checkpoint_bytes();
+    s->end_state_bytes = timeline_->state_at(timeline_->length()).bytes();
+    return s;
+}
+
 void EngineWorker::load(const LoadRequest& r) {
     if (stale(r.session)) return;
     try {
         QElapsedTimer clock;
         clock.start();
         auto model = load_model(r.path.toStdString());
+        auto codec = std::make_unique<TokenCodec>(r.path);
         const double load_ms = double(clock.nsecsElapsed()) / 1e6;
         clock.restart();
-        const TokenInput input = tokenize_for_model(r.input, r.path);
+        const TokenInput input = codec->encode(r.input);
         auto timeline = std::make_unique<Timeline>(*model);
         timeline->append(input.ids);
-        auto s = std::make_shared<ModelSummary>();
-        s->session = r.session;
-        s->path = r.path;
-        s->info = model->info();
-        s->tokens = input.ids;
-        s->labels = input.labels;
-        s->tokens_from = input.description;
-        s->checkpoint_interval = timeline->interval();
-        s->checkpoint_bytes = timeline->checkpoint_bytes();
-        s->end_state_bytes = timeline->state_at(timeline->length()).bytes();
-        s->load_ms = load_ms;
-        s->run_ms = double(clock.nsecsElapsed()) / 1e6;
+        const double run_ms = double(clock.nsecsElapsed()) / 1e6;
         // Only a model that loaded and ran replaces the current one.
         timeline_ = std::move(timeline);
         model_ = std::move(model);
+        codec_ = std::move(codec);
+        path_ = r.path;
+        tokens_from_ = input.description;
         session_ = r.session;
         window_ = {};
+        auto s = summary(r.session, tokens_from_);
+        s->load_ms = load_ms;
+        s->run_ms = run_ms;
+        callbacks_.loaded(s);
+    } catch (const std::exception& e) {
+        callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+    }
+}
+
+void EngineWorker::continue_sequence(const ContinueRequest& r) {
+    if (stale(r.session)) return;
+    try {
+        require(model_ && timeline_ && timeline_->length() > 0, "there is no sequence to continue");
+        QElapsedTimer clock;
+        clock.start();
+        const int64_t keep = std::clamp<int64_t>(r.keep, 1, timeline_->length());
+        // Generate on a copy of the state first; the timeline changes only once that worked.
+        SequenceState st = timeline_->state_at(keep - 1);
+        ForwardOptions last_only;
+        last_only.all_logits = false;
+        const int32_t last = timeline_->tokens()[size_t(keep - 1)];
+        std::vector<float> logits = model_->forward(std::span<const int32_t>(&last, 1), st, last_only).logits.data;
+        GenerateOptions g;
+        g.max_tokens = std::max(1, r.count);
+        g.sampling = r.sampling;
+        const std::vector<int32_t> generated = generate(*model_, st, std::move(logits), g);
+        timeline_->truncate(keep);
+        timeline_->append(generated);
+        session_ = r.session;
+        window_ = {};
+        auto s = summary(r.session, tokens_from_ + QString(" + %1 generated").arg(generated.size()));
+        s->run_ms = double(clock.nsecsElapsed()) / 1e6;
         callbacks_.loaded(s);
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));

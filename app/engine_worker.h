@@ -5,6 +5,7 @@
 #pragma once
 #include "frame.h"
 #include "timeline.h"
+#include "token_input.h"
 
 #include <QObject>
 #include <atomic>
@@ -31,11 +32,14 @@ public:
 
     // Run on the worker thread (post them with QMetaObject::invokeMethod).
     void load(const LoadRequest& r);
+    void continue_sequence(const ContinueRequest& r);
     void frame(const FrameRequest& r);
     void sequence(const SequenceRequest& r);
 
 private:
     bool stale(uint64_t session) const { return session != latest_session.load(); }
+    // The summary of the open model and its sequence, stamped with `session`.
+    std::shared_ptr<ModelSummary> summary(uint64_t session, const QString& tokens_from) const;
     // Scan inputs of `layer` for tokens first .. last and the whole state after `last`, reusing
     // the previous window: stepping forward costs one token of forward and changing the head
     // none (the forward pass, not the analyses, is what a frame of a large model spends).
@@ -54,6 +58,8 @@ private:
     uint64_t session_ = 0;
     std::unique_ptr<Model> model_;
     std::unique_ptr<Timeline> timeline_;
+    std::unique_ptr<TokenCodec> codec_;
+    QString path_, tokens_from_;
 };
 
 // Shrinks a K x V state to at most `max_side` cells a side for thumbnails, keeping in each block

@@ -6,6 +6,7 @@
 #include "analysis/pca.h"
 #include "app/token_input.h"
 #include "model.h"
+#include "sampling.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/matrix.h"
@@ -35,6 +36,14 @@ struct ModelSummary {
     int64_t checkpoint_interval = 0;
     size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;
+};
+
+// Keep tokens 0 .. keep - 1 and continue the sequence with `count` generated tokens.
+struct ContinueRequest {
+    uint64_t session = 0;
+    int64_t keep = 0;
+    int count = 16;
+    SamplingOptions sampling;  // greedy by default
 };
 
 struct FrameRequest {

@@ -267,6 +267,12 @@ void MainWindow::build_menus() {
     QMenu* seq = menuBar()->addMenu("&Sequence");
     seq->addAction("Set &Prompt Text…", this, &MainWindow::ask_prompt);
     seq->addAction("Set &Token IDs…", this, &MainWindow::ask_token_ids);
+    seq->addAction("&Continue from Current Token…", QKeySequence("Ctrl+G"), this, [this] {
+        bool ok = false;
+        const int n = QInputDialog::getInt(this, "Continue", "Tokens the model generates (greedy) after the current one:",
+                                           32, 1, 4096, 1, &ok);
+        if (ok) controller_->continue_from(controller_->token(), n);
+    });
     seq->addSeparator();
     seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
 

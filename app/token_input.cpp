@@ -20,19 +20,23 @@ QString visible(QString s) {
     s.replace(' ', QChar(0x2423)).replace('\n', QChar(0x23CE)).replace('\t', QChar(0x21E5));
     return s;
 }
+
+QString byte_label(int32_t id) {
+    if (id == ' ' || id == '\n' || id == '\t') return visible(QString(QChar(id)));
+    if (id >= 0x21 && id < 0x7f) return QString(QChar(id));
+    if (id >= 0 && id < 256) return QString("\\x%1").arg(id, 2, 16, QChar('0'));
+    return QString::number(id);
+}
 } // namespace
 
 TokenInput tokens_from_text(const QString& text) {
     TokenInput t;
     t.text = text;
     t.description = "bytes (one token per UTF-8 byte)";
-    const QByteArray bytes = text.toUtf8();
-    for (char ch : bytes) {
-        const auto b = static_cast<unsigned char>(ch);
-        t.ids.push_back(int32_t(b));
-        if (b == ' ' || b == '\n' || b == '\t') t.labels.push_back(visible(QString(QChar(b))));
-        else if (b >= 0x21 && b < 0x7f) t.labels.push_back(QString(QChar(b)));
-        else t.labels.push_back(QString("\\x%1").arg(int(b), 2, 16, QChar('0')));
+    for (char ch : text.toUtf8()) {
+        const int32_t b = static_cast<unsigned char>(ch);
+        t.ids.push_back(b);
+        t.labels.push_back(byte_label(b));
     }
     return t;
 }
@@ -51,28 +55,43 @@ TokenInput tokens_from_ids(const QString& list) {
     return t;
 }
 
-TokenInput tokenize_for_model(const TokenInput& input, const QString& model_path) {
-    if (!input.text) return input;
+TokenCodec::TokenCodec(const QString& model_path) {
     const QFileInfo fi(model_path);
     const QDir dir(fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath());
-    const bool has_tokenizer = dir.exists("tokenizer.json") || !dir.entryList({"rwkv_vocab*.txt"}, QDir::Files).isEmpty();
-    if (!has_tokenizer) return tokens_from_text(*input.text);
-    const auto tok = Tokenizer::load(dir.absolutePath().toStdString());
-    TokenInput t;
-    t.text = input.text;
-    t.description = QString::fromStdString(tok->describe());
-    const QByteArray utf8 = input.text->toUtf8();
-    t.ids = tok->encode(std::string_view(utf8.constData(), size_t(utf8.size())), /*add_special_tokens=*/true);
-    for (int32_t id : t.ids) {
-        // A token's own text; pieces of a multi-byte character decode to U+FFFD, so those show
-        // the vocabulary entry instead.
-        const int32_t one[1] = {id};
-        QString label = QString::fromStdString(tok->decode(one));
-        if (label.isEmpty() || label.contains(QChar(0xFFFD)))
-            label = QString::fromStdString(tok->id_to_token(id).value_or(std::to_string(id)));
-        t.labels.push_back(visible(label));
+    if (dir.exists("tokenizer.json") || !dir.entryList({"rwkv_vocab*.txt"}, QDir::Files).isEmpty())
+        tokenizer_ = Tokenizer::load(dir.absolutePath().toStdString());
+}
+
+TokenCodec::~TokenCodec() = default;
+
+TokenInput TokenCodec::encode(const TokenInput& input) {
+    bytes_ = input.text && !tokenizer_;
+    if (input.text && !tokenizer_) return tokens_from_text(*input.text);
+    TokenInput t = input;
+    if (!tokenizer_) return t;
+    t.description = QString::fromStdString(tokenizer_->describe());
+    if (input.text) {
+        const QByteArray utf8 = input.text->toUtf8();
+        t.ids = tokenizer_->encode(std::string_view(utf8.constData(), size_t(utf8.size())), /*add_special_tokens=*/true);
+    } else {
+        t.description = "token ids, labelled by " + t.description;
     }
+    t.labels.clear();
+    for (int32_t id : t.ids) t.labels.push_back(label(id));
     return t;
+}
+
+QString TokenCodec::label(int32_t id) const {
+    if (!tokenizer_) return bytes_ ? byte_label(id) : QString::number(id);
+    // A token's own text; pieces of a multi-byte character decode to U+FFFD, and ids outside
+    // the tokenizer's vocabulary throw, so those show the vocabulary entry or the id.
+    try {
+        const int32_t one[1] = {id};
+        const QString text = QString::fromStdString(tokenizer_->decode(one));
+        if (!text.isEmpty() && !text.contains(QChar(0xFFFD))) return visible(text);
+    } catch (const Error&) {
+    }
+    return visible(QString::fromStdString(tokenizer_->id_to_token(id).value_or(std::to_string(id))));
 }
 
 } // namespace statescope::app

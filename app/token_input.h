@@ -7,8 +7,13 @@
 #pragma once
 #include <QString>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
+
+namespace statescope {
+class Tokenizer;
+}
 
 namespace statescope::app {
 
@@ -23,9 +28,26 @@ struct TokenInput {
 TokenInput tokens_from_text(const QString& text);
 // "1,2,3" or "1 2 3"; throws statescope::Error naming the bad item.
 TokenInput tokens_from_ids(const QString& list);
-// Tokenizes input.text (if any) for the model at `model_path` (a folder or its config.json) as
-// described above; id input is returned as it is. Throws Error when the folder's tokenizer is broken.
-TokenInput tokenize_for_model(const TokenInput& input, const QString& model_path);
+
+// How one model's tokens turn into labels, and text into tokens.
+class TokenCodec {
+public:
+    // Loads the tokenizer of the model at `model_path` (a folder or its config.json) if its
+    // folder has one; throws Error when that tokenizer is broken.
+    explicit TokenCodec(const QString& model_path);
+    ~TokenCodec();
+    bool has_tokenizer() const { return tokenizer_ != nullptr; }
+    // Text input is tokenized (tokenizer, else bytes); id input keeps its ids. Labels come from
+    // the tokenizer when there is one.
+    TokenInput encode(const TokenInput& input);
+    // What the strip shows for token `id`: its text (tokenizer), its byte (text read byte by
+    // byte), else the id itself.
+    QString label(int32_t id) const;
+
+private:
+    std::unique_ptr<Tokenizer> tokenizer_;
+    bool bytes_ = false; // the last input was text read byte by byte
+};
 
 // The sequence the app runs when the command line names none.
 QString default_prompt();

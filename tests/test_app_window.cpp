@@ -8,6 +8,7 @@
 #include "app/main_window.h"
 #include "app/transport_bar.h"
 #include "model.h"
+#include "sampling.h"
 #include "test_support.h"
 #include "timeline.h"
 #include "views/colormap.h"
@@ -265,6 +266,31 @@ private slots:
             const size_t n = f.state.values.size();
             QVERIFY(relative_l2(f.state.values.data(), S.ptr() + size_t(f.head) * n, n) < 1e-6);
         }
+    }
+
+    void continuing_appends_the_models_own_tokens() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(20));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        c.continue_from(9, 6); // keep tokens 0..9, generate 6
+        QVERIFY(settle(w));
+        QCOMPARE(c.length(), 16);
+        QCOMPARE(c.token(), 15);
+        const std::vector<int32_t> shown = c.model()->tokens;
+        QCOMPARE(std::vector<int32_t>(shown.begin(), shown.begin() + 10),
+                 std::vector<int32_t>(w.token_input().ids.begin(), w.token_input().ids.begin() + 10));
+        // Greedy: each generated token is the argmax of the logits one position earlier.
+        auto model = load_model(model_dir("gla").toStdString());
+        SequenceState st = model->initial_state();
+        const Tensor logits = model->forward(shown, st).logits;
+        const int V = model->info().vocab_size;
+        for (int p = 10; p < 16; ++p)
+            QCOMPARE(shown[size_t(p)], argmax(std::span<const float>(logits.ptr() + size_t(p - 1) * V, size_t(V))));
+        QCOMPARE(int64_t(w.token_strip()->count()), c.length());
+        QCOMPARE(c.frame()->token, 15);
     }
 
     void load_errors_are_shown_and_the_model_stays() {
