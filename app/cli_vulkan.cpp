@@ -220,9 +220,10 @@ double median(std::vector<double> v) {
 void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked]\n"
-               "                            [--chunk C] [--repeat N] [--no-check]\n"
+               "                            [--chunk C] [--repeat N] [--no-check] [--verbose]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
-               "  are batched as B*H heads. Times are GPU timestamps (median of N runs after one warm-up).\n",
+               "  are batched as B*H heads. Times are GPU timestamps (median of N runs after two warm-ups);\n"
+               "  --verbose prints each kernel's launch parameters.\n",
                stderr);
 }
 
@@ -256,13 +257,14 @@ int cmd_bench(int argc, char** argv) {
         return 0;
     }
     Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat"},
-                              {"no-check"});
+                              {"no-check", "verbose"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
     const int V = int(parse_count("--dv", o.get("dv", "128")));
     const int repeat = int(parse_count("--repeat", o.get("repeat", "5")));
     const int chunk = int(parse_count("--chunk", o.get("chunk", "64")));
     const bool check = !o.has("no-check");
+    const bool verbose = o.has("verbose");
 
     struct Config { int B, T; };
     std::vector<Config> configs;
@@ -323,7 +325,11 @@ int cmd_bench(int argc, char** argv) {
                 std::vector<double> times;
                 std::string stages;
                 try {
-                    kernels.run(buf, opt); // warm-up: pipeline creation and first-touch costs
+                    // Warm-up: pipeline creation, first-touch costs, clocks leaving idle.
+                    kernels.run(buf, opt);
+                    kernels.run(buf, opt);
+                    if (verbose) std::printf("  %s %s: %s\n", transition_name(kind), scan_form_name(form),
+                                             kernels.describe(buf, opt).c_str());
                     std::vector<std::vector<double>> stage_times;
                     std::vector<std::string> stage_names;
                     for (int r = 0; r < repeat; ++r) {
