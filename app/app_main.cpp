@@ -15,14 +15,15 @@ using namespace statescope;
 
 namespace {
 
-// Saves the window once the model is loaded and every view has its data (or the load failed),
-// then quits. Exit status: 0 saved with a model shown, 2 saved showing a load error, 1 not saved.
-void schedule_screenshot(app::MainWindow& w, const QString& path) {
+// Once the model is loaded and every view has its data (or the load failed), saves the window
+// and/or every view, then quits. Exit status: 0 all written with a model shown, 2 written while
+// showing a load error (or after giving up waiting), 1 something could not be written.
+void schedule_batch_output(app::MainWindow& w, const QString& screenshot, const QString& export_dir) {
     auto* clock = new QElapsedTimer;
     clock->start();
     auto* poll = new QTimer(&w);
     poll->setInterval(100);
-    QObject::connect(poll, &QTimer::timeout, &w, [&w, path, poll, clock] {
+    QObject::connect(poll, &QTimer::timeout, &w, [&w, screenshot, export_dir, poll, clock] {
         app::Controller& c = w.controller();
         const bool failed = !c.has_model() && !c.loading() && !w.error_text().isEmpty();
         const bool ready = c.has_model() && !c.busy() && c.frame() && c.sequence();
@@ -30,13 +31,20 @@ void schedule_screenshot(app::MainWindow& w, const QString& path) {
         if (!ready && !failed && !timed_out) return;
         poll->stop();
         // One more round of events so that the views paint the last results.
-        QTimer::singleShot(400, &w, [&w, path, failed, timed_out] {
-            const QImage img = w.grab().toImage();
-            const bool saved = img.save(path, "PNG");
-            if (!saved) std::fprintf(stderr, "statescope: could not write %s\n", qPrintable(path));
-            if (timed_out) std::fprintf(stderr, "statescope: gave up waiting for the engine; saved what was shown\n");
+        QTimer::singleShot(400, &w, [&w, screenshot, export_dir, failed, timed_out] {
+            bool written = true;
+            if (!screenshot.isEmpty() && !w.grab().toImage().save(screenshot, "PNG")) {
+                std::fprintf(stderr, "statescope: could not write %s\n", qPrintable(screenshot));
+                written = false;
+            }
+            if (!export_dir.isEmpty())
+                for (const QString& e : w.export_all(export_dir)) {
+                    std::fprintf(stderr, "statescope: %s\n", qPrintable(e));
+                    written = false;
+                }
+            if (timed_out) std::fprintf(stderr, "statescope: gave up waiting for the engine; wrote what was shown\n");
             if (failed) std::fprintf(stderr, "statescope: %s\n", qPrintable(w.error_text()));
-            QCoreApplication::exit(!saved ? 1 : (failed || timed_out) ? 2 : 0);
+            QCoreApplication::exit(!written ? 1 : (failed || timed_out) ? 2 : 0);
         });
     });
     poll->start();
@@ -94,6 +102,6 @@ int main(int argc, char** argv) {
     } else {
         w.open_model(model);
     }
-    if (!cl.screenshot.isEmpty()) schedule_screenshot(w, cl.screenshot);
+    if (!cl.screenshot.isEmpty() || !cl.export_dir.isEmpty()) schedule_batch_output(w, cl.screenshot, cl.export_dir);
     return qapp.exec();
 }

@@ -22,7 +22,7 @@ int64_t to_int(const QString& flag, const QString& v, int64_t lo) {
 QString usage() {
     return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS]\n"
            "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
-           "                  [--screenshot FILE.png]\n"
+           "                  [--screenshot FILE.png] [--export DIR]\n"
            "\n"
            "  MODEL_DIR, --model DIR  checkpoint folder (config.json + model.safetensors) or its config.json;\n"
            "                          default: the bundled " + QString(kDefaultModel) + "\n"
@@ -32,7 +32,9 @@ QString usage() {
            "  --layer L, --head H     focus this layer and head\n"
            "  --window N              tokens spanned by the attention maps and the transition product (32)\n"
            "  --size WxH              window size (1600x1000)\n"
-           "  --screenshot FILE.png   render the whole window once everything is computed, save it, exit\n";
+           "  --screenshot FILE.png   render the whole window once everything is computed, save it, exit\n"
+           "  --export DIR            write every view as PNG, SVG and PDF and its numbers as CSV and NPY\n"
+           "                          into DIR once everything is computed, then exit\n";
 }
 
 CommandLine parse_command_line(const QStringList& args) {
@@ -52,6 +54,7 @@ CommandLine parse_command_line(const QStringList& args) {
         else if (a == "--head") c.head = int(to_int(a, value(), 0));
         else if (a == "--window") c.window = int(to_int(a, value(), 1));
         else if (a == "--screenshot") c.screenshot = value();
+        else if (a == "--export") c.export_dir = value();
         else if (a == "--size") {
             const QStringList wh = value().split('x');
             if (wh.size() != 2) throw Error("--size: expected WxH, e.g. 1600x1000");

@@ -1,6 +1,6 @@
 // The desktop app's command line:
 //   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS] [--token N] [--layer L]
-//              [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
+//              [--head H] [--window N] [--size WxH] [--screenshot FILE.png] [--export DIR]
 #pragma once
 #include <QSize>
 #include <QString>
@@ -16,6 +16,7 @@ struct CommandLine {
     std::optional<int> layer, head, window;
     QSize size{1600, 1000};
     QString screenshot;         // render the whole window to this PNG and exit
+    QString export_dir;         // write every view's picture and numbers here and exit
     bool help = false;
 };
 

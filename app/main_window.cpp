@@ -14,6 +14,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QDir>
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -303,6 +304,24 @@ void MainWindow::open_model(const QString& path) {
 }
 
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
+
+std::vector<views::Figure*> MainWindow::figures() const {
+    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_};
+}
+
+QStringList MainWindow::export_all(const QString& dir) {
+    QStringList errors;
+    if (!QDir().mkpath(dir)) return {dir + ": cannot create the folder"};
+    for (views::Figure* f : figures()) {
+        const QString base = QDir(dir).filePath(f->figure_name());
+        QString error;
+        for (const char* ext : {".png", ".svg", ".pdf"})
+            if (!views::export_figure_image(*f, base + ext, &error)) errors << error;
+        for (const char* ext : {".csv", ".npy"})
+            if (!views::export_figure_data(*f, base + ext, &error)) errors << error;
+    }
+    return errors;
+}
 
 void MainWindow::show_error(const QString& text) {
     error_->setText(text);

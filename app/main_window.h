@@ -42,6 +42,10 @@ public:
 
     // The text of the error banner ("" when none is shown).
     QString error_text() const;
+    // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
+    std::vector<views::Figure*> figures() const;
+    // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
+    QStringList export_all(const QString& dir);
 
     // Views, for tests and for the screenshot.
     views::HeatmapView* state_view() const { return state_; }

@@ -488,12 +488,26 @@ private slots:
         QTemporaryDir dir;
         const QString out = dir.path() + "/window.png";
         QProcess p;
-        p.start(STATESCOPE_APP, {"--model", model_dir("gla"), "--tokens", "5,77,300,12,9,41,8,200,3,3,90",
-                                 "--token", "6", "--layer", "1", "--size", "1280x800", "--screenshot", out});
+        const QString exports = dir.path() + "/views";
+        p.start(STATESCOPE_APP, {"--model", model_dir("gla"), "--tokens", "5,77,300,12,9,41,8,200,3,3,90", "--token", "6",
+                                 "--layer", "1", "--size", "1280x800", "--screenshot", out, "--export", exports});
         QVERIFY(p.waitForFinished(120000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         QImage img(out);
         QCOMPARE(img.size(), QSize(1280, 800));
+        // --export wrote every view in every format; the state's numbers are layer 1's state after
+        // token 6.
+        for (const char* name : {"state", "attention-exact", "attention-softmax", "eigenvalues", "curves", "overview", "trajectory"})
+            for (const char* ext : {".png", ".svg", ".pdf", ".csv", ".npy"})
+                QVERIFY2(QFileInfo(exports + "/" + name + ext).size() > 0, (QByteArray(name) + ext).constData());
+        QVERIFY(QSvgRenderer(exports + "/eigenvalues.svg").isValid());
+        const analysis::Array state = analysis::read_npy((exports + "/state.npy").toStdString());
+        auto model = load_model(model_dir("gla").toStdString());
+        Timeline tl(*model);
+        tl.append(std::vector<int32_t>{5, 77, 300, 12, 9, 41, 8, 200, 3, 3, 90});
+        const Tensor S = tl.layer_state(1, 7);
+        QCOMPARE(state.shape, (std::vector<int64_t>{S.shape[1], S.shape[2]}));
+        QVERIFY(relative_l2(state.values.data(), S.ptr(), state.values.size()) < 1e-6);
         // A load error still gives a picture (of the error) and exit status 2.
         const QString bad = dir.path() + "/bad.png";
         p.start(STATESCOPE_APP, {"--model", dir.path() + "/nothing-here", "--screenshot", bad});

@@ -88,6 +88,9 @@ void draw_axes(QPainter& p, const QRectF& r, double lo, double hi, int n, bool x
     p.setPen(QPen(style::axis_color(), 0.8));
     p.setBrush(Qt::NoBrush);
     p.drawRect(r);
+    // The label sits on a white box so that curves passing under it stay readable around it.
+    const QRectF box(r.left() + 1, r.top() + 1, fm.horizontalAdvance(label) + 8, fm.height() + 2);
+    p.fillRect(box, QColor(255, 255, 255, 215));
     p.drawText(QPointF(r.left() + 4, r.top() + fm.ascent() + 2), label);
 }
 
@@ -109,9 +112,8 @@ void draw_curve(QPainter& p, const QRectF& r, const std::vector<float>& ys, doub
 
 void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export) {
     p.fillRect(area, Qt::white);
-    style::draw_title(p, area, "Over the sequence", tokens() ? QString("layer %1, head %2 highlighted; click to jump")
-                                                                   .arg(d_.layer).arg(d_.focused_head)
-                                                             : QString());
+    const QString subtitle = QString("layer %1, head %2 highlighted").arg(d_.layer).arg(d_.focused_head);
+    style::draw_title(p, area, "Over the sequence", !tokens() ? QString() : for_export ? subtitle : subtitle + "; click to jump");
     const int n = tokens();
     if (!message_.isEmpty() || n == 0) {
         p.setPen(QColor(120, 120, 120));
