@@ -215,6 +215,7 @@ void EngineWorker::frame(const FrameRequest& r) {
             e.token_half_life = analysis::half_life_tokens(e.token_radius);
             const analysis::Spectrum s = analysis::window_spectrum(in, 0, T - 1, h);
             e.window = s.eigenvalues;
+            e.window_rates = s.rates;
             e.window_tokens = s.tokens;
             e.window_radius = s.radius;
             e.window_rate = s.rate_per_token;

@@ -45,6 +45,21 @@ private slots:
         QVERIFY(std::abs(s.half_life - std::log(0.5) / std::log(std::cbrt(0.1))) < 1e-4);
     }
 
+    void long_windows_keep_exact_rates() {
+        // 1200 tokens of decay 0.5: the product (0.5^1200 ~ 1e-361) underflows a double, the
+        // per-token rate and the half-life (1 token) must not.
+        const int T = 1200;
+        ScanInputs in = inputs(TransitionKind::Scalar, T, 3, 1);
+        in.log_decay = Tensor({T, 1});
+        for (float& g : in.log_decay.data) g = std::log(0.5f);
+        Spectrum s = window_spectrum(in, 0, T - 1, 0);
+        QCOMPARE(s.radius, 0.0);
+        QVERIFY(std::abs(s.rate_per_token - 0.5) < 1e-6);
+        QVERIFY(std::abs(s.half_life - 1.0) < 1e-5);
+        QCOMPARE(int(s.rates.size()), 3);
+        for (double r : s.rates) QVERIFY(std::abs(r - 0.5) < 1e-6);
+    }
+
     void delta_rule_with_beta_two_flips_the_key_direction() {
         // I - 2 k k^T with unit k is a reflection: eigenvalue -1 along k, +1 on its complement.
         const int K = 4;

@@ -178,8 +178,8 @@ void EigenView::draw_moduli(QPainter& p, const QRectF& area) const {
         const QColor c = complex ? QColor(118, 42, 131) : e.real() < 0 ? QColor(178, 24, 43) : kTokenColor;
         const double x = r.left() + i * w;
         p.fillRect(QRectF(x + w * 0.12, ypos(std::abs(e)), std::max(1.0, w * 0.76), r.bottom() - ypos(std::abs(e))), c);
-        if (i < int(d_.window.size()) && d_.window_tokens > 0) {
-            const double rate = std::pow(std::abs(d_.window[size_t(i)]), 1.0 / d_.window_tokens);
+        if (i < int(d_.window_rates.size())) {
+            const double rate = d_.window_rates[size_t(i)];
             p.setPen(QPen(kWindowColor, 2.0));
             p.drawLine(QPointF(x, ypos(rate)), QPointF(x + w, ypos(rate)));
         }

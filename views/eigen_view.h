@@ -13,6 +13,7 @@ namespace statescope::views {
 struct EigenData {
     std::vector<std::complex<double>> token;   // eigenvalues of A_t
     std::vector<std::complex<double>> window;  // eigenvalues of A_t ... A_s
+    std::vector<double> window_rates;          // |mu|^(1/window_tokens) of each, in the same order
     int window_tokens = 0;
     int64_t token_index = -1;
     double token_radius = 0, token_half_life = 0;

@@ -64,17 +64,33 @@ void apply_factor_on_left(const ScanInputs& in, int t, int j, int h, RowMatrix& 
 }
 } // namespace
 
-DenseMatrix transition_product(const ScanInputs& in, int first, int last, int head) {
+namespace {
+// A_last ... A_first as P * exp(log_scale), P rescaled to max |entry| = 1 after every token.
+RowMatrix scaled_product(const ScanInputs& in, int first, int last, int head, double* log_scale) {
     check_token(in, first, head);
     check_token(in, last, head);
     require(first <= last, "transition product: first token after last");
-    const int K = in.K;
-    RowMatrix P = RowMatrix::Identity(K, K);
+    RowMatrix P = RowMatrix::Identity(in.K, in.K);
+    *log_scale = 0;
     // Later transitions apply on the left, micro-steps in order within a token.
-    for (int t = first; t <= last; ++t)
+    for (int t = first; t <= last; ++t) {
         for (int j = 0; j < in.substeps; ++j) apply_factor_on_left(in, t, j, head, P);
+        const double m = P.cwiseAbs().maxCoeff();
+        if (m > 0 && std::isfinite(m)) {
+            P /= m;
+            *log_scale += std::log(m);
+        }
+    }
+    return P;
+}
+} // namespace
+
+DenseMatrix transition_product(const ScanInputs& in, int first, int last, int head) {
+    double log_scale = 0;
+    RowMatrix P = scaled_product(in, first, last, head, &log_scale);
+    P *= std::exp(log_scale);
     DenseMatrix m;
-    m.n = K;
+    m.n = in.K;
     m.values.assign(P.data(), P.data() + P.size());
     return m;
 }
@@ -109,11 +125,23 @@ double half_life_tokens(double rate) {
 }
 
 Spectrum window_spectrum(const ScanInputs& in, int first, int last, int head) {
+    double log_scale = 0;
+    const RowMatrix P = scaled_product(in, first, last, head, &log_scale);
+    DenseMatrix scaled;
+    scaled.n = in.K;
+    scaled.values.assign(P.data(), P.data() + P.size());
     Spectrum s;
     s.tokens = last - first + 1;
-    s.eigenvalues = eigenvalues(transition_product(in, first, last, head));
-    s.radius = spectral_radius(s.eigenvalues);
-    s.rate_per_token = std::pow(s.radius, 1.0 / s.tokens);
+    const double scale = std::exp(log_scale);
+    double log_radius = -std::numeric_limits<double>::infinity();
+    for (std::complex<double> e : eigenvalues(scaled)) {
+        const double log_mod = std::log(std::abs(e)) + log_scale; // -inf for a zero eigenvalue
+        s.eigenvalues.push_back(e * scale);
+        s.rates.push_back(std::exp(log_mod / s.tokens));
+        log_radius = std::max(log_radius, log_mod);
+    }
+    s.radius = std::exp(log_radius);
+    s.rate_per_token = std::exp(log_radius / s.tokens);
     s.half_life = half_life_tokens(s.rate_per_token);
     return s;
 }

@@ -33,13 +33,16 @@ double half_life_tokens(double rate_per_token);
 
 struct Spectrum {
     int tokens = 1;                              // tokens the product spans
-    std::vector<std::complex<double>> eigenvalues; // of the product
+    std::vector<std::complex<double>> eigenvalues; // of the product (may underflow to 0 for long windows)
+    std::vector<double> rates;                   // |mu_i|^(1/tokens) per eigenvalue, computed in logs
     double radius = 0;                           // spectral radius of the product
-    double rate_per_token = 0;                   // radius^(1/tokens)
+    double rate_per_token = 0;                   // radius^(1/tokens), computed in logs
     double half_life = 0;                        // in tokens, from rate_per_token
 };
 
-// Spectrum of A_last ... A_first for head `head`.
+// Spectrum of A_last ... A_first for head `head`. The product is rescaled as it is built and the
+// scale kept as a logarithm, so that per-token rates stay exact over windows whose product
+// underflows (0.5^1100 is below the smallest double).
 Spectrum window_spectrum(const ScanInputs& in, int first, int last, int head);
 
 } // namespace statescope::analysis
