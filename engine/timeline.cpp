@@ -10,8 +10,9 @@ namespace statescope {
 namespace {
 
 // Longest slice of tokens one forward call gets when nothing asks for finer steps: bounds the
-// activation memory of a pass over a long sequence.
-constexpr int64_t kMaxSlice = 1024;
+// activation memory of a pass over a long sequence, observed ones included (the model keeps
+// observed calls whole; Mamba-1's scan inputs take ~1 MB per token and layer at 2.8B).
+constexpr int64_t kMaxSlice = 512;
 
 // Copies the scan inputs (or attention tensors) of one layer as the model reports them.
 class WindowObserver : public ForwardObserver {
