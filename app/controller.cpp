@@ -44,11 +44,12 @@ int Controller::heads_of(int layer) const {
     return model_->info.layers[size_t(layer)].heads;
 }
 
-void Controller::open_model(const QString& path, const TokenInput& input) {
+void Controller::open_model(const QString& path, const TokenInput& input, bool keep_model) {
     LoadRequest r;
     r.session = ++session_;
     r.path = path;
     r.input = input;
+    r.keep_model = keep_model;
     worker_->latest_session.store(r.session);
     loading_ = true;
     loading_path_ = path;
@@ -58,7 +59,7 @@ void Controller::open_model(const QString& path, const TokenInput& input) {
 }
 
 void Controller::set_tokens(const TokenInput& input) {
-    if (model_) open_model(model_->path, input);
+    if (model_) open_model(model_->path, input, /*keep_model=*/true);
 }
 
 void Controller::continue_from(int64_t token, int count, const SamplingOptions& sampling) {

@@ -22,7 +22,8 @@ public:
 
     // Opens a model folder (or config.json) and runs the input through it (text is tokenized
     // with the model's tokenizer on the engine thread).
-    void open_model(const QString& path, const TokenInput& input);
+    // keep_model: the same model with an edited sequence (reruns only what follows the unchanged prefix).
+    void open_model(const QString& path, const TokenInput& input, bool keep_model = false);
     // Runs the open model on another input.
     void set_tokens(const TokenInput& input);
     // Keeps the tokens up to and including `token` and lets the model continue with `count`

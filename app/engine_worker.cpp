@@ -90,6 +90,24 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const QStr
 
 void EngineWorker::load(const LoadRequest& r) {
     if (stale(r.session)) return;
+    if (r.keep_model && model_ && timeline_ && r.path == path_) {
+        try {
+            QElapsedTimer clock;
+            clock.start();
+            const TokenInput input = codec_->encode(r.input);
+            const int64_t ran = timeline_->set_tokens(input.ids); // unchanged if it throws
+            tokens_from_ = input.description;
+            session_ = r.session;
+            window_ = {};
+            auto s = summary(r.session, tokens_from_);
+            s->run_ms = double(clock.nsecsElapsed()) / 1e6;
+            s->tokens_run = ran;
+            callbacks_.loaded(s);
+        } catch (const std::exception& e) {
+            callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+        }
+        return;
+    }
     try {
         QElapsedTimer clock;
         clock.start();
@@ -112,6 +130,7 @@ void EngineWorker::load(const LoadRequest& r) {
         auto s = summary(r.session, tokens_from_);
         s->load_ms = load_ms;
         s->run_ms = run_ms;
+        s->tokens_run = int64_t(input.ids.size());
         callbacks_.loaded(s);
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));

@@ -24,6 +24,9 @@ struct LoadRequest {
     uint64_t session = 0;
     QString path;                  // model folder or its config.json
     TokenInput input;              // the sequence to run (text is tokenized for this model)
+    // An edited prompt for the open model: keep the model and the timeline, and rerun only what
+    // follows the unchanged prefix.
+    bool keep_model = false;
 };
 
 struct ModelSummary {
@@ -36,6 +39,7 @@ struct ModelSummary {
     int64_t checkpoint_interval = 0;
     size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;
+    int64_t tokens_run = 0;        // tokens the model ran for this load or edit
 };
 
 // Keep tokens 0 .. keep - 1 and continue the sequence with `count` generated tokens.

@@ -412,7 +412,10 @@ void MainWindow::on_model_loaded() {
     strip_->set_tokens(m.labels, m.tokens);
     transport_->set_length(int64_t(m.tokens.size()));
     transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
-    timing_label_->setText(QString("load %1 ms · run %2 ms").arg(m.load_ms, 0, 'f', 0).arg(m.run_ms, 0, 'f', 0));
+    timing_label_->setText(QString("load %1 ms · run %2 ms (%3 tokens)")
+                               .arg(m.load_ms, 0, 'f', 0)
+                               .arg(m.run_ms, 0, 'f', 0)
+                               .arg(m.tokens_run));
     strip_->set_description(QString("%1 tokens · %2").arg(m.tokens.size()).arg(m.tokens_from));
     model_label_->setToolTip(m.path);
 }

@@ -107,6 +107,20 @@ void Timeline::truncate(int64_t new_length) {
     end_ = std::move(st);
 }
 
+int64_t Timeline::set_tokens(std::span<const int32_t> tokens) {
+    const int vocab = model_.info().vocab_size;
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] < 0 || tokens[i] >= vocab)
+            throw Error("token id " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
+                        " is out of range for a vocabulary of " + std::to_string(vocab));
+    const int64_t before = tokens_computed_;
+    size_t common = 0;
+    while (common < tokens.size() && common < tokens_.size() && tokens[common] == tokens_[common]) ++common;
+    truncate(int64_t(common));
+    append(tokens.subspan(common));
+    return tokens_computed_ - before;
+}
+
 void Timeline::keep_checkpoint(const SequenceState& state) {
     checkpoints_.insert_or_assign(state.position, state);
 }
@@ -136,6 +150,7 @@ void Timeline::run_to(SequenceState& state, int64_t position, ForwardObserver* o
     while (state.position < position) {
         const int64_t n = std::min(position - state.position, kMaxSlice);
         model_.forward(std::span<const int32_t>(tokens_.data() + state.position, size_t(n)), state, opts);
+        tokens_computed_ += n;
     }
 }
 

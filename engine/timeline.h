@@ -60,6 +60,12 @@ public:
     void append(std::span<const int32_t> tokens);
     // Drops every token from position `length` on.
     void truncate(int64_t length);
+    // Replaces the sequence (an edited prompt), keeping the work of the longest common prefix:
+    // checkpoints inside it stay, and only the tokens after the nearest kept state are run.
+    // Returns how many tokens the model ran. Throws Error for an id out of range (unchanged then).
+    int64_t set_tokens(std::span<const int32_t> tokens);
+    // Tokens run through the model since construction: the cost of everything asked so far.
+    int64_t tokens_computed() const { return tokens_computed_; }
 
     // The whole sequence state at `position` (0 <= position <= length()).
     SequenceState state_at(int64_t position);
@@ -93,6 +99,7 @@ private:
     std::map<int64_t, SequenceState> checkpoints_; // position -> state; position 0 always present
     SequenceState end_;                           // state at length()
     std::optional<SequenceState> cursor_;          // the last state state_at() computed
+    int64_t tokens_computed_ = 0;
 };
 
 } // namespace statescope

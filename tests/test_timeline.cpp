@@ -178,6 +178,41 @@ private slots:
         }
     }
 
+    void editing_the_prompt_reuses_the_prefix() {
+        // An edit at position 150 of 200 tokens recomputes only from the checkpoint before it
+        // (interval 16: from 144), not the whole prompt, and ends in the same states as a fresh run.
+        auto model = load_model(testsupport::reference_dir() + "/models/delta_net");
+        const int vocab = model->info().vocab_size;
+        std::vector<int32_t> prompt = random_tokens(200, vocab, 21);
+        Timeline tl(*model, {size_t(1) << 30, 16});
+        QCOMPARE(tl.set_tokens(prompt), int64_t(200));
+        QCOMPARE(tl.tokens_computed(), int64_t(200));
+
+        std::vector<int32_t> edited = prompt;
+        edited[150] = (edited[150] + 1) % vocab;
+        const int64_t ran = tl.set_tokens(edited);
+        QCOMPARE(ran, int64_t((150 - 144) + (200 - 150)));
+        QCOMPARE(tl.tokens(), edited);
+
+        // Appending text at the end costs only the new tokens; an identical prompt costs nothing.
+        std::vector<int32_t> longer = edited;
+        longer.insert(longer.end(), {1, 2, 3});
+        QCOMPARE(tl.set_tokens(longer), int64_t(3));
+        QCOMPARE(tl.set_tokens(longer), int64_t(0));
+
+        Timeline fresh(*model, {size_t(1) << 30, 16});
+        fresh.append(longer);
+        for (int64_t p : {100, 150, 151, 203}) {
+            Tensor x = tl.layer_state(1, p), y = fresh.layer_state(1, p);
+            QVERIFY(relative_l2(x.ptr(), y.ptr(), y.data.size()) < 1e-6);
+        }
+        // A bad id is refused before anything changes.
+        std::vector<int32_t> bad = longer;
+        bad[5] = vocab + 7;
+        QVERIFY_THROWS_EXCEPTION(Error, tl.set_tokens(bad));
+        QCOMPARE(tl.tokens(), longer);
+    }
+
     void budget_bounds_checkpoint_memory() {
         auto model = load_model(testsupport::reference_dir() + "/models/gla");
         const size_t state_bytes = model->initial_state().bytes();
