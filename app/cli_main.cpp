@@ -20,6 +20,7 @@ using namespace statescope;
 int cmd_synth(int argc, char** argv);
 int cmd_bench_cpu(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_bench_timeline(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 
 namespace {
@@ -43,6 +44,9 @@ const char* kUsage =
     "           [--temperature T] [--top-k K] [--top-p P] [--seed S] [--dump OUT.safetensors]\n"
     "                                      continue the prompt, printing ids as they come; greedy\n"
     "                                      unless --temperature > 0\n"
+    "  bench-timeline MODEL [--tokens N] [--jumps J] [--budget-mb M]\n"
+    "                                      time to jump to random tokens of a long sequence from\n"
+    "                                      the checkpoints, and their memory\n"
     "  bench-cpu MODEL... [--tokens N] [--steps M]\n"
     "                                      CPU prefill tokens/s and per-token step latency; a MODEL\n"
     "                                      may be a folder or a config .json (random weights)\n"
@@ -221,6 +225,7 @@ int main(int argc, char** argv) {
         if (cmd == "synth") return cmd_synth(argc, argv);
         if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
         if (cmd == "generate") return cmd_generate(argc, argv);
+        if (cmd == "bench-timeline") return cmd_bench_timeline(argc, argv);
         if (cmd == "tokenize") return cmd_tokenize(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "generate.h"
+#include "timeline.h"
 #include "tokenizer/tokenizer.h"
 #include "model.h"
 
@@ -222,5 +223,49 @@ int cmd_generate(int argc, char** argv) {
         write_safetensors(dump, states, {{"model", pos[0]}});
         std::fprintf(stderr, "wrote %s\n", dump.c_str());
     }
+    return 0;
+}
+
+int cmd_bench_timeline(int argc, char** argv) {
+    // statescope-cli bench-timeline MODEL [--tokens N] [--jumps J] [--budget-mb M]
+    std::vector<std::string> pos;
+    long T = 65536, jumps = 50, budget_mb = 256;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--tokens" && i + 1 < argc) T = parse_positive("--tokens", argv[++i]);
+        else if (a == "--jumps" && i + 1 < argc) jumps = parse_positive("--jumps", argv[++i]);
+        else if (a == "--budget-mb" && i + 1 < argc) budget_mb = parse_positive("--budget-mb", argv[++i]);
+        else if (a.rfind("--", 0) == 0) throw Error("bench-timeline: unknown option " + a);
+        else pos.push_back(a);
+    }
+    if (pos.size() != 1) throw Error("bench-timeline needs one MODEL (folder or config .json)");
+    auto model = open_any(pos[0]);
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> tok(0, model->info().vocab_size - 1);
+    std::vector<int32_t> ids(static_cast<size_t>(T));
+    for (auto& t : ids) t = tok(rng);
+    TimelineOptions opt;
+    opt.checkpoint_budget_bytes = size_t(budget_mb) << 20;
+    Timeline tl(*model, opt);
+    auto t0 = std::chrono::steady_clock::now();
+    tl.append(ids);
+    const double run_s = seconds_since(t0);
+    std::printf("model %s (%s), %ld tokens: prefill %.2f s (%.0f tok/s)\n", pos[0].c_str(),
+                model->info().family.c_str(), T, run_s, double(T) / run_s);
+    std::printf("checkpoints: %zu every %lld tokens, %.1f MiB (budget %ld MiB); one state %.1f KiB\n",
+                tl.checkpoint_count(), static_cast<long long>(tl.interval()), double(tl.checkpoint_bytes()) / (1 << 20),
+                budget_mb, double(model->initial_state().bytes()) / 1024.0);
+    std::uniform_int_distribution<int64_t> anywhere(0, T);
+    std::vector<double> ms;
+    for (long j = 0; j < jumps; ++j) {
+        const int64_t p = anywhere(rng);
+        auto t1 = std::chrono::steady_clock::now();
+        SequenceState st = tl.state_at(p);
+        ms.push_back(seconds_since(t1) * 1e3);
+        if (st.position != p) throw Error("timeline returned the wrong position");
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("random jumps: %ld, median %.2f ms, p90 %.2f ms, max %.2f ms\n", jumps, ms[ms.size() / 2],
+                ms[ms.size() * 9 / 10], ms.back());
     return 0;
 }
