@@ -85,7 +85,12 @@ void Timeline::append(std::span<const int32_t> tokens) {
         while (st.position < length()) {
             const int64_t next = std::min(length(), (st.position / interval_ + 1) * interval_);
             run_to(st, next);
-            if (st.position % interval_ == 0) keep_checkpoint(st);
+            if (st.position % interval_ == 0) {
+                keep_checkpoint(st);
+                // Within the loop: a long append of a growing state (a KV cache) must never hold
+                // more than the budget, not only after it finished.
+                enforce_budget();
+            }
         }
         end_ = std::move(st);
     } catch (...) {
