@@ -221,6 +221,7 @@ void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked]\n"
                "                            [--chunk C] [--repeat N] [--no-check] [--verbose]\n"
+               "                            [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
                "  are batched as B*H heads. Times are GPU timestamps (median of N runs after two warm-ups);\n"
                "  --verbose prints each kernel's launch parameters.\n",
@@ -256,7 +257,8 @@ int cmd_bench(int argc, char** argv) {
         bench_usage();
         return 0;
     }
-    Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat"},
+    Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat",
+                                           "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile"},
                               {"no-check", "verbose"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
@@ -322,6 +324,10 @@ int cmd_bench(int argc, char** argv) {
                 ScanRunOptions opt;
                 opt.form = form;
                 opt.chunk = chunk;
+                if (o.has("rec-workgroup")) opt.recurrent_workgroup = int(parse_count("--rec-workgroup", o.get("rec-workgroup")));
+                if (o.has("rec-tokens")) opt.recurrent_tokens = int(parse_count("--rec-tokens", o.get("rec-tokens")));
+                if (o.has("out-vblock")) opt.output_vblock = int(parse_count("--out-vblock", o.get("out-vblock")));
+                if (o.has("out-ktile")) opt.output_ktile = int(parse_count("--out-ktile", o.get("out-ktile")));
                 std::vector<double> times;
                 std::string stages;
                 try {

@@ -23,7 +23,13 @@
 layout(local_size_x_id = SS_SC_WORKGROUP) in;
 layout(constant_id = SS_SC_KIND) const uint KIND = 0;
 layout(constant_id = SS_SC_LANES) const uint LANES = 1;
+#ifdef SS_ROWS
+// Fixed row counts are compiled as variants: glslc then unrolls every loop over the rows and
+// keeps s[] in registers, instead of leaving a dynamically indexed array to the driver.
+const uint ROWS = SS_ROWS;
+#else
 layout(constant_id = SS_SC_ROWS) const uint ROWS = 1;
+#endif
 layout(constant_id = SS_SC_KDIM) const uint KD = 1;      // K (sizes the staging arrays)
 layout(constant_id = SS_SC_TOKENS) const uint TB = 1;    // tokens staged per block
 layout(constant_id = SS_SC_SUBSTEPS) const uint SUB = 1; // micro-steps per token

@@ -35,6 +35,10 @@ struct ScanRunOptions {
     // Recurrent form: threads sharing one state column; 0 picks from the device (subgroup
     // shuffles when available), 1 forces the portable variant without subgroup operations.
     int lanes = 0;
+    // Tuning overrides (0 = the device-based choice), for benchmarks: recurrent threads per
+    // workgroup and tokens staged per block; chunked output value block and key tile.
+    int recurrent_workgroup = 0, recurrent_tokens = 0;
+    int output_vblock = 0, output_ktile = 0;
 };
 
 // GPU time per stage of one run (from timestamp queries; empty where the device has none) and
