@@ -62,8 +62,12 @@ void Controller::set_tokens(const TokenInput& input) {
     if (model_) open_model(model_->path, input, /*keep_model=*/true);
 }
 
+void Controller::stop_generation() {
+    if (generating_) worker_->stop_generation.store(true);
+}
+
 void Controller::continue_from(int64_t token, int count, const SamplingOptions& sampling) {
-    if (!model_ || loading_) return;
+    if (!model_ || loading_ || generating_) return;
     ContinueRequest r;
     r.session = ++session_;
     r.keep = std::clamp<int64_t>(token, 0, length() - 1) + 1;
@@ -147,6 +151,7 @@ void Controller::on_loaded(std::shared_ptr<const ModelSummary> s) {
     model_ = std::move(s);
     model_session_ = model_->session;
     loading_ = false;
+    generating_ = model_->generating;
     frame_.reset();
     sequence_.reset();
     // Keep the focus where the new model has it; start at the last token, where the state
@@ -183,6 +188,7 @@ void Controller::on_failed(uint64_t session, uint64_t generation, const QString&
         if (session != session_) return;
         // The model on screen (if any) stays; the engine kept it too.
         loading_ = false;
+        generating_ = false;
         session_ = model_session_;
         worker_->latest_session.store(model_session_);
         emit load_failed(loading_path_, message);

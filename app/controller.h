@@ -29,6 +29,9 @@ public:
     // Keeps the tokens up to and including `token` and lets the model continue with `count`
     // tokens of its own (greedy unless sampling says otherwise).
     void continue_from(int64_t token, int count, const SamplingOptions& sampling = {});
+    // Ends a running generation after the token being computed.
+    void stop_generation();
+    bool generating() const { return generating_; }
 
     bool has_model() const { return model_ != nullptr; }
     const ModelSummary* model() const { return model_.get(); }
@@ -50,7 +53,7 @@ public:
     std::shared_ptr<const FrameResult> frame() const { return frame_; }
     std::shared_ptr<const SequenceResult> sequence() const { return sequence_; }
     // True while a load, or the latest frame or sequence request, has not answered.
-    bool busy() const { return loading_ || frame_pending_ || sequence_pending_; }
+    bool busy() const { return loading_ || generating_ || frame_pending_ || sequence_pending_; }
 
 signals:
     void load_started(const QString& path);
@@ -64,6 +67,7 @@ signals:
     void busy_changed(bool busy);
 
 private:
+    bool generating_ = false;
     void post(std::function<void(EngineWorker&)> job);
     void request_frame();
     void request_sequence();

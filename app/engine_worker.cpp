@@ -141,28 +141,56 @@ void EngineWorker::continue_sequence(const ContinueRequest& r) {
     if (stale(r.session)) return;
     try {
         require(model_ && timeline_ && timeline_->length() > 0, "there is no sequence to continue");
-        QElapsedTimer clock;
-        clock.start();
         const int64_t keep = std::clamp<int64_t>(r.keep, 1, timeline_->length());
-        // Generate on a copy of the state first; the timeline changes only once that worked.
-        SequenceState st = timeline_->state_at(keep - 1);
+        Generation g;
+        g.session = r.session;
+        g.remaining = std::max(1, r.count);
+        g.sampler = std::make_unique<Sampler>(r.sampling); // throws for options out of range
+        // The state before the kept sequence's last token, and that token's logits.
+        g.state = timeline_->state_at(keep - 1);
         ForwardOptions last_only;
         last_only.all_logits = false;
         const int32_t last = timeline_->tokens()[size_t(keep - 1)];
-        std::vector<float> logits = model_->forward(std::span<const int32_t>(&last, 1), st, last_only).logits.data;
-        GenerateOptions g;
-        g.max_tokens = std::max(1, r.count);
-        g.sampling = r.sampling;
-        const std::vector<int32_t> generated = generate(*model_, st, std::move(logits), g);
+        g.logits = model_->forward(std::span<const int32_t>(&last, 1), g.state, last_only).logits.data;
+        if (codec_) g.stop_ids = codec_->stop_ids();
+        g.base_description = tokens_from_;
         timeline_->truncate(keep);
-        timeline_->append(generated);
-        session_ = r.session;
         window_ = {};
-        auto s = summary(r.session, tokens_from_ + QString(" + %1 generated").arg(generated.size()));
-        s->run_ms = double(clock.nsecsElapsed()) / 1e6;
-        callbacks_.loaded(s);
+        session_ = r.session;
+        stop_generation = false;
+        generation_ = std::move(g);
+        generate_step(r.session);
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+    }
+}
+
+void EngineWorker::generate_step(uint64_t session) {
+    Generation& g = generation_;
+    if (g.session != session || stale(session) || g.remaining <= 0) return;
+    try {
+        QElapsedTimer clock;
+        clock.start();
+        const int32_t id = g.sampler->next(g.logits);
+        ForwardOptions last_only;
+        last_only.all_logits = false;
+        g.logits = model_->forward(std::span<const int32_t>(&id, 1), g.state, last_only).logits.data;
+        timeline_->append(std::span<const int32_t>(&id, 1));
+        --g.remaining;
+        ++g.done;
+        const bool stop = stop_generation.exchange(false) ||
+                          std::find(g.stop_ids.begin(), g.stop_ids.end(), id) != g.stop_ids.end();
+        if (stop) g.remaining = 0;
+        auto s = summary(session, g.base_description + QString(" + %1 generated").arg(g.done));
+        s->run_ms = double(clock.nsecsElapsed()) / 1e6;
+        s->tokens_run = 2; // the sampled token's forward, and the timeline's
+        s->generating = g.remaining > 0;
+        callbacks_.loaded(s);
+        if (g.remaining > 0)
+            QMetaObject::invokeMethod(this, [this, session] { generate_step(session); }, Qt::QueuedConnection);
+    } catch (const std::exception& e) {
+        g.remaining = 0;
+        callbacks_.failed(session, 0, "load", QString::fromStdString(e.what()));
     }
 }
 

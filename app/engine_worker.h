@@ -4,6 +4,7 @@
 // worker gets to them are skipped, so a fast scrub costs only the frames that are still wanted.
 #pragma once
 #include "frame.h"
+#include "sampling.h"
 #include "timeline.h"
 #include "token_input.h"
 
@@ -29,6 +30,8 @@ public:
 
     // Set by the UI thread when it posts a request, read by the worker to skip stale ones.
     std::atomic<uint64_t> latest_session{0}, latest_frame{0}, latest_sequence{0};
+    // Set by the UI thread to end a running generation after the current token.
+    std::atomic<bool> stop_generation{false};
 
     // Run on the worker thread (post them with QMetaObject::invokeMethod).
     void load(const LoadRequest& r);
@@ -37,6 +40,20 @@ public:
     void sequence(const SequenceRequest& r);
 
 private:
+    // One generated token: sample, append to the timeline, report; then post itself again so
+    // that frames asked for in between are computed and every view follows the generation.
+    void generate_step(uint64_t session);
+    struct Generation {
+        uint64_t session = 0;
+        int remaining = 0;
+        int done = 0;
+        std::unique_ptr<Sampler> sampler;
+        SequenceState state;          // after the last token of the sequence
+        std::vector<float> logits;    // logits after that token
+        std::vector<int32_t> stop_ids;
+        QString base_description;
+    };
+    Generation generation_;
     bool stale(uint64_t session) const { return session != latest_session.load(); }
     // The summary of the open model and its sequence, stamped with `session`.
     std::shared_ptr<ModelSummary> summary(uint64_t session, const QString& tokens_from) const;

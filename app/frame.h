@@ -40,6 +40,7 @@ struct ModelSummary {
     size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;
     int64_t tokens_run = 0;        // tokens the model ran for this load or edit
+    bool generating = false;       // more generated tokens will follow
 };
 
 // Keep tokens 0 .. keep - 1 and continue the sequence with `count` generated tokens.

@@ -20,6 +20,10 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QInputDialog>
+#include <QDialogButtonBox>
+#include <QSpinBox>
+#include <QFormLayout>
+#include <QDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -268,12 +272,8 @@ void MainWindow::build_menus() {
     QMenu* seq = menuBar()->addMenu("&Sequence");
     seq->addAction("Set &Prompt Text…", this, &MainWindow::ask_prompt);
     seq->addAction("Set &Token IDs…", this, &MainWindow::ask_token_ids);
-    seq->addAction("&Continue from Current Token…", QKeySequence("Ctrl+G"), this, [this] {
-        bool ok = false;
-        const int n = QInputDialog::getInt(this, "Continue", "Tokens the model generates (greedy) after the current one:",
-                                           32, 1, 4096, 1, &ok);
-        if (ok) controller_->continue_from(controller_->token(), n);
-    });
+    seq->addAction("&Continue from Current Token…", QKeySequence("Ctrl+G"), this, &MainWindow::ask_continue);
+    seq->addAction("&Stop Generating", QKeySequence(Qt::Key_Escape), controller_, &Controller::stop_generation);
     seq->addSeparator();
     seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
 
@@ -391,6 +391,47 @@ void MainWindow::dropEvent(QDropEvent* e) {
 void MainWindow::closeEvent(QCloseEvent* e) {
     transport_->set_playing(false);
     e->accept();
+}
+
+void MainWindow::ask_continue() {
+    // Generation continues from the current token: greedy by default, or sampled with a seed.
+    QDialog dialog(this);
+    dialog.setWindowTitle("Continue from token " + QString::number(controller_->token()));
+    auto* form = new QFormLayout(&dialog);
+    auto* count = new QSpinBox(&dialog);
+    count->setRange(1, 4096);
+    count->setValue(32);
+    auto* temperature = new QDoubleSpinBox(&dialog);
+    temperature->setRange(0.0, 5.0);
+    temperature->setSingleStep(0.1);
+    temperature->setValue(0.0);
+    temperature->setSpecialValueText("0 (greedy)");
+    auto* top_k = new QSpinBox(&dialog);
+    top_k->setRange(0, 1 << 20);
+    top_k->setSpecialValueText("no limit");
+    auto* top_p = new QDoubleSpinBox(&dialog);
+    top_p->setRange(0.01, 1.0);
+    top_p->setSingleStep(0.05);
+    top_p->setValue(1.0);
+    auto* seed = new QSpinBox(&dialog);
+    seed->setRange(0, 1 << 30);
+    form->addRow("Tokens to generate", count);
+    form->addRow("Temperature", temperature);
+    form->addRow("Top-k", top_k);
+    form->addRow("Top-p", top_p);
+    form->addRow("Seed", seed);
+    form->addRow(new QLabel("Tokens appear one by one and the views follow; Esc stops.", &dialog));
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted) return;
+    SamplingOptions opt;
+    opt.temperature = float(temperature->value());
+    opt.top_k = top_k->value();
+    opt.top_p = float(top_p->value());
+    opt.seed = uint64_t(seed->value());
+    controller_->continue_from(controller_->token(), count->value(), opt);
 }
 
 void MainWindow::on_model_loaded() {

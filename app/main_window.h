@@ -75,6 +75,7 @@ private:
     void ask_token_ids();
 
     void on_model_loaded();
+    void ask_continue();
     void on_frame();
     void on_sequence();
     void on_token_changed(int64_t token);

@@ -81,6 +81,12 @@ TokenInput TokenCodec::encode(const TokenInput& input) {
     return t;
 }
 
+std::vector<int32_t> TokenCodec::stop_ids() const {
+    if (tokenizer_)
+        if (auto eos = tokenizer_->eos_id()) return {*eos};
+    return {};
+}
+
 QString TokenCodec::label(int32_t id) const {
     if (!tokenizer_) return bytes_ ? byte_label(id) : QString::number(id);
     // A token's own text; pieces of a multi-byte character decode to U+FFFD, and ids outside

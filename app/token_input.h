@@ -43,6 +43,8 @@ public:
     // What the strip shows for token `id`: its text (tokenizer), its byte (text read byte by
     // byte), else the id itself.
     QString label(int32_t id) const;
+    // Ids that end a generation (the tokenizer's EOS), none without a tokenizer.
+    std::vector<int32_t> stop_ids() const;
 
 private:
     std::unique_ptr<Tokenizer> tokenizer_;

@@ -293,6 +293,39 @@ private slots:
         QCOMPARE(c.frame()->token, 15);
     }
 
+    void generation_is_live_and_can_be_stopped() {
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(some_tokens(12));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        // Tokens arrive one by one: the sequence grows through every length on the way.
+        std::vector<int64_t> lengths;
+        auto conn = connect(&c, &app::Controller::model_loaded, this, [&] { lengths.push_back(c.length()); });
+        SamplingOptions sampled{0.8f, 40, 0.95f, 123};
+        c.continue_from(11, 5, sampled);
+        QVERIFY(settle(w));
+        QCOMPARE(lengths, (std::vector<int64_t>{13, 14, 15, 16, 17}));
+        QVERIFY(!c.generating());
+        const std::vector<int32_t> first = c.model()->tokens;
+        // Same seed, same continuation.
+        c.continue_from(11, 5, sampled);
+        QVERIFY(settle(w));
+        QCOMPARE(c.model()->tokens, first);
+        // Stop: a long generation ends when asked, short of its 4000 tokens (how many tokens that
+        // is depends on how far the engine got before the window saw the first one).
+        lengths.clear();
+        c.continue_from(11, 4000);
+        QTRY_VERIFY_WITH_TIMEOUT(!lengths.empty(), 30000);
+        c.stop_generation();
+        QVERIFY(settle(w));
+        QVERIFY2(c.length() < 12 + 4000, qPrintable(QString::number(c.length())));
+        QCOMPARE(int64_t(c.model()->tokens.size()), c.length());
+        QVERIFY(!c.generating());
+        disconnect(conn);
+    }
+
     void load_errors_are_shown_and_the_model_stays() {
         app::MainWindow w;
         w.show();
