@@ -21,6 +21,8 @@ int cmd_synth(int argc, char** argv);
 int cmd_bench_cpu(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_bench_timeline(int argc, char** argv);
+int cmd_devices(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 
 namespace {
@@ -50,6 +52,12 @@ const char* kUsage =
     "  bench-cpu MODEL... [--tokens N] [--steps M]\n"
     "                                      CPU prefill tokens/s and per-token step latency; a MODEL\n"
     "                                      may be a folder or a config .json (random weights)\n"
+    "  devices [--device D]                Vulkan devices and their capabilities; marks the one a\n"
+    "                                      GPU command would use (D or STATESCOPE_VULKAN_DEVICE:\n"
+    "                                      an index or part of a name)\n"
+    "  bench [--device D] [--configs BxT,...] [--kinds ...] [--forms ...] (--help for more)\n"
+    "                                      GPU scan kernels: time, GB/s, TFLOP/s per transition kind\n"
+    "                                      and form (default B=8 T=4096 and B=1 T=65536, H=16, K=V=128)\n"
     "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
     "                                      token ids of a text (--file - reads stdin), the text of\n"
     "                                      ids, or tokenizer throughput (tokenizer.json)\n";
@@ -226,6 +234,8 @@ int main(int argc, char** argv) {
         if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
         if (cmd == "generate") return cmd_generate(argc, argv);
         if (cmd == "bench-timeline") return cmd_bench_timeline(argc, argv);
+        if (cmd == "devices") return cmd_devices(argc, argv);
+        if (cmd == "bench") return cmd_bench(argc, argv);
         if (cmd == "tokenize") return cmd_tokenize(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
