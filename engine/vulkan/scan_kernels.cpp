@@ -21,12 +21,6 @@ const char* scan_form_name(ScanForm f) { return f == ScanForm::Recurrent ? "recu
 
 namespace {
 
-uint32_t next_pow2(uint32_t x) {
-    uint32_t p = 1;
-    while (p < x) p <<= 1;
-    return p;
-}
-
 uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 
 // A device buffer of `count` floats, refusing sizes that the shaders' 32-bit indices cannot address.
