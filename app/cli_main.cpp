@@ -2,7 +2,9 @@
 // arguments, call the engine, print. Every error reaches the user as one line naming its cause.
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "gpu/gpu_model.h"
 #include "model.h"
+#include "vulkan/context.h"
 #include "verify.h"
 
 #include <algorithm>
@@ -36,9 +38,10 @@ const char* kUsage =
     "                                      run the tokens; print the argmax of the last logits; with\n"
     "                                      --dump write logits, hidden states and every layer's state\n"
     "                                      at every position\n"
-    "  verify MODEL_DIR [--reference FILE] [--tolerance X] [--backend cpu]\n"
+    "  verify MODEL_DIR [--reference FILE] [--tolerance X] [--backend cpu|vulkan] [--device D]\n"
     "                                      compare every tensor of a reference file (default\n"
-    "                                      MODEL_DIR/reference.safetensors, tolerance 1e-4)\n"
+    "                                      MODEL_DIR/reference.safetensors, tolerance 1e-4), on\n"
+    "                                      the CPU reference or the whole model on a Vulkan device\n"
     "  synth CONFIG.json OUT_DIR [--dtype bf16|f16|f32] [--seed N]\n"
     "                                      write a model with random weights in the family's real\n"
     "                                      shapes (assets/configs has realistic sizes)\n"
@@ -206,8 +209,17 @@ int cmd_verify(const Args& a) {
         if (*end != '\0' || !(tol > 0)) throw Error("--tolerance: '" + a.get("tolerance") + "' is not a positive number");
     }
     const std::string backend = a.get("backend", "cpu");
-    if (backend != "cpu") throw Error("--backend: '" + backend + "' is not available (available: cpu)");
-    auto model = load_model(dir);
+    if (backend != "cpu" && backend != "vulkan")
+        throw Error("--backend: '" + backend + "' is not available (available: cpu, vulkan)");
+    std::unique_ptr<vk::VulkanContext> ctx;   // declared first: outlives the GPU model below
+    std::shared_ptr<Model> model = load_model(dir);
+    if (backend == "vulkan") {
+        vk::ContextOptions co;
+        co.device = a.get("device");
+        ctx = std::make_unique<vk::VulkanContext>(co);
+        std::printf("verify: Vulkan device %s\n", ctx->device().name.c_str());
+        model = std::make_shared<gpu::GpuModel>(model, *ctx);
+    }
     VerifyReport rep = verify_against_reference(*model, ref, tol);
     for (const auto& l : rep.lines)
         std::printf("%-48s %12.3e  %s%s%s\n", l.name.c_str(), l.error, l.ok ? "ok" : l.invalid_reference ? "skip" : "FAIL",
@@ -229,7 +241,7 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {}));
         if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"tokens", "dump"}));
-        if (cmd == "verify") return cmd_verify(parse_args(argc, argv, 2, {"reference", "tolerance", "backend"}));
+        if (cmd == "verify") return cmd_verify(parse_args(argc, argv, 2, {"reference", "tolerance", "backend", "device"}));
         if (cmd == "synth") return cmd_synth(argc, argv);
         if (cmd == "bench-cpu") return cmd_bench_cpu(argc, argv);
         if (cmd == "generate") return cmd_generate(argc, argv);

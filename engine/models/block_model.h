@@ -6,6 +6,7 @@
 #pragma once
 #include "core/checkpoint.h"
 #include "cpu/ops.h"
+#include "gpu/sequence.h"
 #include "model.h"
 
 #include <functional>
@@ -20,6 +21,7 @@ struct ForwardContext {
     int64_t position = 0;          // position of the first token of this call
     const ForwardOptions* options = nullptr;
     cpu::Mat v_first;              // RWKV-7: layer 0's values, shared with later layers in one call
+    gpu::Mat gpu_v_first;          // the same on the GPU path
 };
 
 // A token mixer or channel mixer of one layer.
@@ -34,6 +36,12 @@ public:
     virtual cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const = 0;
     // Appends this mixer's part of the library's cache for layer `layer` (see Model::library_state).
     virtual void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const = 0;
+
+    // The same computation recorded on a Vulkan device (engine/gpu): x [T, hidden] -> [T, hidden],
+    // with the layer's state resident there. Mixers without a GPU path keep the defaults, and the
+    // GPU model refuses them by name.
+    virtual bool has_gpu() const { return false; }
+    virtual gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const;
 };
 
 struct Norm {
@@ -44,6 +52,7 @@ struct Norm {
         if (kind == RMS) cpu::rms_norm(x, weight, eps);
         else cpu::layer_norm(x, weight, bias, eps);
     }
+    void gpu(gpu::Ops& ops, const gpu::Mat& x) const;   // the same, in place on the device
     // Why y (n values) cannot be an output of this norm, or empty: undoing the affine part must
     // give values with mean 0 (LayerNorm) and a sum of squares of at most n.
     std::string implausible_output(const float* y, int n) const;
@@ -71,14 +80,23 @@ public:
     std::vector<NamedTensor> library_state(const SequenceState& state) const override;
     const Checkpoint* checkpoint() const override { return ck_.get(); }
 
+    // The GPU path (engine/models/block_model_gpu.cpp, driven by gpu::GpuModel): empty when every
+    // layer has one, else which layer and mixer lacks it.
+    std::string gpu_unsupported() const;
+    // forward() recorded on the device with the state resident there; logits and the requested
+    // hidden states come back to the host. Observers get what forward() gives them.
+    ForwardResult forward_gpu(gpu::Ops& ops, std::span<const int32_t> tokens, gpu::SequenceState& state,
+                              const ForwardOptions& options) const;
+
 protected:
     ForwardResult forward_piece(std::span<const int32_t> tokens, SequenceState& state,
                                 const ForwardOptions& options) const;
     static void append_rows(Tensor& dst, const Tensor& src);
     // Families call this after filling blocks_, norm_f_ and the tensor names.
     void finish_setup(const std::string& embed_name, const std::string& lm_head_name, bool tie_embeddings);
-    // Hook for RWKV-7's extra norm on the embeddings before layer 0.
+    // Hook for RWKV-7's extra norm on the embeddings before layer 0 (and its GPU twin).
     virtual void before_layers(cpu::Mat& /*x*/) const {}
+    virtual void before_layers_gpu(gpu::Ops& /*ops*/, const gpu::Mat& /*x*/) const {}
 
     Checkpoint& ck() { return *ck_; }
     std::unique_ptr<Checkpoint> ck_;
@@ -95,6 +113,11 @@ protected:
 // Runs a recurrent layer's common-form scan over this call's tokens with the layer's state,
 // reporting to the observer. Returns o as [T, H * V].
 cpu::Mat run_scan(const ScanInputs& in, LayerState& st, const ForwardContext& ctx);
+
+// run_scan on the device: records the scan of packed inputs from the layer's resident state.
+// A watching observer gets the same calls as from run_scan (the inputs and the state before them
+// are read back; per-token states come from the CPU recurrence on those exact inputs).
+gpu::Mat run_scan_gpu(gpu::Ops& ops, const gpu::ScanMats& in, gpu::LayerState& st, const ForwardContext& ctx);
 
 // Reads the fla/transformers config fields every family has: hidden_size, num_hidden_layers,
 // vocab_size, and fills info (parameters, dtype).

@@ -1,6 +1,7 @@
 #include "models/fla_common.h"
 
 #include "core/error.h"
+#include "models/gpu_layers.h"
 
 #include <algorithm>
 
@@ -21,6 +22,23 @@ void OutputNorm::apply(cpu::Mat& o, const cpu::Mat* g, int heads) const {
         const float* gp = g->data();
         for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
     }
+}
+
+void OutputNorm::apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, int heads) const {
+    gpu::rms_norm(ops, o, weight, eps, o.cols / uint32_t(heads));
+    if (g) {
+        gpu::ElementwiseParams p;
+        p.op = gpu::Combine::MulSiluB;
+        ops.elementwise(o, gpu::Operand::of(o), gpu::Operand::of(*g), p);
+    }
+}
+
+void apply_feature_map_gpu(gpu::Ops& ops, const std::string& name, const gpu::Mat& x) {
+    if (name.empty() || name == "identity") return;
+    if (name == "relu") ops.apply(x, gpu::Func::Relu);
+    else if (name == "silu" || name == "swish") ops.apply(x, gpu::Func::Silu);
+    else if (name == "elu") ops.apply(x, gpu::Func::EluPlusOne);
+    else throw Error("feature map '" + name + "' is not supported");
 }
 
 void apply_feature_map(const std::string& name, cpu::Mat& x) {
@@ -82,6 +100,10 @@ private:
         void init_state(LayerState&) const override {}
         cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
         void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
+        bool has_gpu() const override { return true; }
+        gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
+            return gpu::gated_mlp(ops, mlp_, x);
+        }
     private:
         cpu::GatedMLP mlp_;
     };

@@ -18,11 +18,13 @@ struct OutputNorm {
     static OutputNorm load(Checkpoint& ck, const std::string& name, int dim, float eps);
     // o: [T, H * dim]; g: [T, H * dim] or null.
     void apply(cpu::Mat& o, const cpu::Mat* g, int heads) const;
+    void apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, int heads) const;
 };
 
 // fla's ACT2FN feature maps that some families apply to q and k: "relu", "silu"/"swish",
 // "elu" (elu(x) + 1), "identity". Empty string: nothing.
 void apply_feature_map(const std::string& name, cpu::Mat& x);
+void apply_feature_map_gpu(gpu::Ops& ops, const std::string& name, const gpu::Mat& x);
 
 // [C, W] window -> [1, C, W] as fla's conv caches hold it.
 Tensor export_conv_state(const Tensor& cw);

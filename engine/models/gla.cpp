@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <cmath>
@@ -106,6 +107,38 @@ public:
         if (use_gate_) g = g_(x);
         out_norm_.apply(o, use_gate_ ? &g : nullptr, H_);
         return o_(o);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows;
+        gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);
+        if (!conv_.empty()) {
+            q = gpu::short_conv(ops, conv_[0], q, st.get("conv.q"));
+            k = gpu::short_conv(ops, conv_[1], k, st.get("conv.k"));
+            v = gpu::short_conv(ops, conv_[2], v, st.get("conv.v"));
+        }
+        gpu::Mat gk = gpu::linear(ops, gk1_, gpu::linear(ops, gk0_, x));
+        gpu::ElementwiseParams gate;
+        gate.f = gpu::Func::LogSigmoid;
+        gate.alpha = 1.0f / normalizer_;
+        if (!std::isnan(clamp_min_)) gate.lo = clamp_min_;
+        ops.elementwise(gk, gpu::Operand::of(gk), {}, gate);
+        apply_feature_map_gpu(ops, feature_map_, q);
+        apply_feature_map_gpu(ops, feature_map_, k);
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true);
+        const uint32_t groups = uint32_t(H_ / kv_heads_);
+        gpu::repeat_heads(ops, in.q, q, uint32_t(K_), 1, 1.0f / std::sqrt(float(K_)));
+        gpu::repeat_heads(ops, in.k, k, uint32_t(K_), groups);
+        gpu::repeat_heads(ops, in.g, gk, uint32_t(K_), groups);
+        gpu::repeat_heads(ops, in.v, v, uint32_t(V_), groups);
+        gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        gpu::Mat g;
+        if (use_gate_) g = gpu::linear(ops, g_, x);
+        out_norm_.apply_gpu(ops, o, use_gate_ ? &g : nullptr, H_);
+        return gpu::linear(ops, o_, o);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {

@@ -61,8 +61,8 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_G] = or_placeholder(b.g);
     v[SS_BIND_A] = or_placeholder(b.a);
     v[SS_BIND_B] = or_placeholder(b.b);
-    v[SS_BIND_S0] = or_placeholder(b.S0);
-    v[SS_BIND_S] = or_placeholder(b.S);
+    v[SS_BIND_S0] = b.state_in ? b.state_in : or_placeholder(b.S0);
+    v[SS_BIND_S] = b.state_out ? b.state_out : or_placeholder(b.S);
     v[SS_BIND_O] = or_placeholder(b.o);
     v[SS_BIND_GCUM] = or_placeholder(b.gcum);
     v[SS_BIND_W] = or_placeholder(b.w);
@@ -152,6 +152,35 @@ ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
     }
     b.S = float_buffer(ctx_, state_count, "S");
     b.o = float_buffer(ctx_, size_t(in.T) * in.H * in.V, "o");
+    return b;
+}
+
+ScanBuffers ScanKernels::allocate(TransitionKind kind, int T, int H, int K, int V, int substeps, bool has_beta,
+                                  bool has_decay) {
+    require(T > 0 && H > 0 && K > 0 && V > 0 && substeps > 0, "GPU scan: T, H, K, V and substeps must be positive");
+    ScanBuffers b;
+    b.kind = kind;
+    b.T = T;
+    b.H = H;
+    b.K = K;
+    b.V = V;
+    b.substeps = substeps;
+    b.has_beta = has_beta;
+    b.has_decay = has_decay || kind == TransitionKind::Scalar || kind == TransitionKind::Diagonal ||
+                  kind == TransitionKind::DiagPlusRankOne;
+    const size_t L = size_t(T) * substeps;
+    const bool key_gate = kind == TransitionKind::Diagonal || kind == TransitionKind::DiagPlusRankOne;
+    b.placeholder = Buffer(ctx_, 16, MemoryKind::Device, "placeholder");
+    b.q = float_buffer(ctx_, size_t(T) * H * K, "scan q");
+    b.k = float_buffer(ctx_, L * H * K, "scan k");
+    b.v = float_buffer(ctx_, L * H * V, "scan v");
+    if (b.has_beta) b.beta = float_buffer(ctx_, L * H, "scan beta");
+    if (b.has_decay) b.g = float_buffer(ctx_, size_t(T) * H * (key_gate ? K : 1), "scan log decay");
+    if (kind == TransitionKind::DiagPlusRankOne) {
+        b.a = float_buffer(ctx_, size_t(T) * H * K, "scan a");
+        b.b = float_buffer(ctx_, size_t(T) * H * K, "scan b");
+    }
+    b.o = float_buffer(ctx_, size_t(T) * H * V, "scan o");
     return b;
 }
 
@@ -307,11 +336,33 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
                                                  " form is not implemented for " + transition_name(b.kind) +
                                                  " (use the recurrent form)");
     const auto start = std::chrono::steady_clock::now();
-    ScanPush push = make_push(b);
-    const uint32_t kind = uint32_t(b.kind);
     CommandBatch batch(ctx_);
     batch.begin();
     batch.timestamp("start");
+    record_stages(batch, b, options, /*timestamps=*/true);
+    batch.submit_and_wait();
+
+    ScanTiming timing;
+    timing.stages_ms = batch.intervals();
+    for (const auto& s : timing.stages_ms) timing.gpu_ms += s.second;
+    timing.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return timing;
+}
+
+void ScanKernels::record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options) {
+    require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
+                                                 " form is not implemented for " + transition_name(b.kind) +
+                                                 " (use the recurrent form)");
+    record_stages(batch, b, options, /*timestamps=*/false);
+    batch.barrier();   // o and the final state -> whatever the caller records next
+}
+
+void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps) {
+    auto stamp = [&](const char* label) {
+        if (timestamps) batch.timestamp(label);
+    };
+    ScanPush push = make_push(b);
+    const uint32_t kind = uint32_t(b.kind);
 
     if (options.form == ScanForm::Recurrent) {
         const RecurrentPlan p = plan_recurrent(b, options);
@@ -328,7 +379,7 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
             push.seg_first = t == 0;
             batch.dispatch(pipe, binds, push, ceil_div(b.V, columns_per_group), uint32_t(b.H));
         }
-        batch.timestamp("recurrent");
+        stamp("recurrent");
     } else {
         const ChunkPlan p = plan_chunked(b, options);
         ensure_chunk_scratch(b, p);
@@ -341,14 +392,14 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
                 scan_pipeline("scan_chunk_gates", {{SS_SC_WORKGROUP, 64}, {SS_SC_CHUNK, p.chunk}}));
             batch.dispatch(gates, binds, push, ceil_div(size_t(H) * push.gate_width, 64), N);
             batch.barrier(); // gcum written -> read by the WY, state and output kernels
-            batch.timestamp("gates");
+            stamp("gates");
         }
         if (b.kind == TransitionKind::DeltaRule) {
             ComputePipeline& wy = ctx_.pipeline(scan_pipeline(
                 "scan_chunk_wy", {{SS_SC_WORKGROUP, p.wy_workgroup}, {SS_SC_CHUNK, p.chunk}, {SS_SC_KTILE, p.wy_ktile}}));
             batch.dispatch(wy, binds, push, N, H);
             batch.barrier(); // W, U written -> read by the state pass
-            batch.timestamp("wy");
+            stamp("wy");
         }
         ComputePipeline& state = ctx_.pipeline(scan_pipeline(
             "scan_chunk_state", {{SS_SC_WORKGROUP, p.state_workgroup},
@@ -365,22 +416,15 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
             batch.dispatch(state, binds, push, ceil_div(b.V, p.state_vblock), ceil_div(b.K, p.state_kblock), H);
         }
         batch.barrier(); // boundary states and u~ written -> read by the output kernel
-        batch.timestamp("state pass");
+        stamp("state pass");
         ComputePipeline& out = ctx_.pipeline(scan_pipeline("scan_chunk_output", {{SS_SC_WORKGROUP, p.out_workgroup},
                                                                                  {SS_SC_KIND, kind},
                                                                                  {SS_SC_CHUNK, p.chunk},
                                                                                  {SS_SC_KTILE, p.out_ktile},
                                                                                  {SS_SC_VBLOCK, p.out_vblock}}));
         batch.dispatch(out, binds, push, N, ceil_div(b.V, p.out_vblock), H);
-        batch.timestamp("outputs");
+        stamp("outputs");
     }
-    batch.submit_and_wait();
-
-    ScanTiming timing;
-    timing.stages_ms = batch.intervals();
-    for (const auto& s : timing.stages_ms) timing.gpu_ms += s.second;
-    timing.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return timing;
 }
 
 std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& options) const {

@@ -23,6 +23,7 @@
 namespace statescope::vk {
 
 class VulkanContext;
+class CommandBatch;
 
 enum class ScanForm { Recurrent, Chunked };
 const char* scan_form_name(ScanForm f);
@@ -59,6 +60,10 @@ struct ScanBuffers {
     Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start
     Buffer placeholder;      // bound where a kernel reads nothing
     int chunk = 0, num_chunks = 0;   // of the last chunked run
+    // When set, the kernels read the initial state from state_in and write the final state to
+    // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
+    const Buffer* state_in = nullptr;
+    const Buffer* state_out = nullptr;
 };
 
 class ScanKernels {
@@ -70,9 +75,15 @@ public:
     // Validates `in` (ScanInputs::check), allocates device buffers and uploads the inputs and the
     // initial state S0 ([H, K, V]; null means zeros).
     ScanBuffers upload(const ScanInputs& in, const float* S0);
+    // Allocates device buffers for a problem without uploading anything (the caller's kernels
+    // write q, k, v, ... in the layouts of core/scan.h); S0 and S are left to state_in/state_out.
+    ScanBuffers allocate(TransitionKind kind, int T, int H, int K, int V, int substeps, bool has_beta, bool has_decay);
     // Runs the scan on resident buffers: S = scan(S0), o = outputs. Repeatable (S0 is not
     // modified). Throws Error for unsupported kind/form pairs and VulkanError for device failures.
     ScanTiming run(ScanBuffers& b, const ScanRunOptions& options);
+    // Records the same work into a batch that the caller submits (no timestamps), ending with a
+    // barrier so that later kernels of the batch see o and the final state.
+    void record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options);
 
     void download_state(const ScanBuffers& b, float* S) const;     // [H, K, V]
     void download_outputs(const ScanBuffers& b, float* o) const;   // [T, H, V]
@@ -99,6 +110,7 @@ private:
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
     void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan);
+    void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps);
 
     VulkanContext& ctx_;
 };

@@ -1,0 +1,89 @@
+#include "gpu/gpu_model.h"
+
+#include "core/error.h"
+#include "models/block_model.h"
+#include "vulkan/context.h"
+
+#include <algorithm>
+
+namespace statescope::gpu {
+
+namespace {
+
+WeightType choose_weight_type(const Model& m, OpsOptions::Weights w) {
+    switch (w) {
+    case OpsOptions::Weights::F32: return WeightType::F32;
+    case OpsOptions::Weights::F16: return WeightType::F16;
+    case OpsOptions::Weights::BF16: return WeightType::BF16;
+    case OpsOptions::Weights::Auto: break;
+    }
+    // The checkpoint's own storage type: converting its float32 copies back is exact.
+    const std::string& d = m.info().weight_dtype;
+    if (d == "BF16") return WeightType::BF16;
+    if (d == "F16") return WeightType::F16;
+    return WeightType::F32;
+}
+
+} // namespace
+
+std::string gpu_unsupported(const Model& model) {
+    const auto* b = dynamic_cast<const BlockModel*>(&model);
+    if (!b) return model.info().family + " models have no GPU path";
+    return b->gpu_unsupported();
+}
+
+GpuModel::GpuModel(std::shared_ptr<const Model> cpu, vk::VulkanContext& ctx, GpuModelOptions options)
+    : cpu_(std::move(cpu)), ctx_(ctx), options_(options) {
+    require(cpu_ != nullptr, "GpuModel: no model");
+    if (std::string why = gpu_unsupported(*cpu_); !why.empty())
+        throw Error(cpu_->info().family + " (" + cpu_->info().model_type + ") cannot run on the GPU: " + why);
+    blocks_ = dynamic_cast<const BlockModel*>(cpu_.get());
+    require(options_.piece >= 1, "GpuModel: piece must be at least one token");
+    weights_ = std::make_unique<WeightCache>(ctx_, choose_weight_type(*cpu_, options_.ops.weights));
+    ops_ = std::make_unique<Ops>(ctx_, *weights_);
+}
+
+GpuModel::~GpuModel() = default;
+
+gpu::SequenceState GpuModel::upload(const statescope::SequenceState& host) const { return upload_sequence(ctx_, host); }
+
+void GpuModel::download(const gpu::SequenceState& dev, statescope::SequenceState& host) const {
+    download_sequence(ctx_, dev, host);
+}
+
+ForwardResult GpuModel::forward_resident(std::span<const int32_t> tokens, gpu::SequenceState& state,
+                                         const ForwardOptions& options) const {
+    const size_t piece = size_t(options_.piece);
+    if (tokens.size() <= piece || options.observer) return blocks_->forward_gpu(*ops_, tokens, state, options);
+    ForwardResult all;
+    for (size_t first = 0; first < tokens.size(); first += piece) {
+        const size_t n = std::min(piece, tokens.size() - first);
+        ForwardResult r = blocks_->forward_gpu(*ops_, tokens.subspan(first, n), state, options);
+        auto append = [](Tensor& dst, Tensor& src) {
+            if (dst.data.empty()) {
+                dst = std::move(src);
+                return;
+            }
+            dst.data.insert(dst.data.end(), src.data.begin(), src.data.end());
+            dst.shape[0] += src.shape[0];
+        };
+        if (options.all_logits) append(all.logits, r.logits);
+        else all.logits = std::move(r.logits);
+        all.hidden.resize(r.hidden.size());
+        for (size_t i = 0; i < r.hidden.size(); ++i) append(all.hidden[i], r.hidden[i]);
+    }
+    return all;
+}
+
+ForwardResult GpuModel::forward(std::span<const int32_t> tokens, statescope::SequenceState& state,
+                                const ForwardOptions& options) const {
+    require(state.layers.size() == size_t(cpu_->info().num_layers),
+            "sequence state has " + std::to_string(state.layers.size()) + " layers, the model has " +
+                std::to_string(cpu_->info().num_layers));
+    gpu::SequenceState dev = upload(state);
+    ForwardResult r = forward_resident(tokens, dev, options);
+    download(dev, state);
+    return r;
+}
+
+} // namespace statescope::gpu

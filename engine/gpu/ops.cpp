@@ -1,0 +1,421 @@
+#include "gpu/ops.h"
+
+#include "core/error.h"
+#include "gpu/scan_cache.h"
+#include "vulkan/commands.h"
+#include "vulkan/context.h"
+#include "vulkan/pipeline.h"
+
+#include "common/ops_push.h"   // shaders/common: shared with the GLSL side
+
+#include <algorithm>
+#include <cstring>
+
+namespace statescope::gpu {
+
+const char* weight_type_name(WeightType t) {
+    switch (t) {
+    case WeightType::F32: return "F32";
+    case WeightType::F16: return "F16";
+    case WeightType::BF16: return "BF16";
+    }
+    return "?";
+}
+
+static_assert(OP_COMBINE_MUL_SILU_B == uint32_t(Combine::MulSiluB) && OP_COMBINE_DIV == uint32_t(Combine::Div),
+              "combine codes must follow gpu::Combine");
+static_assert(OP_FUNC_ZERO == uint32_t(Func::Zero) && OP_FUNC_LOG_SIGMOID == uint32_t(Func::LogSigmoid),
+              "function codes must follow gpu::Func");
+static_assert(OP_NORM_SUM == uint32_t(NormKind::Sum), "norm codes must follow gpu::NormKind");
+
+namespace {
+
+uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
+
+uint32_t weight_code(WeightType t) {
+    return t == WeightType::F32 ? OP_WEIGHT_F32 : t == WeightType::F16 ? OP_WEIGHT_F16 : OP_WEIGHT_BF16;
+}
+
+vk::PipelineDesc op_pipeline(const std::string& module, uint32_t bindings, uint32_t push_bytes,
+                             std::vector<std::pair<uint32_t, uint32_t>> spec = {}) {
+    vk::PipelineDesc d;
+    d.module = module;
+    d.bindings = bindings;
+    d.push_bytes = push_bytes;
+    d.spec = std::move(spec);
+    return d;
+}
+
+// Workgroups of 256 for n invocations as (x, y) within the per-dimension limit.
+std::pair<uint32_t, uint32_t> grid_2d(uint64_t n) {
+    const uint32_t groups = std::max<uint32_t>(1, ceil_div(n, 256));
+    const uint32_t gx = std::min<uint32_t>(groups, 65535);
+    return {gx, ceil_div(groups, gx)};
+}
+
+void check_mat(const Mat& m, const char* op, const char* what) {
+    if (!m.buf) throw Error(std::string("GPU ") + op + ": " + what + " is not allocated");
+    const size_t last = size_t(m.offset) + (m.rows ? size_t(m.rows - 1) * m.stride + m.cols : 0);
+    if (last * sizeof(float) > m.buf->size())
+        throw Error(std::string("GPU ") + op + ": " + what + " [" + std::to_string(m.rows) + ", " +
+                    std::to_string(m.cols) + "] runs past the end of buffer '" + m.buf->name() + "'");
+}
+
+} // namespace
+
+// ---- views -------------------------------------------------------------------------------
+
+Mat Mat::cols_range(uint32_t first, uint32_t count) const {
+    require(uint64_t(first) + count <= cols, "GPU view: columns " + std::to_string(first) + "+" + std::to_string(count) +
+                                                 " of a matrix with " + std::to_string(cols));
+    Mat m = *this;
+    m.offset += first;
+    m.cols = count;
+    return m;
+}
+
+Mat Mat::rows_range(uint32_t first, uint32_t count) const {
+    require(uint64_t(first) + count <= rows, "GPU view: rows " + std::to_string(first) + "+" + std::to_string(count) +
+                                                 " of a matrix with " + std::to_string(rows));
+    Mat m = *this;
+    m.offset += first * stride;
+    m.rows = count;
+    return m;
+}
+
+Operand Operand::of(const Mat& m) { return {m.buf, m.offset, m.stride, 1, 1, 0}; }
+Operand Operand::columns(const Mat& v) { return {v.buf, v.offset, 0, 1, 1, 0}; }
+Operand Operand::per_group(const Mat& m, uint32_t group) { return {m.buf, m.offset, m.stride, group, 1, 0}; }
+Operand Operand::periodic(const Mat& v, uint32_t period) { return {v.buf, v.offset, 0, 1, 0, period}; }
+Operand Operand::repeat_heads(const Mat& m, uint32_t head_dim, uint32_t repeat) {
+    return {m.buf, m.offset, m.stride, head_dim * repeat, head_dim, head_dim};
+}
+
+Mat DeviceTensor::mat() const {
+    const int64_t n = Tensor::numel(shape);
+    const uint32_t rows = shape.empty() ? 1 : uint32_t(std::max<int64_t>(shape[0], 1));
+    const uint32_t cols = uint32_t(n / std::max<int64_t>(rows, 1));
+    return {buf.get(), 0, rows, cols, cols};
+}
+
+// ---- weights -----------------------------------------------------------------------------
+
+Weight WeightCache::matrix(const float* host, uint32_t out, uint32_t in, const std::string& what) {
+    require(host != nullptr, "GPU weights: '" + what + "' has no data");
+    const size_t n = size_t(out) * in;
+    auto key = std::make_pair(host, uint32_t(n));
+    auto it = buffers_.find(key);
+    if (it == buffers_.end()) {
+        const size_t elem = type_ == WeightType::F32 ? 4 : 2;
+        auto buf = std::make_unique<vk::Buffer>(ctx_, std::max<size_t>(n * elem, 4), vk::MemoryKind::Device, what);
+        if (type_ == WeightType::F32) {
+            vk::upload(ctx_, *buf, host, n * 4);
+        } else {
+            std::vector<uint16_t> half(n + (n & 1), 0);
+            for (size_t i = 0; i < n; ++i)
+                half[i] = type_ == WeightType::BF16 ? f32_to_bf16(host[i]) : f32_to_f16(host[i]);
+            vk::upload(ctx_, *buf, half.data(), n * 2);
+        }
+        bytes_ += n * elem;
+        it = buffers_.emplace(key, std::move(buf)).first;
+    }
+    return {it->second.get(), 0, out, in, type_};
+}
+
+Mat WeightCache::vector(const float* host, uint32_t n, const std::string& what) {
+    require(host != nullptr, "GPU weights: '" + what + "' has no data");
+    auto key = std::make_pair(host, n | 0x80000000u);   // a vector never shares a key with a matrix
+    auto it = buffers_.find(key);
+    if (it == buffers_.end()) {
+        auto buf = std::make_unique<vk::Buffer>(ctx_, size_t(n) * 4, vk::MemoryKind::Device, what);
+        vk::upload(ctx_, *buf, host, size_t(n) * 4);
+        bytes_ += size_t(n) * 4;
+        it = buffers_.emplace(key, std::move(buf)).first;
+    }
+    return {it->second.get(), 0, 1, n, n};
+}
+
+// ---- scratch arena -----------------------------------------------------------------------
+
+// Bump allocation in large device buffers, reset per forward. Allocations are 256-byte aligned.
+struct Ops::Arena {
+    vk::VulkanContext& ctx;
+    std::vector<std::unique_ptr<vk::Buffer>> blocks;
+    size_t block = 0, used = 0;   // current block and floats used in it
+
+    explicit Arena(vk::VulkanContext& c) : ctx(c) {}
+    void reset() { block = 0, used = 0; }
+    Mat take(uint32_t rows, uint32_t cols, const std::string& what) {
+        const size_t n = std::max<size_t>(size_t(rows) * cols, 1);
+        const size_t aligned = (n + 63) / 64 * 64;
+        const size_t limit = std::min<uint64_t>(ctx.device().max_storage_buffer_range, uint64_t(1) << 32) / 4;
+        if (aligned > limit)
+            throw Error("GPU scratch '" + what + "' [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                        "] exceeds the device's largest storage buffer (" + std::to_string(limit * 4) + " bytes)");
+        while (block < blocks.size() && used + aligned > blocks[block]->size() / 4) ++block, used = 0;
+        if (block == blocks.size()) {
+            const size_t floats = std::min(limit, std::max<size_t>(aligned, size_t(16) << 20));
+            blocks.push_back(std::make_unique<vk::Buffer>(ctx, floats * 4, vk::MemoryKind::Device,
+                                                          "GPU scratch block " + std::to_string(blocks.size())));
+            used = 0;
+        }
+        Mat m{blocks[block].get(), uint32_t(used), rows, cols, cols};
+        used += aligned;
+        return m;
+    }
+};
+
+// ---- recording ---------------------------------------------------------------------------
+
+Ops::Ops(vk::VulkanContext& ctx, WeightCache& weights)
+    : ctx_(ctx), weights_(weights), batch_(std::make_unique<vk::CommandBatch>(ctx, 2048, 64)),
+      arena_(std::make_unique<Arena>(ctx)),
+      placeholder_(std::make_unique<vk::Buffer>(ctx, 16, vk::MemoryKind::Device, "placeholder")) {}
+
+Ops::~Ops() = default;
+
+void Ops::begin() {
+    if (recording_) flush();
+    arena_->reset();
+    staging_.clear();
+    if (scans_) scans_->trim();
+    batch_->begin();
+    recorded_ = 0;
+    recording_ = true;
+}
+
+void Ops::flush() {
+    require(recording_, "GPU ops: flush() before begin()");
+    batch_->submit_and_wait();
+    staging_.clear();
+    batch_->begin();
+    recorded_ = 0;
+}
+
+void Ops::dispatch(const vk::PipelineDesc& desc, const std::vector<const vk::Buffer*>& buffers, const void* push,
+                   size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+    require(recording_, "GPU ops: dispatch before begin()");
+    if (recorded_ + 16 >= 2048) flush();   // a fresh descriptor pool; scratch stays valid
+    vk::ComputePipeline& pipe = ctx_.pipeline(desc);
+    batch_->dispatch(pipe, buffers, push, push_bytes, gx, gy, gz);
+    batch_->barrier();
+    ++recorded_;
+}
+
+Mat Ops::alloc(uint32_t rows, uint32_t cols, const std::string& what) { return arena_->take(rows, cols, what); }
+
+Mat Ops::zeros(uint32_t rows, uint32_t cols, const std::string& what) {
+    Mat m = alloc(rows, cols, what);
+    fill(m, 0.0f);
+    return m;
+}
+
+Mat Ops::upload(const float* data, uint32_t rows, uint32_t cols, const std::string& what) {
+    require(recording_, "GPU ops: upload before begin()");
+    Mat m = alloc(rows, cols, what);
+    const size_t bytes = size_t(rows) * cols * 4;
+    if (bytes == 0) return m;
+    auto staging = std::make_unique<vk::Buffer>(ctx_, bytes, vk::MemoryKind::Host, "staging for " + what);
+    std::memcpy(staging->mapped(), data, bytes);
+    batch_->copy(*staging, 0, const_cast<vk::Buffer&>(*m.buf), size_t(m.offset) * 4, bytes);
+    batch_->barrier();
+    staging_.push_back(std::move(staging));
+    return m;
+}
+
+Tensor Ops::download(const Mat& m) {
+    check_mat(m, "download", "matrix");
+    flush();
+    Tensor t({int64_t(m.rows), int64_t(m.cols)});
+    if (m.contiguous()) {
+        vk::download(ctx_, *m.buf, t.ptr(), t.data.size() * 4, size_t(m.offset) * 4);
+    } else {
+        std::vector<float> all(size_t(m.rows - 1) * m.stride + m.cols);
+        vk::download(ctx_, *m.buf, all.data(), all.size() * 4, size_t(m.offset) * 4);
+        for (uint32_t r = 0; r < m.rows; ++r)
+            std::copy_n(all.data() + size_t(r) * m.stride, m.cols, t.ptr() + size_t(r) * m.cols);
+    }
+    return t;
+}
+
+// ---- kernels -----------------------------------------------------------------------------
+
+Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
+    require(table.offset == 0, "GPU embedding: the table must start its buffer");
+    const uint32_t T = uint32_t(ids.size());
+    for (size_t t = 0; t < ids.size(); ++t)
+        if (ids[t] < 0 || uint32_t(ids[t]) >= table.out)
+            throw Error("token id " + std::to_string(ids[t]) + " at index " + std::to_string(t) +
+                        " is out of range for a vocabulary of " + std::to_string(table.out));
+    static_assert(sizeof(int32_t) == sizeof(float));
+    Mat id_mat = upload(reinterpret_cast<const float*>(ids.data()), T, 1, "token ids");
+    Mat y = alloc(T, table.in, "embeddings");
+    EmbedPush p{};
+    p.T = T;
+    p.C = table.in;
+    p.ids_offset = id_mat.offset;
+    p.y_offset = y.offset;
+    p.y_stride = y.stride;
+    p.vocab = table.out;
+    dispatch(op_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, table.buf, y.buf}, &p,
+             sizeof p, ceil_div(table.in, 256), std::min<uint32_t>(T, 65535), ceil_div(T, 65535));
+    return y;
+}
+
+Mat Ops::linear(const Mat& x, const Weight& w, const Mat* bias) {
+    Mat y = alloc(x.rows, w.out, "linear output");
+    linear_into(x, w, bias, y);
+    return y;
+}
+
+void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat& y) {
+    check_mat(x, "linear", "input");
+    check_mat(y, "linear", "output");
+    require(x.cols == w.in, "GPU linear: input has " + std::to_string(x.cols) + " columns, the weight expects " +
+                                std::to_string(w.in));
+    require(y.rows == x.rows && y.cols == w.out, "GPU linear: output view has the wrong shape");
+    if (bias) require(bias->cols == w.out, "GPU linear: bias length differs from the output size");
+    MatmulPush p{};
+    p.M = x.rows;
+    p.N = w.out;
+    p.Kd = w.in;
+    p.x_offset = x.offset;
+    p.x_stride = x.stride;
+    p.w_offset = w.offset;
+    p.y_offset = y.offset;
+    p.y_stride = y.stride;
+    p.has_bias = bias != nullptr;
+    p.bias_offset = bias ? bias->offset : 0;
+    const std::vector<const vk::Buffer*> bufs{x.buf, w.buf, bias ? bias->buf : placeholder_.get(), y.buf};
+    const std::vector<std::pair<uint32_t, uint32_t>> spec{{0, weight_code(w.type)}};
+    constexpr uint32_t kMatvecRows = 8;   // MV_ROWS of ops_matvec.comp
+    for (uint32_t m0 = 0; m0 < x.rows; m0 += 65535u * 64u) {
+        MatmulPush q = p;
+        q.M = std::min<uint32_t>(x.rows - m0, 65535u * 64u);
+        q.x_offset += m0 * x.stride;
+        q.y_offset += m0 * y.stride;
+        if (q.M <= kMatvecRows)
+            dispatch(op_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(w.out, 4));
+        else
+            dispatch(op_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(w.out, 64),
+                     ceil_div(q.M, 64));
+    }
+}
+
+void Ops::elementwise(const Mat& dst, const Operand& a, const Operand& b, const ElementwiseParams& prm) {
+    check_mat(dst, "element-wise", "destination");
+    require(a.buf != nullptr, "GPU element-wise: operand a is not allocated");
+    require(prm.op == Combine::A || b.buf != nullptr, "GPU element-wise: operand b is not allocated");
+    if (dst.rows == 0 || dst.cols == 0) return;
+    ElementwisePush p{};
+    p.rows = dst.rows;
+    p.cols = dst.cols;
+    p.dst_offset = dst.offset;
+    p.dst_stride = dst.stride;
+    p.a_offset = a.offset, p.a_rs = a.row_stride, p.a_div = std::max(a.div, 1u), p.a_mul = a.mul, p.a_mod = a.mod;
+    const Operand& bb = prm.op == Combine::A ? a : b;
+    p.b_offset = bb.offset, p.b_rs = bb.row_stride, p.b_div = std::max(bb.div, 1u), p.b_mul = bb.mul,
+    p.b_mod = bb.mod;
+    p.op = uint32_t(prm.op);
+    p.func = uint32_t(prm.f);
+    p.alpha = prm.alpha;
+    p.beta = prm.beta;
+    p.lo = prm.lo;
+    p.hi = prm.hi;
+    const auto [gx, gy] = grid_2d(uint64_t(dst.rows) * dst.cols);
+    p.groups_x = gx;
+    dispatch(op_pipeline("ops_elementwise", 3, sizeof p), {dst.buf, a.buf, bb.buf}, &p, sizeof p, gx, gy);
+}
+
+void Ops::copy(const Mat& dst, const Mat& src) {
+    require(dst.rows == src.rows && dst.cols == src.cols, "GPU copy: shapes differ");
+    elementwise(dst, Operand::of(src), {}, {});
+}
+
+void Ops::apply(const Mat& x, Func f, float alpha) {
+    ElementwiseParams p;
+    p.f = f;
+    p.alpha = alpha;
+    elementwise(x, Operand::of(x), {}, p);
+}
+
+void Ops::add(const Mat& dst, const Mat& a, const Mat& b) {
+    require(a.rows == dst.rows && b.rows == dst.rows && a.cols == dst.cols && b.cols == dst.cols, "GPU add: shapes differ");
+    ElementwiseParams p;
+    p.op = Combine::Add;
+    elementwise(dst, Operand::of(a), Operand::of(b), p);
+}
+
+void Ops::mul(const Mat& dst, const Mat& a, const Mat& b) {
+    require(a.rows == dst.rows && b.rows == dst.rows && a.cols == dst.cols && b.cols == dst.cols, "GPU mul: shapes differ");
+    ElementwiseParams p;
+    p.op = Combine::Mul;
+    elementwise(dst, Operand::of(a), Operand::of(b), p);
+}
+
+void Ops::fill(const Mat& dst, float value) {
+    ElementwiseParams p;
+    p.f = Func::Zero;   // the old contents (possibly NaN bits in fresh scratch) are never used
+    p.beta = value;
+    elementwise(dst, Operand::of(dst), {}, p);
+}
+
+void Ops::norm(const Mat& x, NormKind kind, const Mat* weight, const Mat* bias, float eps, uint32_t group) {
+    check_mat(x, "norm", "input");
+    if (group == 0) group = x.cols;
+    require(group > 0 && x.cols % group == 0, "GPU norm: " + std::to_string(x.cols) + " columns are not groups of " +
+                                                  std::to_string(group));
+    if (x.rows == 0) return;
+    NormPush p{};
+    p.rows = x.rows;
+    p.group = group;
+    p.offset = x.offset;
+    p.stride = x.stride;
+    p.kind = uint32_t(kind);
+    p.has_w = weight != nullptr;
+    p.w_offset = weight ? weight->offset : 0;
+    p.w_mod = weight ? weight->cols : 1;
+    p.has_b = bias != nullptr;
+    p.b_offset = bias ? bias->offset : 0;
+    p.b_mod = bias ? bias->cols : 1;
+    p.eps = eps;
+    p.rows_per_z = std::min<uint32_t>(x.rows, 65535);
+    dispatch(op_pipeline("ops_norm", 3, sizeof p),
+             {x.buf, weight ? weight->buf : placeholder_.get(), bias ? bias->buf : placeholder_.get()}, &p, sizeof p,
+             x.cols / group, p.rows_per_z, ceil_div(x.rows, p.rows_per_z));
+}
+
+Mat Ops::short_conv(const Mat& x, const Mat& weight, const Mat* bias, const Mat& state, uint32_t width, bool silu) {
+    check_mat(x, "short convolution", "input");
+    require(width >= 1 && width <= 64, "GPU short convolution: width must be 1..64");
+    require(weight.rows * weight.cols == x.cols * width, "GPU short convolution: weight is not [channels, width]");
+    require(size_t(state.rows) * state.cols == size_t(x.cols) * width && state.contiguous(),
+            "GPU short convolution: state is not [channels, width]");
+    Mat y = alloc(x.rows, x.cols, "convolution output");
+    ConvPush p{};
+    p.T = x.rows;
+    p.C = x.cols;
+    p.W = width;
+    p.x_offset = x.offset;
+    p.x_stride = x.stride;
+    p.y_offset = y.offset;
+    p.y_stride = y.stride;
+    p.w_offset = weight.offset;
+    p.has_bias = bias != nullptr;
+    p.bias_offset = bias ? bias->offset : 0;
+    p.state_offset = state.offset;
+    p.silu = silu;
+    const std::vector<const vk::Buffer*> bufs{x.buf, weight.buf, bias ? bias->buf : placeholder_.get(), state.buf, y.buf};
+    const vk::PipelineDesc desc = op_pipeline("ops_conv", 5, sizeof p);
+    auto [gx, gy] = grid_2d(uint64_t(p.T) * p.C);
+    p.mode = 0;
+    p.groups_x = gx;
+    dispatch(desc, bufs, &p, sizeof p, gx, gy);
+    std::tie(gx, gy) = grid_2d(p.C);
+    p.mode = 1;
+    p.groups_x = gx;
+    dispatch(desc, bufs, &p, sizeof p, gx, gy);
+    return y;
+}
+
+} // namespace statescope::gpu
