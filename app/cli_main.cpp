@@ -25,6 +25,7 @@ int cmd_generate(int argc, char** argv);
 int cmd_bench_timeline(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_bench_model(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 
 namespace {
@@ -61,6 +62,10 @@ const char* kUsage =
     "  bench [--device D] [--configs BxT,...] [--kinds ...] [--forms ...] (--help for more)\n"
     "                                      GPU scan kernels: time, GB/s, TFLOP/s per transition kind\n"
     "                                      and form (default B=8 T=4096 and B=1 T=65536, H=16, K=V=128)\n"
+    "  bench-model MODEL... [--backend cpu|vulkan] [--device D] [--tokens N] [--steps M]\n"
+    "              [--weights auto|f32|f16|bf16]\n"
+    "                                      whole-model prefill tokens/s and step latency (default on\n"
+    "                                      the Vulkan device), with GPU-vs-CPU logits agreement\n"
     "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
     "                                      token ids of a text (--file - reads stdin), the text of\n"
     "                                      ids, or tokenizer throughput (tokenizer.json)\n";
@@ -248,6 +253,7 @@ int main(int argc, char** argv) {
         if (cmd == "bench-timeline") return cmd_bench_timeline(argc, argv);
         if (cmd == "devices") return cmd_devices(argc, argv);
         if (cmd == "bench") return cmd_bench(argc, argv);
+        if (cmd == "bench-model") return cmd_bench_model(argc, argv);
         if (cmd == "tokenize") return cmd_tokenize(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;

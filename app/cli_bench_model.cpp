@@ -1,0 +1,152 @@
+// statescope-cli bench-model: whole-model prefill throughput and per-token step latency on the
+// CPU reference or a Vulkan device, with the GPU's agreement with the CPU next to its times.
+//
+//   statescope-cli bench-model MODEL... [--backend cpu|vulkan] [--device D] [--tokens N]
+//                  [--steps M] [--weights auto|f32|f16|bf16] [--repeats R]
+//
+// MODEL is a folder or a config .json (random weights in the family's real shapes). On the GPU
+// the sequence state stays on the device: prefill is one call over N tokens (recorded in pieces
+// of 2048), a step is one token with only its logits read back, as decoding does.
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "gpu/gpu_model.h"
+#include "model.h"
+#include "vulkan/context.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace statescope;
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+long positive(const std::string& flag, const char* s) {
+    char* end = nullptr;
+    long v = std::strtol(s, &end, 10);
+    if (*end != '\0' || v <= 0) throw Error(flag + ": '" + s + "' is not a positive integer");
+    return v;
+}
+
+std::unique_ptr<Model> open_model(const std::string& path) {
+    if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0 && path.find("config.json") == std::string::npos)
+        return load_model(Checkpoint::synthetic(path, 1));
+    return load_model(path);
+}
+
+std::string short_name(const std::string& path) {
+    std::string n = path;
+    while (n.size() > 1 && n.back() == '/') n.pop_back();
+    if (auto s = n.find_last_of('/'); s != std::string::npos) n = n.substr(s + 1);
+    return n;
+}
+
+} // namespace
+
+int cmd_bench_model(int argc, char** argv) {
+    std::vector<std::string> models;
+    std::string backend = "vulkan", device, weights = "auto";
+    long T = 2048, steps = 32, repeats = 3;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) throw Error("option " + a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--backend") backend = value();
+        else if (a == "--device") device = value();
+        else if (a == "--tokens") T = positive(a, value());
+        else if (a == "--steps") steps = positive(a, value());
+        else if (a == "--repeats") repeats = positive(a, value());
+        else if (a == "--weights") weights = value();
+        else if (a.rfind("--", 0) == 0) throw Error("bench-model: unknown option " + a);
+        else models.push_back(a);
+    }
+    if (models.empty()) throw Error("bench-model needs at least one model folder or config .json");
+    if (backend != "cpu" && backend != "vulkan") throw Error("--backend: '" + backend + "' (expected cpu or vulkan)");
+    gpu::GpuModelOptions gopt;
+    if (weights == "f32") gopt.ops.weights = gpu::OpsOptions::Weights::F32;
+    else if (weights == "f16") gopt.ops.weights = gpu::OpsOptions::Weights::F16;
+    else if (weights == "bf16") gopt.ops.weights = gpu::OpsOptions::Weights::BF16;
+    else if (weights != "auto") throw Error("--weights: '" + weights + "' (expected auto, f32, f16 or bf16)");
+
+    std::unique_ptr<vk::VulkanContext> ctx;
+    if (backend == "vulkan") {
+        vk::ContextOptions co;
+        co.device = device;
+        ctx = std::make_unique<vk::VulkanContext>(co);
+        std::printf("device: %s\n", ctx->device().name.c_str());
+    } else {
+        std::printf("device: CPU reference\n");
+    }
+    std::printf("prefill: %ld tokens in one call, best of %ld; step: %ld single-token calls after it\n", T, repeats, steps);
+    std::printf("%-26s %-18s %12s %7s %14s %10s %12s %14s\n", "model", "family", "parameters", "weights", "prefill tok/s",
+                "step ms", "state MiB", "logits vs CPU");
+    for (const std::string& path : models) {
+        std::shared_ptr<Model> cpu = open_model(path);
+        std::mt19937 rng(5);
+        std::uniform_int_distribution<int> tok(0, cpu->info().vocab_size - 1);
+        std::vector<int32_t> ids(size_t(T + steps));
+        for (auto& t : ids) t = tok(rng);
+        ForwardOptions last_only;
+        last_only.all_logits = false;
+        const std::span<const int32_t> prompt(ids.data(), size_t(T));
+
+        double best = 1e30, step_ms = 0, state_mib = 0, agreement = NAN;
+        std::string wtype = "F32";
+        Tensor last_logits;
+        if (!ctx) {
+            SequenceState st;
+            for (long r = 0; r < repeats; ++r) {
+                st = cpu->initial_state();
+                auto t0 = std::chrono::steady_clock::now();
+                cpu->forward(prompt, st, last_only);
+                best = std::min(best, ms_since(t0));
+            }
+            auto t0 = std::chrono::steady_clock::now();
+            for (long s = 0; s < steps; ++s) cpu->forward(std::span<const int32_t>(ids.data() + T + s, 1), st, last_only);
+            step_ms = ms_since(t0) / double(steps);
+            state_mib = double(st.bytes()) / (1 << 20);
+        } else {
+            gpu::GpuModel g(cpu, *ctx, gopt);
+            wtype = gpu::weight_type_name(g.weight_type());
+            gpu::SequenceState st;
+            ForwardResult r;
+            for (long rep = 0; rep < repeats + 1; ++rep) {   // the first run builds pipelines and uploads weights
+                st = g.upload(cpu->initial_state());
+                auto t0 = std::chrono::steady_clock::now();
+                r = g.forward_resident(prompt, st, last_only);
+                if (rep > 0) best = std::min(best, ms_since(t0));
+            }
+            last_logits = r.logits;
+            auto t0 = std::chrono::steady_clock::now();
+            for (long s = 0; s < steps; ++s)
+                g.forward_resident(std::span<const int32_t>(ids.data() + T + s, 1), st, last_only);
+            step_ms = ms_since(t0) / double(steps);
+            state_mib = double(st.bytes()) / (1 << 20);
+            // Agreement with the CPU reference on the prompt's last logits (skipped for long
+            // prompts of large models, where the CPU run would dominate the benchmark).
+            if (double(T) * double(cpu->info().parameters) <= 2048.0 * 4e8) {
+                SequenceState cs = cpu->initial_state();
+                const Tensor ref = cpu->forward(prompt, cs, last_only).logits;
+                agreement = relative_l2(last_logits.ptr(), ref.ptr(), ref.data.size());
+            }
+        }
+        char agree[32] = "-";
+        if (!std::isnan(agreement)) std::snprintf(agree, sizeof agree, "%.2e", agreement);
+        std::printf("%-26s %-18s %12lld %7s %14.0f %10.3f %12.1f %14s\n", short_name(path).c_str(),
+                    cpu->info().family.c_str(), static_cast<long long>(cpu->info().parameters), wtype.c_str(),
+                    double(T) / best * 1e3, step_ms, state_mib, agree);
+        std::fflush(stdout);
+    }
+    return 0;
+}
