@@ -107,14 +107,17 @@ Weight WeightCache::matrix(const float* host, uint32_t out, uint32_t in, const s
     auto it = buffers_.find(key);
     if (it == buffers_.end()) {
         const size_t elem = type_ == WeightType::F32 ? 4 : 2;
-        auto buf = std::make_unique<vk::Buffer>(ctx_, std::max<size_t>(n * elem, 4), vk::MemoryKind::Device, what);
+        // Whole 32-bit words: the kernels read 16-bit weights two at a time, and a word cut by
+        // the end of the buffer would read as zero.
+        const size_t bytes = (n * elem + 3) / 4 * 4;
+        auto buf = std::make_unique<vk::Buffer>(ctx_, std::max<size_t>(bytes, 4), vk::MemoryKind::Device, what);
         if (type_ == WeightType::F32) {
             vk::upload(ctx_, *buf, host, n * 4);
         } else {
-            std::vector<uint16_t> half(n + (n & 1), 0);
+            std::vector<uint16_t> half(bytes / 2, 0);
             for (size_t i = 0; i < n; ++i)
                 half[i] = type_ == WeightType::BF16 ? f32_to_bf16(host[i]) : f32_to_f16(host[i]);
-            vk::upload(ctx_, *buf, half.data(), n * 2);
+            vk::upload(ctx_, *buf, half.data(), bytes);
         }
         bytes_ += n * elem;
         it = buffers_.emplace(key, std::move(buf)).first;
