@@ -6,6 +6,9 @@
 //     S <- gamma (I - beta k k^T) S + beta k v^T,    o = S^T (q * K^-1/2)
 // with q and k l2-normalised inside the kernel (use_qk_l2norm_in_kernel), which is exactly
 // TransitionKind::DeltaRule of core/scan.h.
+//
+// Every step has a GPU twin (suffix _gpu / member gpu()) recording the same arithmetic through
+// gpu::Ops, in the same order, so that the families' forward_gpu mirror their forward line by line.
 #pragma once
 #include "models/fla_common.h"
 
@@ -31,6 +34,12 @@ public:
     // x: [T, hidden]; updates the conv windows in st.
     Output operator()(const cpu::Mat& x, LayerState& st) const;
 
+    struct GpuOutput {
+        gpu::Mat q, k, v;   // scratch of this forward, free to modify in place
+    };
+    // The same on the device; updates the resident conv windows in st.
+    GpuOutput gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st) const;
+
     void init_state(LayerState& st) const;
     // Appends L<layer>.conv_state.{0,1,2} (q, k, v) when the layer has short convolutions.
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const;
@@ -46,9 +55,11 @@ std::string library_state_name(int layer, const std::string& what);
 
 // fla's qk_norm 'sum': x / sum(x) over groups of `group` features (one head each).
 void sum_norm(cpu::Mat& x, int group);
+void sum_norm_gpu(gpu::Ops& ops, const gpu::Mat& x, int group);   // in place
 
 // beta = sigmoid(b_proj(x)), times 2 when allow_neg_eigval (eigenvalues of I - beta k k^T in [-1, 1]).
 cpu::Mat delta_beta(const cpu::Linear& b_proj, const cpu::Mat& x, bool allow_neg_eigval);
+gpu::Mat delta_beta_gpu(gpu::Ops& ops, const cpu::Linear& b_proj, const gpu::Mat& x, bool allow_neg_eigval);
 
 // The forget gate of the gated variants (Mamba-2 style):
 //     g = -exp(A_log) * softplus(a_proj(x) + dt_bias)       log-decay per token and value head
@@ -57,6 +68,7 @@ struct DeltaForgetGate {
     cpu::Param A_log, dt_bias;
     static DeltaForgetGate load(Checkpoint& ck, const std::string& prefix, int hidden, int heads);
     cpu::Mat operator()(const cpu::Mat& x) const; // [T, heads]
+    gpu::Mat gpu(gpu::Ops& ops, const gpu::Mat& x) const;
 };
 
 // Assembles the DeltaRule scan inputs from fla's flat activations:
@@ -72,5 +84,11 @@ struct DeltaForgetGate {
 ScanInputs delta_scan_inputs(const cpu::Mat& q, const cpu::Mat& k, const cpu::Mat& v, const cpu::Mat* beta,
                              const cpu::Mat* log_decay, int qk_heads, int H, int K, int V, int substeps,
                              bool l2_norm_qk);
+
+// delta_scan_inputs on the device: the same arguments (device matrices; q and k are normalised in
+// place when l2_norm_qk), written into the Ops' packed scan inputs.
+gpu::ScanMats delta_scan_inputs_gpu(gpu::Ops& ops, const gpu::Mat& q, const gpu::Mat& k, const gpu::Mat& v,
+                                    const gpu::Mat* beta, const gpu::Mat* log_decay, int qk_heads, int H, int K,
+                                    int V, int substeps, bool l2_norm_qk);
 
 } // namespace statescope

@@ -5,6 +5,7 @@
 // the state key-major ([H, K, V]).
 #include "core/error.h"
 #include "models/delta_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 namespace statescope {
@@ -75,6 +76,34 @@ public:
         if (use_gate_) g = g_(x);
         out_norm_.apply(o, use_gate_ ? &g : nullptr, H_);
         return o_(o);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        DeltaProjections::GpuOutput p = proj_.gpu(ops, x, st);
+        if (qk_activation_ != "silu") {
+            apply_feature_map_gpu(ops, qk_activation_, p.q);
+            apply_feature_map_gpu(ops, qk_activation_, p.k);
+        }
+        if (!l2_norm_qk_) {
+            sum_norm_gpu(ops, p.q, K_);
+            sum_norm_gpu(ops, p.k, K_);
+        }
+        gpu::Mat beta;
+        if (use_beta_) beta = delta_beta_gpu(ops, b_, x, allow_neg_eigval_);
+        else if (allow_neg_eigval_) {
+            beta = ops.alloc(x.rows, uint32_t(H_), "DeltaNet beta (ones * 2)");
+            ops.fill(beta, 2.0f);
+        }
+        const bool has_beta = !beta.empty();
+        gpu::ScanMats in = delta_scan_inputs_gpu(ops, p.q, p.k, p.v, has_beta ? &beta : nullptr, nullptr, H_, H_, K_,
+                                                 V_, 1, l2_norm_qk_);
+        gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        gpu::Mat g;
+        if (use_gate_) g = gpu::linear(ops, g_, x);
+        out_norm_.apply_gpu(ops, o, use_gate_ ? &g : nullptr, H_);
+        return gpu::linear(ops, o_, o);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {

@@ -11,6 +11,7 @@
 // num_heads. The state is key-major ([H, K, V]).
 #include "core/error.h"
 #include "models/delta_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <cmath>
@@ -69,6 +70,22 @@ public:
         if (use_gate_) g = g_(x);
         out_norm_.apply(o, use_gate_ ? &g : nullptr, H_);
         return o_(o);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        DeltaProjections::GpuOutput p = proj_.gpu(ops, x, st);
+        const gpu::Mat beta = delta_beta_gpu(ops, b_, x, allow_neg_eigval_);
+        gpu::Mat log_decay;
+        if (use_forget_gate_) log_decay = gate_.gpu(ops, x);
+        gpu::ScanMats in = delta_scan_inputs_gpu(ops, p.q, p.k, p.v, &beta, use_forget_gate_ ? &log_decay : nullptr,
+                                                 H_, H_, K_, V_, n_, /*l2_norm_qk=*/true);
+        gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        gpu::Mat g;
+        if (use_gate_) g = gpu::linear(ops, g_, x);
+        out_norm_.apply_gpu(ops, o, use_gate_ ? &g : nullptr, H_);
+        return gpu::linear(ops, o_, o);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
