@@ -18,7 +18,11 @@
 // Channel mix: its own token shift ("ffn_state"), value(relu(key(x + delta * x_k))^2).
 #include "core/error.h"
 #include "models/block_model.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
+#include "vulkan/pipeline.h"
+
+#include "common/rwkv7_push.h"   // shaders/common: shared with rwkv7_bonus.comp
 
 #include <algorithm>
 #include <cmath>
@@ -46,6 +50,12 @@ struct LoRA {
         else if (act == Act::Sigmoid) cpu::apply_sigmoid(h);
         return up(h);
     }
+    gpu::Mat gpu(gpu::Ops& ops, const gpu::Mat& x) const {
+        const gpu::Mat h = gpu::linear(ops, down, x);
+        if (act == Act::Tanh) ops.apply(h, gpu::Func::Tanh);
+        else if (act == Act::Sigmoid) ops.apply(h, gpu::Func::Sigmoid);
+        return gpu::linear(ops, up, h);
+    }
 };
 
 // delta = x_{t-1} - x_t with x_{-1} taken from `last` ([D]), which then holds the call's last row.
@@ -64,6 +74,35 @@ cpu::Mat add_mixed(const cpu::Mat& x, const cpu::Mat& delta, const cpu::Param& m
     const int D = int(x.cols());
     for (Eigen::Index t = 0; t < x.rows(); ++t)
         for (int i = 0; i < D; ++i) out(t, i) += delta(t, i) * mix[i];
+    return out;
+}
+
+// token_shift on the device: the same differences from row views of x, with x_{-1} read from
+// the layer's resident [D] shift state, which then receives the call's last row.
+gpu::Mat token_shift_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::DeviceTensor& last) {
+    const uint32_t T = x.rows, D = x.cols;
+    require(Tensor::numel(last.shape) == int64_t(D), "rwkv7 GPU token shift: the shift state has " +
+                                                          std::to_string(Tensor::numel(last.shape)) + " values, rows have " +
+                                                          std::to_string(D));
+    const gpu::Mat prev{last.buf.get(), 0, 1, D, D};   // the state as one row (DeviceTensor::mat() is [D, 1])
+    const gpu::Mat delta = ops.alloc(T, D, "rwkv7 token shift");
+    gpu::ElementwiseParams sub;
+    sub.op = gpu::Combine::Sub;
+    ops.elementwise(delta.row(0), gpu::Operand::of(prev), gpu::Operand::of(x.row(0)), sub);
+    if (T > 1)
+        ops.elementwise(delta.rows_range(1, T - 1), gpu::Operand::of(x.rows_range(0, T - 1)),
+                        gpu::Operand::of(x.rows_range(1, T - 1)), sub);
+    ops.copy(prev, x.row(T - 1));   // recorded after the reads above (every kernel ends in a barrier)
+    return delta;
+}
+
+// add_mixed on the device: (delta * mix) + x, rounded in the CPU's order.
+gpu::Mat add_mixed_gpu(gpu::Ops& ops, const gpu::Mat& x, const gpu::Mat& delta, const cpu::Param& mix) {
+    const gpu::Mat out = ops.alloc(x.rows, x.cols, "rwkv7 token-shift mix");
+    gpu::ElementwiseParams mul;
+    mul.op = gpu::Combine::Mul;
+    ops.elementwise(out, gpu::Operand::of(delta), gpu::Operand::columns(gpu::param(ops, mix)), mul);
+    ops.add(out, out, x);
     return out;
 }
 
@@ -192,6 +231,97 @@ public:
         return o_(o);
     }
 
+    bool has_gpu() const override { return true; }
+
+    // forward() step by step on the device.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows;
+        const gpu::Mat delta = token_shift_gpu(ops, x, st.get("shift.attn"));
+        const gpu::Mat xr = add_mixed_gpu(ops, x, delta, mix_[0]), xw = add_mixed_gpu(ops, x, delta, mix_[1]),
+                       xk = add_mixed_gpu(ops, x, delta, mix_[2]), xv = add_mixed_gpu(ops, x, delta, mix_[3]),
+                       xa = add_mixed_gpu(ops, x, delta, mix_[4]), xg = add_mixed_gpu(ops, x, delta, mix_[5]);
+
+        const gpu::Mat r = gpu::linear(ops, r_, xr);
+        const gpu::Mat w = w_lora_.gpu(ops, xw);
+        const gpu::Mat k = gpu::linear(ops, k_, xk);
+        const gpu::Mat v = gpu::linear(ops, v_, xv);
+        if (layer_ == 0) {
+            ctx.gpu_v_first = v;   // forward scratch: alive until the next forward begins
+        } else {
+            const gpu::Mat& first = ctx.gpu_v_first;
+            if (first.rows != v.rows || first.cols != v.cols)
+                throw Error("rwkv7 layer " + std::to_string(layer_) + ": layer 0's values (v_first) have " +
+                            std::to_string(first.cols) + " features, this layer has " + std::to_string(v.cols));
+            const gpu::Mat mix = v_lora_.gpu(ops, xv);
+            ops.apply(mix, gpu::Func::Sigmoid);
+            // torch.lerp(v, v_first, mix), rounded as the CPU does: v + (v_first - v) * mix.
+            const gpu::Mat diff = ops.alloc(T, v.cols, "rwkv7 v_first - v");
+            gpu::ElementwiseParams sub, mul;
+            sub.op = gpu::Combine::Sub;
+            mul.op = gpu::Combine::Mul;
+            ops.elementwise(diff, gpu::Operand::of(first), gpu::Operand::of(v), sub);
+            ops.elementwise(diff, gpu::Operand::of(diff), gpu::Operand::of(mix), mul);
+            ops.add(v, v, diff);
+        }
+        const gpu::Mat a = a_lora_.gpu(ops, xa);
+        ops.apply(a, gpu::Func::Sigmoid);
+        const gpu::Mat g = g_lora_.gpu(ops, xg);
+
+        // kk = per-head unit vector along k * k_k. F.normalize's clamp of the norm at 1e-12 becomes
+        // 1e-24 inside the square root: the same for any norm above ~1e-10.
+        const gpu::Mat kk = ops.alloc(T, uint32_t(D_), "rwkv7 kk");
+        gpu::ElementwiseParams mul;
+        mul.op = gpu::Combine::Mul;
+        ops.elementwise(kk, gpu::Operand::of(k), gpu::Operand::columns(gpu::param(ops, k_k_)), mul);
+        ops.norm(kk, gpu::NormKind::L2, nullptr, nullptr, fused_ ? 1e-6f : 1e-24f, uint32_t(K_));
+        // k <- k * (1 + (a - 1) * k_a), one rounding per step as on the CPU.
+        const gpu::Mat scale = ops.alloc(T, uint32_t(D_), "rwkv7 key scale");
+        gpu::ElementwiseParams minus_one;
+        minus_one.beta = -1.0f;
+        ops.elementwise(scale, gpu::Operand::of(a), {}, minus_one);
+        gpu::ElementwiseParams times_ka_plus_one = mul;
+        times_ka_plus_one.beta = 1.0f;
+        ops.elementwise(scale, gpu::Operand::of(scale), gpu::Operand::columns(gpu::param(ops, k_a_)), times_ka_plus_one);
+        ops.mul(k, k, scale);
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::DiagPlusRankOne, int(T), H_, K_, V_, 1, false, true);
+        ops.copy(in.q, r);   // scale 1
+        ops.copy(in.k, k);
+        ops.copy(in.v, v);
+        gpu::ElementwiseParams decay;   // w = -exp(-1/2) * sigmoid(w_lora(x_w))
+        decay.f = gpu::Func::Sigmoid;
+        decay.alpha = -0.6065306597126334f;
+        ops.elementwise(in.g, gpu::Operand::of(w), {}, decay);
+        ops.elementwise(in.a, gpu::Operand::of(kk), gpu::Operand::of(a), mul);   // fla's b
+        gpu::ElementwiseParams negate;
+        negate.alpha = -1.0f;
+        ops.elementwise(in.b, gpu::Operand::of(kk), {}, negate);                 // fla's a
+        const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+
+        gpu::layer_norm(ops, o, g_norm_w_, g_norm_b_, g_norm_eps_, uint32_t(V_));
+        // gate_output_correction: (o + sum(r * k * r_k) v) * g, per head (a per-head reduction).
+        const gpu::Mat rk = gpu::param(ops, r_k_);
+        gpu::Rwkv7BonusPush p{};
+        p.rows = T;
+        p.heads = uint32_t(H_);
+        p.K = uint32_t(K_);
+        p.V = uint32_t(V_);
+        p.o_offset = o.offset, p.o_stride = o.stride;
+        p.r_offset = r.offset, p.r_stride = r.stride;
+        p.k_offset = k.offset, p.k_stride = k.stride;
+        p.rk_offset = rk.offset;
+        p.v_offset = v.offset, p.v_stride = v.stride;
+        p.g_offset = g.offset, p.g_stride = g.stride;
+        p.rows_per_z = std::min<uint32_t>(T, 65535);
+        vk::PipelineDesc desc;
+        desc.module = "rwkv7_bonus";
+        desc.bindings = 6;
+        desc.push_bytes = sizeof p;
+        ops.dispatch(desc, {o.buf, r.buf, k.buf, rk.buf, v.buf, g.buf}, &p, sizeof p, uint32_t(H_), p.rows_per_z,
+                     (T + p.rows_per_z - 1) / p.rows_per_z);
+        return gpu::linear(ops, o_, o);
+    }
+
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
         const std::string L = "L" + std::to_string(layer);
         // fused_recurrent_rwkv7's final state is [N, H, K, V] (p_ht = o_k[:, None] * V + o_v): key-major.
@@ -228,6 +358,15 @@ public:
             h.data()[i] = r * r; // sqrelu
         }
         return value_(h);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext&) const override {
+        const gpu::Mat delta = token_shift_gpu(ops, x, st.get("shift.ffn"));
+        const gpu::Mat h = gpu::linear(ops, key_, add_mixed_gpu(ops, x, delta, x_k_));
+        ops.apply(h, gpu::Func::ReluSquared);
+        return gpu::linear(ops, value_, h);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
@@ -316,6 +455,9 @@ protected:
     // output_hidden_states[0]) is the raw embedding, taken before this.
     void before_layers(cpu::Mat& x) const override {
         if (pre_norm_) (*pre_norm_)(x);
+    }
+    void before_layers_gpu(gpu::Ops& ops, const gpu::Mat& x) const override {
+        if (pre_norm_) pre_norm_->gpu(ops, x);
     }
 
 private:
