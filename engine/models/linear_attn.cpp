@@ -12,13 +12,49 @@
 #include "core/error.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
+#include "vulkan/pipeline.h"
+
+#include "common/linear_attn_push.h"   // shaders/common: shared with linear_attn_*.comp
 
 #include <algorithm>
 #include <cmath>
 
 namespace statescope {
 namespace {
+
+// [T, heads * n] as [T * heads, n]: one row per (token, head), for the per-head maps.
+gpu::Mat per_head_rows(const gpu::Mat& x, uint32_t heads) {
+    require(x.contiguous() && x.cols % heads == 0, "linear_attn GPU: per-head view of a strided or ragged matrix");
+    return {x.buf, x.offset, x.rows * heads, x.cols / heads, x.cols / heads};
+}
+
+// The inverse: [T * heads, n] back to [T, heads * n].
+gpu::Mat per_token_rows(const gpu::Mat& x, uint32_t heads) {
+    require(x.contiguous() && x.rows % heads == 0, "linear_attn GPU: per-token view of a strided or ragged matrix");
+    return {x.buf, x.offset, x.rows / heads, x.cols * heads, x.cols * heads};
+}
+
+// linear_attn_rows.comp over groups of `group` columns of x, in place.
+void rows_kernel(gpu::Ops& ops, const gpu::Mat& x, uint32_t group, uint32_t mode, float eps) {
+    require(group > 0 && x.cols % group == 0, "linear_attn GPU: " + std::to_string(x.cols) +
+                                                  " columns are not groups of " + std::to_string(group));
+    if (x.rows == 0) return;
+    gpu::LinearAttnRowsPush p{};
+    p.rows = x.rows;
+    p.group = group;
+    p.offset = x.offset;
+    p.stride = x.stride;
+    p.mode = mode;
+    p.rows_per_z = std::min<uint32_t>(x.rows, 65535);
+    p.eps = eps;
+    vk::PipelineDesc desc;
+    desc.module = "linear_attn_rows";
+    desc.bindings = 1;
+    desc.push_bytes = sizeof p;
+    ops.dispatch(desc, {x.buf}, &p, sizeof p, x.cols / group, p.rows_per_z, (x.rows + p.rows_per_z - 1) / p.rows_per_z);
+}
 
 // One feature map applied per head to [T, heads * K] activations, giving [T, heads * out_dim].
 class FeatureMap {
@@ -102,7 +138,7 @@ public:
                     z[size_t(K_ + i)] = -z[size_t(i)];
                 }
                 for (int j = 1; j <= dpfp_nu; ++j)
-                    for (int i = 0; i < n; ++i) y(r, (j - 1) * n + i) = z[size_t(i)] * z[size_t((i - j + n) % n)];
+                    for (int i = 0; i < n; ++i) y(r, (j - 1) * n + i) = z[size_t(i)] * z[size_t(((i - j) % n + n) % n)];
             }
             break;
         }
@@ -117,6 +153,67 @@ public:
             break;
         }
         return Eigen::Map<const cpu::Mat>(y.data(), T, Eigen::Index(heads) * F);
+    }
+
+    // The same map on the device: x [T, heads * K] (contiguous) -> [T, heads * out_dim()]. The
+    // element-wise maps work in place on x.
+    gpu::Mat gpu(gpu::Ops& ops, const gpu::Mat& x, uint32_t heads) const {
+        const uint32_t K = uint32_t(K_);
+        require(x.cols == heads * K, "linear_attn GPU feature map: " + std::to_string(x.cols) + " columns for " +
+                                         std::to_string(heads) + " heads of " + std::to_string(K));
+        switch (kind_) {
+        case Elu: ops.apply(x, gpu::Func::EluPlusOne); return x;
+        case Relu: ops.apply(x, gpu::Func::Relu); return x;
+        case Identity: return x;
+        default: break;
+        }
+        const gpu::Mat xh = per_head_rows(x, heads);
+        gpu::Mat y;
+        switch (kind_) {
+        case Hedgehog: {
+            // softmax([2a, -2a]) with a = W x + b; the softmax's max is max |2a|, as on the CPU.
+            const gpu::Mat a = gpu::linear(ops, l1_, xh);
+            y = ops.alloc(xh.rows, 2 * K, "hedgehog features");
+            gpu::ElementwiseParams twice;
+            twice.alpha = 2.0f;
+            ops.elementwise(y.cols_range(0, K), gpu::Operand::of(a), {}, twice);
+            twice.alpha = -2.0f;
+            ops.elementwise(y.cols_range(K, K), gpu::Operand::of(a), {}, twice);
+            rows_kernel(ops, y, 2 * K, LA_ROWS_SOFTMAX, 0.0f);
+            break;
+        }
+        case T2R:
+            y = gpu::linear(ops, l1_, xh);
+            ops.apply(y, gpu::Func::Relu);
+            break;
+        case Hadamard:
+            y = gpu::linear(ops, l1_, xh);
+            ops.mul(y, y, gpu::linear(ops, l2_, xh));
+            break;
+        case DPFP: {
+            // zz = [z, z] with z = [relu x, -relu x] (n = 2K): block j of the output is
+            // z[i] * z[(i - j) mod n] = z[i] * zz[i + m n - j] (m = ceil(j / n)), a shifted view of zz.
+            const uint32_t n = 2 * K;
+            const gpu::Mat zz = ops.alloc(xh.rows, 2 * n, "dpfp features");
+            const gpu::Operand every_block{xh.buf, xh.offset, xh.stride, 1, 0, K};   // x[c mod K]
+            gpu::ElementwiseParams relu;
+            relu.f = gpu::Func::Relu;
+            ops.elementwise(zz, every_block, {}, relu);
+            // The -relu blocks (columns K.. and 3K.. of each row) are the rows of a [2 rows, K] view.
+            ops.apply({zz.buf, zz.offset + K, 2 * zz.rows, K, n}, gpu::Func::Identity, -1.0f);
+            y = ops.alloc(xh.rows, uint32_t(out_dim()), "dpfp output");
+            gpu::ElementwiseParams mul;
+            mul.op = gpu::Combine::Mul;
+            for (uint32_t j = 1; j <= uint32_t(dpfp_nu); ++j) {
+                const uint32_t shift = (j + n - 1) / n * n - j;
+                ops.elementwise(y.cols_range((j - 1) * n, n), gpu::Operand::of(zz.cols_range(0, n)),
+                                gpu::Operand::of(zz.cols_range(shift, n)), mul);
+            }
+            break;
+        }
+        default: throw Error("linear_attn GPU feature map: unhandled kind");
+        }
+        return per_token_rows(y, heads);
     }
 
 private:
@@ -211,6 +308,28 @@ public:
         return o_(o);
     }
 
+    bool has_gpu() const override { return true; }
+
+    // forward() step by step on the device.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows, groups = uint32_t(H_ / kv_heads_), F = uint32_t(F_);
+        gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x);
+        const gpu::Mat v = gpu::linear(ops, v_, x);
+        q = fq_.gpu(ops, q, uint32_t(H_));
+        k = fk_.gpu(ops, k, uint32_t(kv_heads_));
+        if (norm_q_) rows_kernel(ops, q, F, LA_ROWS_SUM, 1e-4f);
+        if (norm_k_) rows_kernel(ops, k, F, LA_ROWS_SUM, 1e-4f);
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Identity, int(T), H_, F_, V_, 1, false, false);
+        gpu::repeat_heads(ops, in.q, q, F, 1, 1.0f / std::sqrt(float(F_)));
+        gpu::repeat_heads(ops, in.k, k, F, groups);
+        gpu::repeat_heads(ops, in.v, v, uint32_t(V_), groups);
+        const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        if (normalize_) divide_by_key_sum_gpu(ops, in, o, st.get("key_sum"));
+        out_norm_.apply_gpu(ops, o, nullptr, H_);
+        return gpu::linear(ops, o_, o);
+    }
+
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
         const std::string L = "L" + std::to_string(layer) + ".recurrent_state";
         Tensor S = export_state(st.recurrent, H_, F_, V_, /*value_major=*/false);
@@ -254,6 +373,27 @@ private:
                 denom += 1e-10f;
                 for (int i = 0; i < V_; ++i) o(t, h * V_ + i) /= denom;
             }
+    }
+
+    // divide_by_key_sum on the device (linear_attn_key_sum.comp), reading the packed scan inputs.
+    void divide_by_key_sum_gpu(gpu::Ops& ops, const gpu::ScanMats& in, const gpu::Mat& o, gpu::DeviceTensor& key_sum) const {
+        require(Tensor::numel(key_sum.shape) == int64_t(H_) * F_,
+                "linear_attn GPU: key_sum holds " + std::to_string(Tensor::numel(key_sum.shape)) + " values, expected " +
+                    std::to_string(H_ * F_));
+        gpu::LinearAttnKeySumPush p{};
+        p.T = uint32_t(in.T);
+        p.H = uint32_t(H_);
+        p.F = uint32_t(F_);
+        p.V = uint32_t(V_);
+        p.q_offset = in.q.offset, p.q_stride = in.q.stride;
+        p.k_offset = in.k.offset, p.k_stride = in.k.stride;
+        p.o_offset = o.offset, p.o_stride = o.stride;
+        p.z_offset = 0;
+        vk::PipelineDesc desc;
+        desc.module = "linear_attn_key_sum";
+        desc.bindings = 4;
+        desc.push_bytes = sizeof p;
+        ops.dispatch(desc, {in.q.buf, in.k.buf, o.buf, key_sum.buf.get()}, &p, sizeof p, uint32_t(H_));
     }
 
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0, F_ = 0;
