@@ -27,6 +27,14 @@ int cmd_devices(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_bench_model(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+#ifdef STATESCOPE_CLI_EXPORT
+int cmd_export(int argc, char** argv); // cli_export.cpp, built with the app's views
+#else
+int cmd_export(int, char**) {
+    throw Error("export draws with the desktop app's views, and this statescope-cli was built without them "
+                "(STATESCOPE_BUILD_APP=OFF)");
+}
+#endif
 
 namespace {
 
@@ -66,6 +74,12 @@ const char* kUsage =
     "              [--weights auto|f32|f16|bf16]\n"
     "                                      whole-model prefill tokens/s and step latency (default on\n"
     "                                      the Vulkan device), with GPU-vs-CPU logits agreement\n"
+    "  export MODEL_DIR (--tokens IDS | --prompt TEXT) --view VIEW --out FILE.(png|svg|pdf|csv|npy)\n"
+    "         [--layer L] [--head H] [--token T] [--window W] [--size WxH]\n"
+    "                                      one view of the app at token T (default: the last) as a\n"
+    "                                      picture or its numbers, naming model, layer, head and\n"
+    "                                      token in the file; VIEW: state, attention,\n"
+    "                                      attention-softmax, eigen, curves, overview\n"
     "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
     "                                      token ids of a text (--file - reads stdin), the text of\n"
     "                                      ids, or tokenizer throughput (tokenizer.json)\n";
@@ -255,6 +269,7 @@ int main(int argc, char** argv) {
         if (cmd == "bench") return cmd_bench(argc, argv);
         if (cmd == "bench-model") return cmd_bench_model(argc, argv);
         if (cmd == "tokenize") return cmd_tokenize(argc, argv);
+        if (cmd == "export") return cmd_export(argc, argv);
         std::fprintf(stderr, "statescope-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const Error& e) {

@@ -4,6 +4,7 @@
 // worker gets to them are skipped, so a fast scrub costs only the frames that are still wanted.
 #pragma once
 #include "frame.h"
+#include "frame_compute.h"
 #include "sampling.h"
 #include "timeline.h"
 #include "token_input.h"
@@ -57,18 +58,8 @@ private:
     bool stale(uint64_t session) const { return session != latest_session.load(); }
     // The summary of the open model and its sequence, stamped with `session`.
     std::shared_ptr<ModelSummary> summary(uint64_t session, const QString& tokens_from) const;
-    // Scan inputs of `layer` for tokens first .. last and the whole state after `last`, reusing
-    // the previous window: stepping forward costs one token of forward and changing the head
-    // none (the forward pass, not the analyses, is what a frame of a large model spends).
-    const ScanInputs& layer_window(int layer, int64_t first, int64_t last, SequenceState& after);
 
-    struct WindowCache {
-        int layer = -1;
-        int64_t first = 0, last = -1;
-        ScanInputs in;          // tokens first .. last
-        SequenceState after;    // at position last + 1
-    };
-    WindowCache window_;
+    FrameComputer frames_;
     uint64_t frame_seen_ = 0; // the newest frame request this thread has taken up
 
     Callbacks callbacks_;
@@ -78,9 +69,5 @@ private:
     std::unique_ptr<TokenCodec> codec_;
     QString path_, tokens_from_;
 };
-
-// Shrinks a K x V state to at most `max_side` cells a side for thumbnails, keeping in each block
-// the entry of largest magnitude (averaging would cancel signed entries).
-views::Matrix downsample(const float* S, int K, int V, int max_side);
 
 } // namespace statescope::app

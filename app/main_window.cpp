@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include "transport_bar.h"
+#include "view_content.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
@@ -315,10 +316,11 @@ QStringList MainWindow::export_all(const QString& dir) {
     for (views::Figure* f : figures()) {
         const QString base = QDir(dir).filePath(f->figure_name());
         QString error;
+        const views::FigureMetadata meta = export_metadata();
         for (const char* ext : {".png", ".svg", ".pdf"})
-            if (!views::export_figure_image(*f, base + ext, &error)) errors << error;
+            if (!views::export_figure_image(*f, base + ext, &error, meta)) errors << error;
         for (const char* ext : {".csv", ".npy"})
-            if (!views::export_figure_data(*f, base + ext, &error)) errors << error;
+            if (!views::export_figure_data(*f, base + ext, &error, meta)) errors << error;
     }
     return errors;
 }
@@ -351,7 +353,8 @@ void MainWindow::export_figure(views::Figure* f, bool image) {
                                                       f->figure_name() + (image ? ".png" : ".csv"), filter);
     if (path.isEmpty()) return;
     QString error;
-    const bool ok = image ? views::export_figure_image(*f, path, &error) : views::export_figure_data(*f, path, &error);
+    const views::FigureMetadata meta = export_metadata();
+    const bool ok = image ? views::export_figure_image(*f, path, &error, meta) : views::export_figure_data(*f, path, &error, meta);
     if (ok) statusBar()->showMessage("Wrote " + path, 5000);
     else show_error(error);
 }
@@ -478,57 +481,49 @@ void MainWindow::on_frame() {
     const ModelSummary& m = *controller_->model();
     const LayerInfo& L = m.info.layers[size_t(f.layer)];
     const QString where = QString("layer %1 · head %2 · after token %3").arg(f.layer).arg(f.head).arg(f.token);
-    if (f.recurrent) {
-        state_->set_axis_labels("key dim", "value dim");
-        state_->set_title(QString("S after token %1").arg(f.token),
-                          QString("layer %1, head %2 · %3 · K=%4 V=%5").arg(f.layer).arg(f.head)
-                              .arg(QString::fromStdString(L.mixer_name)).arg(L.key_dim).arg(L.value_dim));
+    show_state(*state_, f, L);
+    if (f.recurrent)
         state_panel_->set_info(QString("‖S‖ %1 · eff. rank %2/%3")
                                    .arg(views::style::format_number(f.state_norm))
                                    .arg(f.effective_rank, 0, 'f', 2)
                                    .arg(std::min(L.key_dim, L.value_dim)));
-        eigen_->set_data(f.eigen);
-        eigen_panel_->set_info(where);
-    } else {
-        state_->set_axis_labels("key dim", "cache position");
-        state_->set_title(QString("Key cache after token %1").arg(f.token),
-                          QString("layer %1, head %2 · softmax attention: its memory grows with the sequence").arg(f.layer).arg(f.head));
+    else
         state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
-        eigen_->set_message("Layer " + QString::number(f.layer) + " is softmax attention: no transition matrix.");
-        eigen_panel_->set_info(where);
-    }
-    state_->set_matrix(f.state);
+    show_eigen(*eigen_, f);
+    eigen_panel_->set_info(where);
     if (scale_mode_->currentData().toInt() != int(views::ScaleMode::Fixed)) fixed_limit_->setValue(state_->limit());
-    // A softmax layer's own map is the exact one, and non-negative: one sequential map suffices.
-    exact_->set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
-    exact_->set_colormap(f.recurrent ? views::Colormap::diverging() : views::Colormap::sequential());
+    show_attention(*exact_, *softmax_, f);
     softmax_->setVisible(f.recurrent);
-    exact_->set_matrix(f.exact, int(f.window_first), int(f.window_first));
-    exact_->set_column_groups(f.substeps);
-    exact_->set_highlight_row(f.exact.rows - 1);
-    softmax_->set_matrix(f.softmax, int(f.window_first), int(f.window_first));
-    softmax_->set_column_groups(f.substeps);
-    softmax_->set_highlight_row(f.softmax.rows - 1);
     attention_panel_->set_info(QString("tokens %1–%2 · row entropy: exact %3, softmax %4 nats")
                                    .arg(f.window_first).arg(f.token)
                                    .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
-    overview_->set_data(f.overview);
+    show_overview(*overview_, f);
     timing_label_->setText(QString("frame %1 ms").arg(f.compute_ms, 0, 'f', 1));
 }
 
 void MainWindow::on_sequence() {
     const SequenceResult& s = *controller_->sequence();
+    show_curves(*curves_, s, controller_->token());
     if (s.curves.norms.empty()) {
-        curves_->set_message(QString("Layer %1 is softmax attention: it has no recurrent state to follow.").arg(s.layer));
         trajectory_->set_data({});
         return;
     }
-    curves_->set_data(s.curves);
-    curves_->set_current(controller_->token());
     trajectory_->set_data(s.trajectory);
     trajectory_->set_current(controller_->token());
     curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(s.curves.effective_rank.size()).arg(s.compute_ms, 0, 'f', 0));
     trajectory_panel_->set_info(QString("layer %1 · head %2 · drag to rotate, wheel to zoom").arg(s.layer).arg(s.head));
+}
+
+views::FigureMetadata MainWindow::export_metadata() const {
+    const Controller& c = *controller_;
+    views::FigureMetadata m;
+    if (!c.model()) return m;
+    m.model = c.model()->path;
+    m.layer = c.layer();
+    m.head = c.head();
+    m.token = c.token();
+    m.window = c.window();
+    return m;
 }
 
 } // namespace statescope::app

@@ -5,6 +5,7 @@
 #pragma once
 #include "controller.h"
 #include "token_input.h"
+#include "views/figure.h"
 
 #include <QMainWindow>
 
@@ -16,7 +17,6 @@ class QMenu;
 namespace statescope::views {
 class CurvesView;
 class EigenView;
-class Figure;
 class HeatmapView;
 class OverviewGrid;
 class Panel;
@@ -46,6 +46,8 @@ public:
     std::vector<views::Figure*> figures() const;
     // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
     QStringList export_all(const QString& dir);
+    // What exports say about themselves: the open model, focused layer and head, current token.
+    views::FigureMetadata export_metadata() const;
 
     // Views, for tests and for the screenshot.
     views::HeatmapView* state_view() const { return state_; }

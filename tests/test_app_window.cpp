@@ -541,6 +541,19 @@ private slots:
         const Tensor S = tl.layer_state(1, 7);
         QCOMPARE(state.shape, (std::vector<int64_t>{S.shape[1], S.shape[2]}));
         QVERIFY(relative_l2(state.values.data(), S.ptr(), state.values.size()) < 1e-6);
+        // Every export names model, layer, head and token (views/figure.h says where, per format).
+        const QImage state_png(exports + "/state.png");
+        QCOMPARE(state_png.text("Layer"), QString("1"));
+        QCOMPARE(state_png.text("Head"), QString("0"));
+        QCOMPARE(state_png.text("Token"), QString("6"));
+        QVERIFY(state_png.text("Model").endsWith("gla"));
+        for (const char* name : {"state", "eigenvalues", "curves"}) {
+            const std::string header = analysis::read_npy_header((exports + "/" + name + ".npy").toStdString());
+            QVERIFY2(header.find("layer=1; head=0; token=6") != std::string::npos, header.c_str());
+            QFile csv(exports + "/" + name + ".csv");
+            QVERIFY(csv.open(QIODevice::ReadOnly));
+            QVERIFY(csv.readLine().startsWith(QByteArray("# Statescope ")));
+        }
         // A load error still gives a picture (of the error) and exit status 2.
         const QString bad = dir.path() + "/bad.png";
         p.start(STATESCOPE_APP, {"--model", dir.path() + "/nothing-here", "--screenshot", bad});

@@ -25,10 +25,31 @@ public:
     virtual QSize figure_size() const = 0;
 };
 
-// Writes the figure to `path`; the format follows the suffix: .png, .svg or .pdf. Returns false
-// with a message in *error for other suffixes or write failures.
-bool export_figure_image(Figure& f, const QString& path, QString* error);
+// What an exported file says about itself: which model, layer, head and token it shows. The
+// window and `statescope-cli export` fill it; every format carries it (see export_figure_*).
+struct FigureMetadata {
+    QString model;        // the checkpoint folder
+    int layer = -1, head = -1;
+    int64_t token = -1;   // the state after this token (0-based); -1: not tied to one token
+    int window = 0;       // tokens of the attention maps and the transition product; 0: none
+    bool empty() const { return model.isEmpty() && layer < 0 && head < 0 && token < 0; }
+    // "Statescope state; model=DIR; layer=1; head=2; token=40; window=32" (fields that are set).
+    QString describe(const QString& figure_name) const;
+};
+
+// Formats, by suffix, and where the metadata goes:
+//   .png  text chunks Title, Description, Model, Layer, Head, Token, Window, Software
+//   .svg  <title> and <desc>
+//   .pdf  document title and XMP metadata (dc:title, dc:description)
+//   .csv  a first line "# <describe()>"
+//   .npy  a Python comment after the header dictionary (numpy.load reads the file as usual)
+// Writes the figure to `path`: .png, .svg or .pdf. Returns false with a message in *error for
+// other suffixes or write failures.
+bool export_figure_image(Figure& f, const QString& path, QString* error, const FigureMetadata& meta = {});
 // Writes the figure's numbers to `path`: .csv or .npy.
-bool export_figure_data(const Figure& f, const QString& path, QString* error);
+bool export_figure_data(const Figure& f, const QString& path, QString* error, const FigureMetadata& meta = {});
+// Whether `path`'s suffix is one export_figure_image (or _data) writes.
+bool is_image_format(const QString& path);
+bool is_data_format(const QString& path);
 
 } // namespace statescope::views

@@ -15,13 +15,23 @@ int64_t element_count(const std::vector<int64_t>& shape) {
     for (int64_t d : shape) n *= d;
     return n;
 }
+
+// One line: a comment must not end the header (npy) or start a data row (CSV).
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
 } // namespace
 
-void write_npy(const std::string& path, const Array& a) {
+void write_npy(const std::string& path, const Array& a, const std::string& comment) {
     require(element_count(a.shape) == int64_t(a.values.size()), path + ": array shape does not match its values");
     std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
     for (size_t i = 0; i < a.shape.size(); ++i) dict += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : i + 1 < a.shape.size() ? ", " : "");
     dict += "), }";
+    if (!comment.empty()) dict += "  # " + one_line(comment);
+    // Version 1.0 stores the header length in 16 bits.
+    require(dict.size() < 65000, path + ": the description is too long for a .npy header");
     // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64
     // and ended by a newline, as the format asks.
     size_t total = 10 + dict.size() + 1;
@@ -39,8 +49,8 @@ void write_npy(const std::string& path, const Array& a) {
     if (!f) throw Error(path + ": write failed");
 }
 
-Array read_npy(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
+namespace {
+std::string read_header(std::ifstream& f, const std::string& path) {
     if (!f) throw Error(path + ": cannot open");
     char head[10];
     f.read(head, 10);
@@ -49,6 +59,18 @@ Array read_npy(const std::string& path) {
     std::string dict(len, '\0');
     f.read(dict.data(), std::streamsize(len));
     if (!f) throw Error(path + ": truncated header");
+    return dict;
+}
+} // namespace
+
+std::string read_npy_header(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return read_header(f, path);
+}
+
+Array read_npy(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    const std::string dict = read_header(f, path);
     if (dict.find("'descr': '<f4'") == std::string::npos) throw Error(path + ": only little-endian float32 is read");
     if (dict.find("'fortran_order': False") == std::string::npos) throw Error(path + ": only C order is read");
     const size_t open = dict.find("'shape': (");
@@ -65,12 +87,13 @@ Array read_npy(const std::string& path) {
     return a;
 }
 
-void write_csv(const std::string& path, const Array& a, const std::string& header) {
+void write_csv(const std::string& path, const Array& a, const std::string& header, const std::string& comment) {
     require(a.shape.size() == 1 || a.shape.size() == 2, path + ": CSV export needs a 1-D or 2-D array");
     require(element_count(a.shape) == int64_t(a.values.size()), path + ": array shape does not match its values");
     const int64_t rows = a.shape[0], cols = a.shape.size() == 2 ? a.shape[1] : 1;
     std::ofstream f(path);
     if (!f) throw Error(path + ": cannot open for writing");
+    if (!comment.empty()) f << "# " << one_line(comment) << '\n';
     if (!header.empty()) f << header << '\n';
     char buf[32];
     for (int64_t r = 0; r < rows; ++r) {

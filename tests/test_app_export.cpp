@@ -1,0 +1,245 @@
+// statescope-cli export end to end: the command runs without a display, every format parses and
+// names model, layer, head and token, the numbers are the engine's, and bad arguments are refused
+// with a message naming the argument and nothing written.
+#include "analysis/array_io.h"
+#include "analysis/attention_map.h"
+#include "analysis/spectrum.h"
+#include "analysis/state_stats.h"
+#include "app/token_input.h"
+#include "model.h"
+#include "test_support.h"
+#include "timeline.h"
+
+#include <QFile>
+#include <QImage>
+#include <QProcess>
+#include <QSvgRenderer>
+#include <QTemporaryDir>
+#include <QXmlStreamReader>
+#include <QtTest>
+#include <cmath>
+
+using namespace statescope;
+
+namespace {
+
+const QString kBundled = QString(STATESCOPE_SOURCE_DIR) + "/assets/models/deltanet-negeig-tiny";
+const QString kPrompt = "Export me, twice.";
+
+struct Run {
+    int exit_code = -1;
+    QString out, err;
+};
+
+// Runs statescope-cli with no display at all: export must render offscreen by itself.
+Run cli(const QStringList& args) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const char* v : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) env.remove(v);
+    p.setProcessEnvironment(env);
+    p.start(STATESCOPE_CLI, args);
+    if (!p.waitForFinished(120000)) return {};
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+QByteArray read_all(const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+// The CSV's numbers (comment and header lines skipped), row by row.
+std::vector<float> csv_numbers(const QString& path, int* rows, QString* comment) {
+    std::vector<float> v;
+    *rows = 0;
+    for (const QString& line : QString(read_all(path)).split('\n', Qt::SkipEmptyParts)) {
+        if (line.startsWith('#')) {
+            *comment = line;
+            continue;
+        }
+        bool numeric = true;
+        std::vector<float> row;
+        for (const QString& cell : line.split(',')) {
+            bool ok = false;
+            row.push_back(cell.toFloat(&ok));
+            numeric = numeric && ok;
+        }
+        if (!numeric) continue; // a header of column names
+        v.insert(v.end(), row.begin(), row.end());
+        ++*rows;
+    }
+    return v;
+}
+
+std::vector<int32_t> prompt_ids() { return app::tokens_from_text(kPrompt).ids; } // the bundled model reads bytes
+
+} // namespace
+
+class TestAppExport : public QObject {
+    Q_OBJECT
+private slots:
+    void every_format_parses_and_names_what_it_shows() {
+        QTemporaryDir dir;
+        const QString base = dir.path() + "/state";
+        const QStringList common = {"export", kBundled, "--prompt", kPrompt, "--view", "state",
+                                    "--layer", "1", "--head", "2", "--token", "5"};
+        for (const char* ext : {".png", ".svg", ".pdf", ".csv", ".npy"}) {
+            const Run r = cli(common + QStringList{"--out", base + ext});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            QVERIFY(r.out.contains("wrote"));
+        }
+        const QString described = "model=" + kBundled + "; layer=1; head=2; token=5";
+
+        const QImage png(base + ".png");
+        QVERIFY(!png.isNull());
+        QCOMPARE(png.size(), QSize(1120, 1040)); // the default 560x520 figure at twice its size
+        QCOMPARE(png.text("Model"), kBundled);
+        QCOMPARE(png.text("Layer"), QString("1"));
+        QCOMPARE(png.text("Head"), QString("2"));
+        QCOMPARE(png.text("Token"), QString("5"));
+        QVERIFY(png.text("Description").contains(described));
+
+        // SVG: well-formed XML whose <desc> says what it shows, and a drawing Qt can render.
+        QXmlStreamReader xml(read_all(base + ".svg"));
+        QString desc;
+        while (!xml.atEnd())
+            if (xml.readNext() == QXmlStreamReader::StartElement && xml.name() == QLatin1String("desc")) desc = xml.readElementText();
+        QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+        QVERIFY2(desc.contains(described), qPrintable(desc));
+        QVERIFY(QSvgRenderer(base + ".svg").isValid());
+
+        const QByteArray pdf = read_all(base + ".pdf");
+        QVERIFY(pdf.startsWith("%PDF-"));
+        QVERIFY(pdf.trimmed().endsWith("%%EOF"));
+        QVERIFY(pdf.contains("<dc:description>"));
+        QVERIFY(pdf.contains(described.toUtf8()));
+
+        // The numbers are the engine's state of layer 1, head 2 after token 5.
+        auto model = load_model(kBundled.toStdString());
+        Timeline tl(*model);
+        tl.append(prompt_ids());
+        const Tensor S = tl.layer_state(1, 6);
+        const int K = int(S.shape[1]), V = int(S.shape[2]);
+        const float* head2 = S.ptr() + size_t(2) * K * V;
+        int rows = 0;
+        QString comment;
+        const std::vector<float> csv = csv_numbers(base + ".csv", &rows, &comment);
+        QCOMPARE(rows, K);
+        QCOMPARE(int(csv.size()), K * V);
+        QVERIFY(relative_l2(csv.data(), head2, csv.size()) < 1e-6);
+        QVERIFY2(comment.startsWith("# Statescope state") && comment.contains(described), qPrintable(comment));
+
+        const analysis::Array npy = analysis::read_npy((base + ".npy").toStdString());
+        QCOMPARE(npy.shape, (std::vector<int64_t>{K, V}));
+        QVERIFY(relative_l2(npy.values.data(), head2, npy.values.size()) < 1e-6);
+        const QString header = QString::fromStdString(analysis::read_npy_header((base + ".npy").toStdString()));
+        QVERIFY(header.startsWith("{'descr': '<f4', 'fortran_order': False, 'shape': (16, 16), }"));
+        QVERIFY(header.contains("# Statescope state; " + described));
+        QVERIFY(header.endsWith('\n'));
+        QCOMPARE((header.size() + 10) % 64, 0); // the format's alignment
+    }
+
+    void the_other_views_export_the_engines_numbers() {
+        QTemporaryDir dir;
+        const std::vector<int32_t> ids = prompt_ids();
+        auto model = load_model(kBundled.toStdString());
+        Timeline tl(*model);
+        tl.append(ids);
+        const int token = 12, window = 8, head = 1;
+        const QStringList common = {"export", kBundled, "--prompt", kPrompt, "--layer", "0", "--head", QString::number(head),
+                                    "--token", QString::number(token), "--window", QString::number(window)};
+        const LayerWindow w = tl.scan_window(0, token - window + 1, token);
+
+        // Attention: the exact map over the window; attention-softmax: softmax of the same q . k.
+        for (const char* view : {"attention", "attention-softmax"}) {
+            const QString out = dir.path() + "/" + view + ".npy";
+            const Run r = cli(common + QStringList{"--view", view, "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            const analysis::Array a = analysis::read_npy(out.toStdString());
+            const analysis::AttentionMap ref = QByteArray(view) == "attention" ? analysis::exact_attention(w.in, head)
+                                                                               : analysis::softmax_attention(w.in, head);
+            QCOMPARE(a.shape, (std::vector<int64_t>{ref.rows, ref.cols}));
+            QCOMPARE(int(a.shape[0]), window);
+            QVERIFY(relative_l2(a.values.data(), ref.weights.data(), ref.weights.size()) < 1e-6);
+        }
+
+        // Eigenvalues: rows (series, re, im, |z|); series 0 are A_t's.
+        {
+            const QString out = dir.path() + "/eigen.csv";
+            const Run r = cli(common + QStringList{"--view", "eigen", "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            int rows = 0;
+            QString comment;
+            const std::vector<float> v = csv_numbers(out, &rows, &comment);
+            const auto ref = analysis::eigenvalues(analysis::transition(w.in, window - 1, head));
+            std::vector<double> shown, expected;
+            for (int i = 0; i < rows; ++i)
+                if (v[size_t(i) * 4] == 0) shown.push_back(v[size_t(i) * 4 + 1]);
+            for (auto e : ref) expected.push_back(e.real());
+            QCOMPARE(shown.size(), expected.size());
+            std::sort(shown.begin(), shown.end());
+            std::sort(expected.begin(), expected.end());
+            for (size_t i = 0; i < shown.size(); ++i) QVERIFY(std::abs(shown[i] - expected[i]) < 1e-5);
+            QVERIFY(comment.contains("layer=0; head=1; token=12; window=8"));
+        }
+
+        // Curves: one row per token, the focused head's state norm after each token.
+        {
+            const QString out = dir.path() + "/curves.csv";
+            const Run r = cli(common + QStringList{"--view", "curves", "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            int rows = 0;
+            QString comment;
+            const std::vector<float> v = csv_numbers(out, &rows, &comment);
+            QCOMPARE(rows, int(ids.size()));
+            const int cols = int(v.size()) / rows;
+            const LayerInfo& L = model->info().layers[0];
+            for (int t : {0, token, int(ids.size()) - 1}) {
+                const Tensor S = tl.layer_state(0, t + 1);
+                const size_t n = size_t(L.key_dim) * L.value_dim;
+                const double norm = analysis::frobenius_norm(S.ptr() + head * n, n);
+                QVERIFY(std::abs(v[size_t(t) * cols + head] - norm) < 1e-5 * std::max(1.0, norm));
+            }
+        }
+
+        // Pictures of every view load.
+        for (const char* view : {"attention", "eigen", "curves", "overview"}) {
+            const QString out = dir.path() + "/" + view + ".png";
+            const Run r = cli(common + QStringList{"--view", view, "--out", out, "--size", "640x480"});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            QCOMPARE(QImage(out).size(), QSize(1280, 960));
+        }
+    }
+
+    void bad_arguments_are_refused_by_name() {
+        QTemporaryDir dir;
+        const QString out = dir.path() + "/x.png";
+        const QStringList base = {"export", kBundled, "--tokens", "1,2,3"};
+        struct Case {
+            QStringList args;
+            const char* says;
+        };
+        const std::vector<Case> cases = {
+            {{"--view", "state", "--layer", "2", "--out", out}, "layer 2 does not exist"},
+            {{"--view", "state", "--head", "4", "--out", out}, "head 4 does not exist in layer 0"},
+            {{"--view", "state", "--token", "3", "--out", out}, "token 3 is outside the sequence"},
+            {{"--view", "spectrum", "--out", out}, "'spectrum' is not one of state, attention"},
+            {{"--view", "state", "--out", dir.path() + "/x.bmp"}, "unknown format '.bmp'"},
+            {{"--view", "state", "--out", dir.path() + "/x"}, "no suffix"},
+            {{"--view", "state"}, "needs --out"},
+            {{"--view", "state", "--layer", "one", "--out", out}, "--layer: 'one'"},
+            {{"--view", "state", "--out", dir.path() + "/no/such/folder/x.png"}, "could not write"},
+        };
+        for (const Case& c : cases) {
+            const Run r = cli(base + c.args);
+            QCOMPARE(r.exit_code, 1);
+            QVERIFY2(r.err.contains(c.says), qPrintable(c.args.join(' ') + " -> " + r.err));
+        }
+        const Run both = cli({"export", kBundled, "--tokens", "1", "--prompt", "a", "--view", "state", "--out", out});
+        QCOMPARE(both.exit_code, 1);
+        QVERIFY(both.err.contains("--tokens IDS or --prompt TEXT"));
+        QVERIFY(!QFileInfo::exists(out));
+    }
+};
+
+QTEST_MAIN(TestAppExport)
+#include "test_app_export.moc"
