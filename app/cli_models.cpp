@@ -4,9 +4,11 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "generate.h"
+#include "gpu/gpu_model.h"
 #include "timeline.h"
 #include "tokenizer/tokenizer.h"
 #include "model.h"
+#include "vulkan/context.h"
 
 #include <algorithm>
 #include <chrono>
@@ -227,19 +229,31 @@ int cmd_generate(int argc, char** argv) {
 }
 
 int cmd_bench_timeline(int argc, char** argv) {
-    // statescope-cli bench-timeline MODEL [--tokens N] [--jumps J] [--budget-mb M]
+    // statescope-cli bench-timeline MODEL [--tokens N] [--jumps J] [--budget-mb M] [--backend cpu|vulkan] [--device D]
     std::vector<std::string> pos;
     long T = 65536, jumps = 50, budget_mb = 256;
+    std::string backend = "cpu", device;
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--tokens" && i + 1 < argc) T = parse_positive("--tokens", argv[++i]);
+        else if (a == "--backend" && i + 1 < argc) backend = argv[++i];
+        else if (a == "--device" && i + 1 < argc) device = argv[++i];
         else if (a == "--jumps" && i + 1 < argc) jumps = parse_positive("--jumps", argv[++i]);
         else if (a == "--budget-mb" && i + 1 < argc) budget_mb = parse_positive("--budget-mb", argv[++i]);
         else if (a.rfind("--", 0) == 0) throw Error("bench-timeline: unknown option " + a);
         else pos.push_back(a);
     }
     if (pos.size() != 1) throw Error("bench-timeline needs one MODEL (folder or config .json)");
-    auto model = open_any(pos[0]);
+    if (backend != "cpu" && backend != "vulkan") throw Error("--backend: '" + backend + "' (expected cpu or vulkan)");
+    std::unique_ptr<vk::VulkanContext> ctx;   // outlives the GPU model
+    std::shared_ptr<Model> model = open_any(pos[0]);
+    if (backend == "vulkan") {
+        vk::ContextOptions co;
+        co.device = device;
+        ctx = std::make_unique<vk::VulkanContext>(co);
+        std::printf("device: %s (the timeline's runs and replays on the GPU model)\n", ctx->device().name.c_str());
+        model = std::make_shared<gpu::GpuModel>(model, *ctx);
+    }
     std::mt19937 rng(7);
     std::uniform_int_distribution<int> tok(0, model->info().vocab_size - 1);
     std::vector<int32_t> ids(static_cast<size_t>(T));

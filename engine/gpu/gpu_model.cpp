@@ -80,9 +80,9 @@ ForwardResult GpuModel::forward(std::span<const int32_t> tokens, statescope::Seq
     require(state.layers.size() == size_t(cpu_->info().num_layers),
             "sequence state has " + std::to_string(state.layers.size()) + " layers, the model has " +
                 std::to_string(cpu_->info().num_layers));
-    gpu::SequenceState dev = upload(state);
-    ForwardResult r = forward_resident(tokens, dev, options);
-    download(dev, state);
+    upload_sequence_into(ctx_, state, host_calls_);
+    ForwardResult r = forward_resident(tokens, host_calls_, options);
+    download(host_calls_, state);
     return r;
 }
 

@@ -63,6 +63,7 @@ private:
     GpuModelOptions options_;
     std::unique_ptr<WeightCache> weights_;
     std::unique_ptr<Ops> ops_;
+    mutable gpu::SequenceState host_calls_;   // device buffers reused by forward() with a host state
 };
 
 // "" when the model can run on the GPU, else why not (family, layer).

@@ -55,36 +55,59 @@ std::vector<float> transpose_kv(const std::vector<float>& src, int64_t a, int64_
 
 SequenceState upload_sequence(vk::VulkanContext& ctx, const statescope::SequenceState& host) {
     SequenceState dev;
+    upload_sequence_into(ctx, host, dev);
+    return dev;
+}
+
+void upload_sequence_into(vk::VulkanContext& ctx, const statescope::SequenceState& host, SequenceState& dev) {
+    // Reuse a buffer when the tensor's name, shape and capacity fit; otherwise make a new one.
+    auto fits = [](const DeviceTensor& d, const std::vector<int64_t>& shape, size_t floats) {
+        return d.buf && d.shape == shape && d.capacity >= floats;
+    };
     dev.position = host.position;
-    dev.layers.resize(host.layers.size());
+    if (dev.layers.size() != host.layers.size()) {
+        dev.layers.clear();
+        dev.layers.resize(host.layers.size());
+    }
     for (size_t l = 0; l < host.layers.size(); ++l) {
         const statescope::LayerState& h = host.layers[l];
         LayerState& d = dev.layers[l];
         const std::string L = "layer " + std::to_string(l);
         if (!h.recurrent.data.empty()) {
-            for (int i = 0; i < 2; ++i)
-                d.recurrent[i] = make_tensor(ctx, h.recurrent.shape, h.recurrent.data.size(), L + " recurrent state");
-            vk::upload(ctx, *d.recurrent[0].buf, h.recurrent.ptr(), h.recurrent.data.size() * 4);
+            const size_t n = h.recurrent.data.size();
+            if (!fits(d.recurrent[0], h.recurrent.shape, n) || !fits(d.recurrent[1], h.recurrent.shape, n))
+                for (int i = 0; i < 2; ++i) d.recurrent[i] = make_tensor(ctx, h.recurrent.shape, n, L + " recurrent state");
+            d.current = 0;
+            vk::upload(ctx, *d.recurrent[0].buf, h.recurrent.ptr(), n * 4);
+        } else {
+            d.recurrent[0] = {};
+            d.recurrent[1] = {};
         }
-        for (const NamedTensor& a : h.aux) {
+        std::vector<std::pair<std::string, DeviceTensor>> old = std::move(d.aux);
+        d.aux.clear();
+        for (size_t i = 0; i < h.aux.size(); ++i) {
+            const NamedTensor& a = h.aux[i];
             const Tensor& t = a.tensor;
+            DeviceTensor dt;
+            if (i < old.size() && old[i].first == a.name) dt = std::move(old[i].second);
             if (is_kv_cache(a.name)) {
                 require(t.shape.size() == 3, "GPU state: KV cache '" + a.name + "' of " + L + " is not [heads, P, D]");
                 const int64_t kv = t.shape[0], P = t.shape[1], D = t.shape[2];
-                DeviceTensor dt = make_tensor(ctx, t.shape, size_t(std::max<int64_t>(P, 64)) * kv * D, L + " " + a.name);
+                const size_t need = size_t(std::max<int64_t>(P, 64)) * kv * D;
+                const bool same_rows = dt.buf && dt.shape.size() == 3 && dt.shape[0] == kv && dt.shape[2] == D;
+                if (!same_rows || dt.capacity < need) dt = make_tensor(ctx, t.shape, need, L + " " + a.name);
+                dt.shape = t.shape;
                 if (P > 0) {
                     const std::vector<float> tm = transpose_kv(t.data, kv, P, D);
                     vk::upload(ctx, *dt.buf, tm.data(), tm.size() * 4);
                 }
-                d.aux.emplace_back(a.name, std::move(dt));
             } else {
-                DeviceTensor dt = make_tensor(ctx, t.shape, t.data.size(), L + " " + a.name);
+                if (!fits(dt, t.shape, t.data.size())) dt = make_tensor(ctx, t.shape, t.data.size(), L + " " + a.name);
                 if (!t.data.empty()) vk::upload(ctx, *dt.buf, t.ptr(), t.data.size() * 4);
-                d.aux.emplace_back(a.name, std::move(dt));
             }
+            d.aux.emplace_back(a.name, std::move(dt));
         }
     }
-    return dev;
 }
 
 void download_sequence(vk::VulkanContext& ctx, const SequenceState& dev, statescope::SequenceState& host) {

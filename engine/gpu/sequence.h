@@ -39,6 +39,9 @@ struct SequenceState {
 bool is_kv_cache(const std::string& name);
 
 SequenceState upload_sequence(vk::VulkanContext& ctx, const statescope::SequenceState& host);
+// The same into an existing device state, reusing its buffers where the shapes allow (the
+// timeline restores a checkpoint every jump; allocating device memory each time would dominate).
+void upload_sequence_into(vk::VulkanContext& ctx, const statescope::SequenceState& host, SequenceState& dev);
 void download_sequence(vk::VulkanContext& ctx, const SequenceState& dev, statescope::SequenceState& host);
 
 // Makes room for `tokens` positions in a KV cache (keeps its contents, grows by doubling). When
