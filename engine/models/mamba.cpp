@@ -6,6 +6,7 @@
 // K = d_state, V = 1: Diagonal decay log_decay = dt_d A_d, k = B_t, v = x_d, beta = dt_d, q = C_t.
 #include "core/error.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/mamba_common.h"
 #include "models/registry.h"
 
@@ -92,6 +93,44 @@ public:
         for (int t = 0; t < T; ++t)
             for (int d = 0; d < I_; ++d) y(t, d) = (y(t, d) + D_[d] * x(t, d)) * cpu::silu(xz(t, I_ + d));
         return out_(y);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    // forward() on the device, step by step. B_t and C_t are read straight out of x_proj's output
+    // by the scan packing: every inner channel (head) reads the same N columns of its row.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = hidden.rows, I = uint32_t(I_), N = uint32_t(N_), R = uint32_t(R_);
+        const gpu::Mat xz = gpu::linear(ops, in_, hidden);
+        const gpu::Mat x = gpu::short_conv(ops, conv_, xz.cols_range(0, I), st.get("conv.x"));
+        const gpu::Mat z = xz.cols_range(I, I);
+        const gpu::Mat sel = gpu::linear(ops, x_proj_, x); // [T, R + 2N]: time step input, B, C
+        const gpu::Mat dt = gpu::linear(ops, dt_proj_, sel.cols_range(0, R));
+        ops.apply(dt, gpu::Func::Softplus);
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), I_, N_, 1, 1, /*has_beta=*/true,
+                                           /*has_decay=*/true);
+        // Column c = d * N + n of q / k reads sel(t, R + N + n) / sel(t, R + n): mul 0, mod N.
+        const gpu::Operand B{sel.buf, sel.offset + R, sel.stride, 1, 0, N};
+        const gpu::Operand C{sel.buf, sel.offset + R + N, sel.stride, 1, 0, N};
+        ops.elementwise(in.k, B, {}, {});
+        ops.elementwise(in.q, C, {}, {});
+        ops.copy(in.v, x);
+        ops.copy(in.beta, dt);
+        // log decay (d, n) = dt_d * A[d, n]: dt per group of N columns times A as a row [I * N].
+        const gpu::Mat A = gpu::param(ops, A_.data(), I * N);
+        gpu::ElementwiseParams mul;
+        mul.op = gpu::Combine::Mul;
+        ops.elementwise(in.g, gpu::Operand::per_group(dt, N), gpu::Operand::columns(A), mul);
+        const gpu::Mat y = run_scan_gpu(ops, in, st, ctx); // [T, I]
+
+        // y = (y + D * x) * silu(z); x is free once the scan inputs hold their copy of it.
+        ops.elementwise(x, gpu::Operand::of(x), gpu::Operand::columns(gpu::param(ops, D_)), mul);
+        ops.add(y, y, x);
+        gpu::ElementwiseParams gate;
+        gate.op = gpu::Combine::MulSiluB;
+        ops.elementwise(y, gpu::Operand::of(y), gpu::Operand::of(z), gate);
+        return gpu::linear(ops, out_, y);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
