@@ -10,6 +10,7 @@
 // state value-major, [heads, head_dim, d_state].
 #include "core/error.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/mamba_common.h"
 #include "models/registry.h"
 
@@ -100,6 +101,48 @@ public:
             }
         cpu::rms_norm(y, norm_, eps_);
         return out_(y);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    // forward() on the device, step by step.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = hidden.rows, I = uint32_t(I_), H = uint32_t(H_), P = uint32_t(P_), N = uint32_t(N_),
+                       G = uint32_t(G_), conv_dim = uint32_t(conv_dim_);
+        const gpu::Mat proj = gpu::linear(ops, in_, hidden); // [T, I + conv_dim + H]: z, xBC, dt
+        const gpu::Mat xbc = gpu::short_conv(ops, conv_, proj.cols_range(I, conv_dim), st.get("conv.xBC"));
+        const gpu::Mat z = proj.cols_range(0, I), x = xbc.cols_range(0, I);
+        const uint32_t heads_per_group = H / G;
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Scalar, int(T), H_, N_, P_, 1, /*has_beta=*/true,
+                                           /*has_decay=*/true);
+        // beta = dt = clamp(softplus(dt + dt_bias), time_step_limit); log decay = dt * A_h.
+        gpu::ElementwiseParams time_step;
+        time_step.op = gpu::Combine::Add;
+        time_step.f = gpu::Func::Softplus;
+        time_step.lo = dt_min_;
+        time_step.hi = dt_max_;
+        ops.elementwise(in.beta, gpu::Operand::of(proj.cols_range(I + conv_dim, H)),
+                        gpu::Operand::columns(gpu::param(ops, dt_bias_)), time_step);
+        gpu::ElementwiseParams mul;
+        mul.op = gpu::Combine::Mul;
+        ops.elementwise(in.g, gpu::Operand::of(in.beta), gpu::Operand::columns(gpu::param(ops, A_.data(), H)), mul);
+        // Consecutive heads share a group (repeat_interleave): k = B_g, q = C_g, v = x_h.
+        gpu::repeat_heads(ops, in.k, xbc.cols_range(I, G * N), N, heads_per_group);
+        gpu::repeat_heads(ops, in.q, xbc.cols_range(I + G * N, G * N), N, heads_per_group);
+        ops.copy(in.v, x);
+        const gpu::Mat y = run_scan_gpu(ops, in, st, ctx); // [T, H * P]
+
+        // y = (y + D_h x) * silu(z), then the RMS norm over the whole intermediate size. x is free
+        // once the scan inputs hold their copy of it.
+        const gpu::Mat D = gpu::param(ops, D_);
+        ops.elementwise(x, gpu::Operand::of(x), gpu::Operand{D.buf, D.offset, 0, P, 1, 0}, mul); // D[i / P]
+        ops.add(y, y, x);
+        gpu::ElementwiseParams gate;
+        gate.op = gpu::Combine::MulSiluB;
+        ops.elementwise(y, gpu::Operand::of(y), gpu::Operand::of(z), gate);
+        gpu::rms_norm(ops, y, norm_, eps_);
+        return gpu::linear(ops, out_, y);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
