@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <algorithm>
@@ -67,6 +68,8 @@ public:
                 }
                 lower_bound_[size_t(ch)] = float(upto / total);
             }
+            upper_share_.resize(lower_bound_.size());
+            for (size_t ch = 0; ch < lower_bound_.size(); ++ch) upper_share_[ch] = 1.0f - lower_bound_[ch];
         }
     }
 
@@ -123,6 +126,53 @@ public:
         return o_(o);
     }
 
+    bool has_gpu() const override { return true; }
+
+    // forward() on the device, step by step. The lower bound is applied in its exponential form,
+    // exp(g) = lb + (1 - lb) sigmoid(f), which is the same number as forward()'s logaddexp and
+    // needs only element-wise steps.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows;
+        gpu::Mat q = gpu::linear(ops, q_, x), f = gpu::linear(ops, f_, x), v = gpu::linear(ops, i_, x);
+        if (!conv_.empty()) {
+            q = gpu::short_conv(ops, conv_[0], q, st.get("conv.q"));
+            f = gpu::short_conv(ops, conv_[1], f, st.get("conv.f"));
+            v = gpu::short_conv(ops, conv_[2], v, st.get("conv.i"));
+        }
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true);
+        gpu::ElementwiseParams query;
+        query.f = gpu::Func::Silu;
+        query.alpha = 1.0f / std::sqrt(float(K_));
+        ops.elementwise(in.q, gpu::Operand::of(q), {}, query);
+        if (lower_bound_.empty()) {
+            gpu::ElementwiseParams gate;
+            gate.f = gpu::Func::LogSigmoid;
+            ops.elementwise(in.g, gpu::Operand::of(f), {}, gate);
+        } else {
+            const gpu::Mat lb = gpu::param(ops, lower_bound_.data(), uint32_t(lower_bound_.size()));
+            const gpu::Mat share = gpu::param(ops, upper_share_.data(), uint32_t(upper_share_.size()));
+            gpu::ElementwiseParams scaled_sigmoid; // (1 - lb) * sigmoid(f)
+            scaled_sigmoid.op = gpu::Combine::Mul;
+            gpu::ElementwiseParams sigmoid;
+            sigmoid.f = gpu::Func::Sigmoid;
+            ops.elementwise(in.g, gpu::Operand::of(f), {}, sigmoid);
+            ops.elementwise(in.g, gpu::Operand::of(in.g), gpu::Operand::columns(share), scaled_sigmoid);
+            gpu::ElementwiseParams log_sum; // log(lb + (1 - lb) sigmoid(f))
+            log_sum.op = gpu::Combine::Add;
+            log_sum.f = gpu::Func::Log;
+            ops.elementwise(in.g, gpu::Operand::of(in.g), gpu::Operand::columns(lb), log_sum);
+        }
+        gpu::ElementwiseParams key; // k = 1 - exp(g), as forward() computes it
+        key.f = gpu::Func::Exp;
+        key.alpha = -1.0f;
+        key.beta = 1.0f;
+        ops.elementwise(in.k, gpu::Operand::of(in.g), {}, key);
+        ops.copy(in.v, v);
+        const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        norm_.apply_gpu(ops, o, nullptr, 1); // one norm over all heads together
+        return gpu::linear(ops, o_, o);
+    }
+
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
         const std::string L = "L" + std::to_string(layer);
         out.push_back({L + ".recurrent_state", export_state(st.recurrent, H_, K_, V_, /*value_major=*/true)});
@@ -133,6 +183,7 @@ public:
 private:
     int H_ = 0, K_ = 0, V_ = 0;
     std::vector<float> lower_bound_; // [hidden]; empty for layer 0 or without use_lower_bound
+    std::vector<float> upper_share_; // 1 - lower_bound_ (the GPU path's form of the bound)
     cpu::Linear q_, f_, i_, o_;
     std::vector<cpu::ShortConv> conv_;
     OutputNorm norm_;
