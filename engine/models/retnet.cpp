@@ -6,8 +6,13 @@
 #include "core/error.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
+#include "vulkan/pipeline.h"
 
+#include "common/retnet_push.h"   // shaders/common: shared with retnet_rotary.comp
+
+#include <algorithm>
 #include <cmath>
 
 namespace statescope {
@@ -101,6 +106,31 @@ public:
         return o_(o);
     }
 
+    bool has_gpu() const override { return true; }
+
+    // forward() on the device, step by step.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows;
+        const gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);
+        apply_feature_map_gpu(ops, feature_map_, q);
+        apply_feature_map_gpu(ops, feature_map_, k);
+        const gpu::Mat table = rotary_table(ops, T, ctx.position);
+        rotate_gpu(ops, q, uint32_t(H_), table);
+        rotate_gpu(ops, k, uint32_t(kv_heads_), table);
+
+        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Scalar, int(T), H_, K_, V_, 1, false, true);
+        const uint32_t groups = uint32_t(H_ / kv_heads_);
+        gpu::repeat_heads(ops, in.q, q, uint32_t(K_), 1, 1.0f / std::sqrt(float(K_)));
+        gpu::repeat_heads(ops, in.k, k, uint32_t(K_), groups);
+        gpu::repeat_heads(ops, in.v, v, uint32_t(V_), groups);
+        ops.elementwise(in.g, gpu::Operand::columns(gpu::param(ops, log_gamma_.data(), uint32_t(H_))), {}, {});
+        const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
+        gpu::Mat g;
+        if (use_gate_) g = gpu::linear(ops, g_, x);
+        out_norm_.apply_gpu(ops, o, use_gate_ ? &g : nullptr, H_);
+        return gpu::linear(ops, o_, o);
+    }
+
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
         out.push_back({"L" + std::to_string(layer) + ".recurrent_state",
                        export_state(st.recurrent, H_, K_, V_, /*value_major=*/false)});
@@ -123,6 +153,46 @@ private:
                 }
             }
         }
+    }
+
+    // The rotation's cos and sin for this call's tokens as [T, K] (cos in the first K/2 columns),
+    // computed by the same float arithmetic as rotate().
+    gpu::Mat rotary_table(gpu::Ops& ops, uint32_t T, int64_t first_position) const {
+        const int half = K_ / 2;
+        std::vector<float> table(size_t(T) * K_);
+        for (uint32_t t = 0; t < T; ++t) {
+            const float pos = float(first_position + t);
+            float* row = table.data() + size_t(t) * K_;
+            for (int i = 0; i < half; ++i) {
+                const float angle = pos * inv_freq_[size_t(i)];
+                row[i] = std::cos(angle);
+                row[half + i] = std::sin(angle);
+            }
+        }
+        return ops.upload(table.data(), T, uint32_t(K_), "RetNet rotary table");
+    }
+
+    // rotate() on the device, in place on x [T, heads * K] (shaders/retnet_rotary.comp).
+    void rotate_gpu(gpu::Ops& ops, const gpu::Mat& x, uint32_t heads, const gpu::Mat& table) const {
+        require(x.cols == heads * uint32_t(K_) && table.rows == x.rows,
+                "RetNet rotary: x [" + std::to_string(x.rows) + ", " + std::to_string(x.cols) + "] is not " +
+                    std::to_string(heads) + " heads of " + std::to_string(K_) + " for " + std::to_string(table.rows) +
+                    " tokens");
+        gpu::RotaryPush p{};
+        p.T = x.rows;
+        p.heads = heads;
+        p.K = uint32_t(K_);
+        p.x_offset = x.offset;
+        p.x_stride = x.stride;
+        p.table_offset = table.offset;
+        const uint64_t invocations = uint64_t(x.rows) * heads * uint32_t(K_ / 2);
+        const uint32_t groups = uint32_t(std::max<uint64_t>(1, (invocations + 255) / 256));
+        p.groups_x = std::min<uint32_t>(groups, 65535);
+        vk::PipelineDesc desc;
+        desc.module = "retnet_rotary";
+        desc.bindings = 2;
+        desc.push_bytes = sizeof p;
+        ops.dispatch(desc, {x.buf, table.buf}, &p, sizeof p, p.groups_x, (groups + p.groups_x - 1) / p.groups_x);
     }
 
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0;
