@@ -2,7 +2,9 @@
 #include "models/attention.h"
 
 #include "core/error.h"
+#include "gpu/attention_ops.h"
 #include "models/fla_common.h"
+#include "models/gpu_layers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -95,6 +97,45 @@ Rope Rope::from_transformers_config(const Config& c, int head_dim) {
     rp.fail("rope_type", "'" + type + "' is not supported (default, linear, llama3 are)");
 }
 
+// ---- attention over a cache ----
+
+cpu::Mat causal_attention(const cpu::Mat& q, const Tensor& keys, const Tensor& values, int heads, int window) {
+    require(keys.shape.size() == 3 && values.shape == keys.shape, "attention: caches are not both [kv_heads, P, D]");
+    const int KVH = int(keys.shape[0]), P = int(keys.shape[1]), D = int(keys.shape[2]), T = int(q.rows());
+    require(heads > 0 && KVH > 0 && heads % KVH == 0 && q.cols() == Eigen::Index(heads) * D && P >= T,
+            "attention: queries [" + std::to_string(T) + ", " + std::to_string(q.cols()) + "] do not match a cache of " +
+                std::to_string(KVH) + " heads x " + std::to_string(P) + " positions x " + std::to_string(D));
+    const int first_slot = P - T; // the cache slot of query 0's own key
+    const int groups = heads / KVH; // query head h reads kv head h / groups (repeat_kv, flash-attn GQA)
+    const float scale = 1.0f / std::sqrt(float(D));
+    const float neg_inf = -std::numeric_limits<float>::infinity();
+    cpu::Mat o(T, heads * D);
+    for (int h = 0; h < heads; ++h) {
+        const int kvh = h / groups;
+        cpu::ConstMap Kh(keys.ptr() + size_t(kvh) * P * D, P, D);
+        cpu::ConstMap Vh(values.ptr() + size_t(kvh) * P * D, P, D);
+        cpu::Mat s = (q.middleCols(h * D, D) * Kh.transpose()) * scale; // [T, P]
+        for (int t = 0; t < T; ++t) {
+            const int slot = first_slot + t;
+            float* row = s.row(t).data();
+            float m = neg_inf;
+            for (int j = 0; j < P; ++j) {
+                if (j > slot || (window > 0 && j <= slot - window)) row[j] = neg_inf;
+                m = std::max(m, row[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < P; ++j) {
+                row[j] = row[j] == neg_inf ? 0.0f : std::exp(row[j] - m);
+                sum += row[j];
+            }
+            const float inv = float(1.0 / sum);
+            for (int j = 0; j < P; ++j) row[j] *= inv;
+        }
+        o.middleCols(h * D, D) = s * Vh;
+    }
+    return o;
+}
+
 // ---- the attention mixer ----
 
 namespace {
@@ -135,40 +176,10 @@ public:
         // Append this call's keys and values to the cache: [KVH, P_old + T, D].
         Tensor& keys = st.get("keys");
         Tensor& values = st.get("values");
-        const int P_old = int(keys.shape[1]), P = P_old + T;
         keys = appended(keys, k);
         values = appended(values, v);
-        // Cache slot j holds position first + j (the cache may have dropped old tokens to a window).
-        const int64_t first = ctx.position - P_old;
-
-        const int groups = H / KVH; // query head h reads kv head h / groups (repeat_kv, flash-attn GQA)
-        const float scale = 1.0f / std::sqrt(float(D));
-        const float neg_inf = -std::numeric_limits<float>::infinity();
-        cpu::Mat o(T, H * D);
-        for (int h = 0; h < H; ++h) {
-            const int kvh = h / groups;
-            cpu::ConstMap Kh(keys.ptr() + size_t(kvh) * P * D, P, D);
-            cpu::ConstMap Vh(values.ptr() + size_t(kvh) * P * D, P, D);
-            cpu::Mat s = (q.middleCols(h * D, D) * Kh.transpose()) * scale; // [T, P]
-            for (int t = 0; t < T; ++t) {
-                const int64_t pos = ctx.position + t;
-                float* row = s.row(t).data();
-                float m = neg_inf;
-                for (int j = 0; j < P; ++j) {
-                    const int64_t kp = first + j;
-                    if (kp > pos || (s_.window > 0 && kp <= pos - s_.window)) row[j] = neg_inf;
-                    m = std::max(m, row[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < P; ++j) {
-                    row[j] = row[j] == neg_inf ? 0.0f : std::exp(row[j] - m);
-                    sum += row[j];
-                }
-                const float inv = float(1.0 / sum);
-                for (int j = 0; j < P; ++j) row[j] *= inv;
-            }
-            o.middleCols(h * D, D) = s * Vh;
-        }
+        const int P = int(keys.shape[1]);
+        cpu::Mat o = causal_attention(q, keys, values, H, s_.window);
 
         ForwardObserver* obs = ctx.options ? ctx.options->observer : nullptr;
         if (obs && obs->wants_layer(ctx.layer))
@@ -180,6 +191,66 @@ public:
             values = last_positions(values, s_.window);
         }
         return o_(o);
+    }
+
+    bool has_gpu() const override { return true; }
+
+    // forward() on the device, step by step. The cache is token-major there ([capacity, KVH, D],
+    // gpu/sequence.h), so this call's keys and values are rows appended in place.
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
+        const uint32_t T = x.rows, D = uint32_t(s_.head_dim), H = uint32_t(s_.heads), KVH = uint32_t(s_.kv_heads);
+        const uint32_t width = KVH * D; // floats per cache row
+        gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);
+
+        gpu::DeviceTensor& keys = st.get("keys");
+        gpu::DeviceTensor& values = st.get("values");
+        const int64_t P_old = keys.shape[1], P = P_old + T;
+        require(values.shape[1] == P_old, "layer " + std::to_string(ctx.layer) + ": GPU key and value caches differ in length");
+        require(P <= int64_t(INT32_MAX), "layer " + std::to_string(ctx.layer) + ": the KV cache would exceed 2^31 positions");
+        gpu::reserve_kv(ops, keys, P); // may replace the buffers: take the views after
+        gpu::reserve_kv(ops, values, P);
+        const gpu::Mat kc{keys.buf.get(), 0, uint32_t(P), width, width};
+        const gpu::Mat vc{values.buf.get(), 0, uint32_t(P), width, width};
+        const gpu::Mat k_new = kc.rows_range(uint32_t(P_old), T), v_new = vc.rows_range(uint32_t(P_old), T);
+        if (s_.rope.empty()) {
+            ops.copy(k_new, k);
+        } else {
+            require(s_.rope.dim == s_.head_dim, "attention: rotary embedding over part of a head is not supported on the GPU");
+            const gpu::Mat inv_freq = ops.weights().vector(s_.rope.inv_freq.data(), uint32_t(s_.rope.inv_freq.size()),
+                                                           "layer " + std::to_string(ctx.layer) + " rotary frequencies");
+            gpu::rope(ops, q, q, H, D, inv_freq, ctx.position);
+            gpu::rope(ops, k_new, k, KVH, D, inv_freq, ctx.position);
+        }
+        ops.copy(v_new, v);
+        keys.shape[1] = values.shape[1] = P;
+
+        gpu::AttentionParams ap;
+        ap.heads = H;
+        ap.kv_heads = KVH;
+        ap.head_dim = D;
+        ap.scale = 1.0f / std::sqrt(float(D));
+        ap.window = uint32_t(s_.window);
+        const gpu::Mat o = gpu::attention(ops, q, kc, vc, ap);
+
+        ForwardObserver* obs = ctx.options ? ctx.options->observer : nullptr;
+        if (obs && obs->wants_layer(ctx.layer)) {
+            Tensor qh = ops.download(q), kh = ops.download(kc), vh = ops.download(vc);
+            qh.shape = {int64_t(T), int64_t(H), int64_t(D)};
+            kh.shape = vh.shape = {P, int64_t(KVH), int64_t(D)}; // already position-major
+            obs->on_attention(ctx.layer, ctx.position, qh, kh, vh);
+        }
+
+        if (s_.window > 0 && P > s_.window) {
+            // Keep the last `window` rows: through scratch, since the ranges may overlap.
+            const uint32_t keep = uint32_t(s_.window);
+            const gpu::Mat tmp = ops.alloc(keep, width, "sliding-window cache rows");
+            for (const gpu::Mat& c : {kc, vc}) {
+                ops.copy(tmp, c.rows_range(uint32_t(P) - keep, keep));
+                ops.copy(c.rows_range(0, keep), tmp);
+            }
+            keys.shape[1] = values.shape[1] = keep;
+        }
+        return gpu::linear(ops, o_, o);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {

@@ -43,4 +43,11 @@ struct AttentionSpec {
 
 std::unique_ptr<Mixer> make_softmax_attention(Checkpoint& ck, const AttentionSpec& spec);
 
+// Causal softmax attention (transformers' eager attention with repeat_kv) of q [T, heads * D]
+// over a cache [kv_heads, P, D] (P >= T) whose last T slots hold the queries' own keys: the query
+// of row t sees slot j when j <= P - T + t and, with a window, j > P - T + t - window; scores are
+// scaled by 1/sqrt(D). Returns [T, heads * D]. The softmax layer's CPU forward, and the judge of
+// the GPU kernels (engine/gpu/attention_ops.h).
+cpu::Mat causal_attention(const cpu::Mat& q, const Tensor& keys, const Tensor& values, int heads, int window);
+
 } // namespace statescope

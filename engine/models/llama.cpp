@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "models/attention.h"
 #include "models/block_model.h"
+#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 namespace statescope {
@@ -15,6 +16,10 @@ public:
     explicit LlamaMlp(cpu::GatedMLP m) : mlp_(std::move(m)) {}
     void init_state(LayerState&) const override {}
     cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
+    bool has_gpu() const override { return true; }
+    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
+        return gpu::gated_mlp(ops, mlp_, x);
+    }
     void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
 private:
     cpu::GatedMLP mlp_;
