@@ -59,7 +59,8 @@ void expect_same_library_state(const Model& cpu_model, const SequenceState& gpu_
 // Random-weight configurations (Checkpoint::synthetic) for the code paths the reference models
 // leave out: Mamba without intermediate_size, odd d_state, biases; Mamba-2 with several groups
 // and a finite time_step_limit (the clamp); HGRN2 with short convolutions and three layers of
-// lower bounds; RetNet with grouped kv heads, K != V, a feature map, and without the output gate.
+// lower bounds; RetNet with grouped kv heads, K != V, a feature map, an odd number of heads of
+// K = 10 (the rotary kernel's awkward sizes), and without the output gate.
 struct SyntheticConfig {
     const char* name;
     const char* json;
@@ -78,8 +79,8 @@ const SyntheticConfig kSynthetic[] = {
     {"retnet 4 heads 2 kv heads K12 V18 relu",
      R"({"model_type": "retnet", "hidden_size": 48, "num_hidden_layers": 2, "num_heads": 4, "num_kv_heads": 2,
          "expand_k": 1.0, "expand_v": 1.5, "feature_map": "relu", "vocab_size": 300})"},
-    {"retnet without output gate",
-     R"({"model_type": "retnet", "hidden_size": 32, "num_hidden_layers": 2, "num_heads": 2,
+    {"retnet 3 heads K10 V20 without output gate",
+     R"({"model_type": "retnet", "hidden_size": 30, "num_hidden_layers": 2, "num_heads": 3,
          "use_output_gate": false, "vocab_size": 300})"},
 };
 
