@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     int frames_done = 0;
     QString failure;
     EngineWorker w({[&](auto s) { summary = s; }, [&](auto) { ++frames_done; }, [](auto) {},
-                    [&](uint64_t, uint64_t, QString what, QString msg) { failure = what + ": " + msg; }});
+                    [&](uint64_t, uint64_t, QString what, QString msg) { failure = what + ": " + msg; },
+                    [&](uint64_t, QString msg, auto) { failure = "load: " + msg; }, {}});
     LoadRequest load;
     load.session = 1;
     load.path = model;

@@ -20,6 +20,12 @@ Controller::Controller(QObject* parent) : QObject(parent) {
     cb.failed = [this](uint64_t session, uint64_t generation, QString what, QString message) {
         QMetaObject::invokeMethod(this, [=, this] { on_failed(session, generation, what, message); }, Qt::QueuedConnection);
     };
+    cb.not_loaded = [this](uint64_t session, QString message, std::shared_ptr<const ModelSummary> kept) {
+        QMetaObject::invokeMethod(this, [=, this] { on_not_loaded(session, message, kept); }, Qt::QueuedConnection);
+    };
+    cb.progress = [this](const LoadProgress& p) {
+        QMetaObject::invokeMethod(this, [this, p] { on_progress(p); }, Qt::QueuedConnection);
+    };
     worker_ = new EngineWorker(std::move(cb));
     worker_->moveToThread(&thread_);
     thread_.setObjectName("statescope-engine");
@@ -28,7 +34,7 @@ Controller::Controller(QObject* parent) : QObject(parent) {
 
 Controller::~Controller() {
     // Skip whatever is queued, let the running job finish, then free the engine.
-    worker_->latest_session.store(~uint64_t(0));
+    worker_->latest_session.store(EngineWorker::kShuttingDown);
     thread_.quit();
     thread_.wait();
     delete worker_;
@@ -52,6 +58,7 @@ void Controller::open_model(const QString& path, const TokenInput& input, bool k
     r.keep_model = keep_model;
     worker_->latest_session.store(r.session);
     loading_ = true;
+    cancelling_ = false;
     loading_path_ = path;
     emit load_started(path);
     update_busy();
@@ -66,6 +73,19 @@ void Controller::stop_generation() {
     if (generating_) worker_->stop_generation.store(true);
 }
 
+void Controller::cancel_load() {
+    if (!loading_ || cancelling_) return;
+    // Every request is stale now, the load's too: the engine abandons it and answers with
+    // on_not_loaded, after which requests for the shown model flow again.
+    cancelling_ = true;
+    worker_->latest_session.store(EngineWorker::kCancelled);
+}
+
+void Controller::cancel() {
+    if (generating_) stop_generation();
+    else cancel_load();
+}
+
 void Controller::continue_from(int64_t token, int count, const SamplingOptions& sampling) {
     if (!model_ || loading_ || generating_) return;
     ContinueRequest r;
@@ -75,6 +95,7 @@ void Controller::continue_from(int64_t token, int count, const SamplingOptions& 
     r.sampling = sampling;
     worker_->latest_session.store(r.session);
     loading_ = true;
+    cancelling_ = false;
     loading_path_ = model_->path;
     emit load_started(model_->path);
     update_busy();
@@ -148,10 +169,19 @@ void Controller::update_busy() {
 
 void Controller::on_loaded(std::shared_ptr<const ModelSummary> s) {
     if (s->session != session_) return; // a newer load was asked for
+    adopt(std::move(s));
+}
+
+void Controller::adopt(std::shared_ptr<const ModelSummary> s) {
+    const bool cancel_asked = cancelling_;
     model_ = std::move(s);
-    model_session_ = model_->session;
-    loading_ = false;
+    session_ = model_session_ = model_->session;
+    // A cancel that came too late (the load had finished) leaves nothing stale.
+    worker_->latest_session.store(session_);
+    loading_ = cancelling_ = false;
     generating_ = model_->generating;
+    // Cancel came while the first generated token was on its way: the generation stops there.
+    if (cancel_asked) stop_generation();
     frame_.reset();
     sequence_.reset();
     // Keep the focus where the new model has it; start at the last token, where the state
@@ -165,6 +195,33 @@ void Controller::on_loaded(std::shared_ptr<const ModelSummary> s) {
     request_frame();
     request_sequence();
     update_busy();
+}
+
+void Controller::on_not_loaded(uint64_t session, const QString& message, std::shared_ptr<const ModelSummary> kept) {
+    if (session != session_) return; // a newer request will answer
+    const bool cancelled = message.isEmpty();
+    if (kept && (!model_ || kept->session != model_session_)) {
+        // The engine holds another model than the one shown (a load finished just before a
+        // newer one was asked for, or a continuation got some tokens in): show that one.
+        adopt(std::move(kept));
+    } else {
+        loading_ = cancelling_ = generating_ = false;
+        session_ = model_session_;
+        worker_->latest_session.store(model_session_);
+        // Requests made meanwhile were stale for the engine: ask again.
+        if (model_) {
+            request_frame();
+            request_sequence();
+        }
+    }
+    if (cancelled) emit load_cancelled(loading_path_);
+    else emit load_failed(loading_path_, message);
+    update_busy();
+}
+
+void Controller::on_progress(const LoadProgress& p) {
+    if (p.session != session_ || !loading_ || cancelling_) return;
+    emit load_progress(p.phase, p.done, p.total);
 }
 
 void Controller::on_frame(std::shared_ptr<const FrameResult> f) {
@@ -184,19 +241,7 @@ void Controller::on_sequence(std::shared_ptr<const SequenceResult> s) {
 }
 
 void Controller::on_failed(uint64_t session, uint64_t generation, const QString& what, const QString& message) {
-    if (what == "load") {
-        if (session != session_) return;
-        // The model on screen (if any) stays; the engine kept it too.
-        loading_ = false;
-        generating_ = false;
-        session_ = model_session_;
-        worker_->latest_session.store(model_session_);
-        emit load_failed(loading_path_, message);
-        if (model_) {
-            request_frame();
-            request_sequence();
-        }
-    } else if (session == model_session_) {
+    if (session == model_session_) {
         if (what == "frame" && generation == frame_generation_) frame_pending_ = false;
         else if (what == "sequence" && generation == sequence_generation_) sequence_pending_ = false;
         else return;

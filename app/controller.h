@@ -32,6 +32,13 @@ public:
     // Ends a running generation after the token being computed.
     void stop_generation();
     bool generating() const { return generating_; }
+    // Abandons the load (or edit, or continuation) in flight: the engine drops its work at the
+    // next check (within one checkpoint interval of tokens), the model shown before stays, or the
+    // window stays empty when there was none. load_cancelled() follows, unless the load had
+    // already finished (then model_loaded() comes as usual).
+    void cancel_load();
+    // What Esc and the Cancel button do: stop a generation, else cancel a load.
+    void cancel();
 
     bool has_model() const { return model_ != nullptr; }
     const ModelSummary* model() const { return model_.get(); }
@@ -59,6 +66,9 @@ signals:
     void load_started(const QString& path);
     void model_loaded();
     void load_failed(const QString& path, const QString& message);
+    void load_cancelled(const QString& path);
+    // Progress of the load in flight (see LoadProgress); phases in order, tokens increasing.
+    void load_progress(const QString& phase, int64_t done, int64_t total);
     void token_changed(int64_t token);
     void focus_changed(int layer, int head);
     void frame_ready();
@@ -73,6 +83,10 @@ private:
     void request_sequence();
     void update_busy();
     void on_loaded(std::shared_ptr<const ModelSummary> s);
+    // Shows `s` (a loaded model, or the one the engine kept after a failed or cancelled load).
+    void adopt(std::shared_ptr<const ModelSummary> s);
+    void on_not_loaded(uint64_t session, const QString& message, std::shared_ptr<const ModelSummary> kept);
+    void on_progress(const LoadProgress& p);
     void on_frame(std::shared_ptr<const FrameResult> f);
     void on_sequence(std::shared_ptr<const SequenceResult> s);
     void on_failed(uint64_t session, uint64_t generation, const QString& what, const QString& message);
@@ -83,6 +97,7 @@ private:
     uint64_t model_session_ = 0;  // the session whose model is shown
     uint64_t frame_generation_ = 0, sequence_generation_ = 0;
     bool loading_ = false, frame_pending_ = false, sequence_pending_ = false, was_busy_ = false;
+    bool cancelling_ = false; // cancel_load() was asked; the engine has not answered yet
     QString loading_path_;
     std::shared_ptr<const ModelSummary> model_;
     std::shared_ptr<const FrameResult> frame_;

@@ -5,6 +5,7 @@
 
 #include <QElapsedTimer>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace statescope::app {
@@ -15,6 +16,8 @@ namespace {
 struct Superseded {};
 // Thrown inside the sequence pass when a frame is waiting: the pass is posted again behind it.
 struct YieldToFrame {};
+// Thrown inside a load once it is no longer wanted (cancelled or superseded).
+struct LoadCancelled {};
 
 } // namespace
 
@@ -34,14 +37,37 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const QStr
     return s;
 }
 
+void EngineWorker::abandon(uint64_t session, const QString& message) {
+    const uint64_t latest = latest_session.load();
+    if (latest == kShuttingDown || (message.isEmpty() && latest != kCancelled)) return;
+    callbacks_.not_loaded(session, message, model_ ? summary(session_, tokens_from_) : nullptr);
+}
+
+void EngineWorker::report(uint64_t session, const QString& phase, int64_t done, int64_t total) {
+    if (stale(session)) throw LoadCancelled{};
+    // Often enough for a smooth bar, rarely enough not to flood the UI thread's queue.
+    constexpr int64_t kReportEveryMs = 40;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const bool phase_edge = done == 0 || done == total;
+    if (!phase_edge && now - last_report_ms_ < kReportEveryMs) return;
+    last_report_ms_ = now;
+    if (callbacks_.progress) callbacks_.progress(LoadProgress{session, phase, done, total});
+}
+
 void EngineWorker::load(const LoadRequest& r) {
-    if (stale(r.session)) return;
-    if (r.keep_model && model_ && timeline_ && r.path == path_) {
-        try {
-            QElapsedTimer clock;
-            clock.start();
+    // Every stage checks whether the load is still wanted (report() throws LoadCancelled when it
+    // is not), and the timeline's run checks after every piece: Cancel takes effect within one
+    // checkpoint interval of tokens. Nothing of an abandoned load replaces what is open.
+    const auto progress = [this, &r](int64_t done, int64_t total) { report(r.session, "running", done, total); };
+    try {
+        if (stale(r.session)) throw LoadCancelled{};
+        QElapsedTimer clock;
+        clock.start();
+        if (r.keep_model && model_ && timeline_ && r.path == path_) {
+            report(r.session, "tokenizing");
             const TokenInput input = codec_->encode(r.input);
-            const int64_t ran = timeline_->set_tokens(input.ids); // unchanged if it throws
+            report(r.session, "running", 0, int64_t(input.ids.size()));
+            const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
             session_ = r.session;
             frames_.reset();
@@ -49,22 +75,20 @@ void EngineWorker::load(const LoadRequest& r) {
             s->run_ms = double(clock.nsecsElapsed()) / 1e6;
             s->tokens_run = ran;
             callbacks_.loaded(s);
-        } catch (const std::exception& e) {
-            callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+            return;
         }
-        return;
-    }
-    try {
-        QElapsedTimer clock;
-        clock.start();
+        report(r.session, "opening");
         auto model = load_model(r.path.toStdString());
         auto codec = std::make_unique<TokenCodec>(r.path);
         const double load_ms = double(clock.nsecsElapsed()) / 1e6;
         clock.restart();
+        report(r.session, "tokenizing");
         const TokenInput input = codec->encode(r.input);
+        report(r.session, "running", 0, int64_t(input.ids.size()));
         auto timeline = std::make_unique<Timeline>(*model);
-        timeline->append(input.ids);
+        timeline->append(input.ids, progress);
         const double run_ms = double(clock.nsecsElapsed()) / 1e6;
+        if (stale(r.session)) throw LoadCancelled{};
         // Only a model that loaded and ran replaces the current one.
         timeline_ = std::move(timeline);
         model_ = std::move(model);
@@ -78,13 +102,18 @@ void EngineWorker::load(const LoadRequest& r) {
         s->run_ms = run_ms;
         s->tokens_run = int64_t(input.ids.size());
         callbacks_.loaded(s);
+    } catch (const LoadCancelled&) {
+        abandon(r.session, {});
     } catch (const std::exception& e) {
-        callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+        abandon(r.session, QString::fromStdString(e.what()));
     }
 }
 
 void EngineWorker::continue_sequence(const ContinueRequest& r) {
-    if (stale(r.session)) return;
+    if (stale(r.session)) {
+        abandon(r.session, {});
+        return;
+    }
     try {
         require(model_ && timeline_ && timeline_->length() > 0, "there is no sequence to continue");
         const int64_t keep = std::clamp<int64_t>(r.keep, 1, timeline_->length());
@@ -107,13 +136,19 @@ void EngineWorker::continue_sequence(const ContinueRequest& r) {
         generation_ = std::move(g);
         generate_step(r.session);
     } catch (const std::exception& e) {
-        callbacks_.failed(r.session, 0, "load", QString::fromStdString(e.what()));
+        abandon(r.session, QString::fromStdString(e.what()));
     }
 }
 
 void EngineWorker::generate_step(uint64_t session) {
     Generation& g = generation_;
-    if (g.session != session || stale(session) || g.remaining <= 0) return;
+    if (g.session != session || g.remaining <= 0) return;
+    if (stale(session)) {
+        // Cancelled before the first token reached the window: it keeps what was generated.
+        g.remaining = 0;
+        abandon(session, {});
+        return;
+    }
     try {
         QElapsedTimer clock;
         clock.start();
@@ -136,7 +171,7 @@ void EngineWorker::generate_step(uint64_t session) {
             QMetaObject::invokeMethod(this, [this, session] { generate_step(session); }, Qt::QueuedConnection);
     } catch (const std::exception& e) {
         g.remaining = 0;
-        callbacks_.failed(session, 0, "load", QString::fromStdString(e.what()));
+        abandon(session, QString::fromStdString(e.what()));
     }
 }
 

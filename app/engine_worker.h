@@ -23,9 +23,20 @@ public:
         std::function<void(std::shared_ptr<const ModelSummary>)> loaded;
         std::function<void(std::shared_ptr<const FrameResult>)> frame;
         std::function<void(std::shared_ptr<const SequenceResult>)> sequence;
-        // session, generation, what failed ("load", "frame", "sequence"), the message
+        // session, generation, what failed ("frame", "sequence"), the message
         std::function<void(uint64_t, uint64_t, QString, QString)> failed;
+        // A load or continuation that ended without a new result: failed (the message) or
+        // cancelled (no message), with the model the worker kept (null when it has none), whose
+        // session may differ from what the controller shows (a load that finished just before it
+        // was superseded).
+        std::function<void(uint64_t session, QString message, std::shared_ptr<const ModelSummary> kept)> not_loaded;
+        std::function<void(const LoadProgress&)> progress;
     };
+    // Values of latest_session that are no session: every request is stale. kCancelled means
+    // the load in flight is abandoned at its next check and reported; kShuttingDown that nothing
+    // is reported any more.
+    static constexpr uint64_t kCancelled = ~uint64_t(0) - 1;
+    static constexpr uint64_t kShuttingDown = ~uint64_t(0);
     explicit EngineWorker(Callbacks callbacks) : callbacks_(std::move(callbacks)) {}
     ~EngineWorker() override;
 
@@ -56,6 +67,13 @@ private:
     };
     Generation generation_;
     bool stale(uint64_t session) const { return session != latest_session.load(); }
+    // Tells the controller that the load `session` ended without a result (message empty:
+    // cancelled), unless a newer request superseded it: that one will answer.
+    void abandon(uint64_t session, const QString& message);
+    // Reports a load's phase and progress, at most every few tens of milliseconds (and always the
+    // end of a phase); throws LoadCancelled once the load is stale.
+    void report(uint64_t session, const QString& phase, int64_t done = 0, int64_t total = 0);
+    int64_t last_report_ms_ = -1000;
     // The summary of the open model and its sequence, stamped with `session`.
     std::shared_ptr<ModelSummary> summary(uint64_t session, const QString& tokens_from) const;
 

@@ -43,6 +43,14 @@ struct ModelSummary {
     bool generating = false;       // more generated tokens will follow
 };
 
+// How far a load has got, from the work itself: the phase, and for "running" the tokens of the
+// sequence run through the model so far (Timeline::append's progress).
+struct LoadProgress {
+    uint64_t session = 0;
+    QString phase;                 // "opening", "tokenizing", "running"
+    int64_t done = 0, total = 0;   // tokens; 0 of 0 outside "running"
+};
+
 // Keep tokens 0 .. keep - 1 and continue the sequence with `count` generated tokens.
 struct ContinueRequest {
     uint64_t session = 0;

@@ -29,6 +29,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QSettings>
 #include <QShortcut>
 #include <QSplitter>
@@ -99,15 +100,25 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");
+        on_load_progress("opening", 0, 0);
     });
+    connect(controller_, &Controller::load_progress, this, &MainWindow::on_load_progress);
     connect(controller_, &Controller::load_failed, this, [this](const QString& path, const QString& message) {
         statusBar()->clearMessage();
+        update_load_controls();
         show_error("Could not open " + path + ":\n" + message);
+    });
+    connect(controller_, &Controller::load_cancelled, this, [this](const QString& path) {
+        update_load_controls();
+        statusBar()->showMessage("Cancelled loading " + path, 5000);
     });
     connect(controller_, &Controller::compute_failed, this, [this](const QString& what, const QString& message) {
         show_error("The engine failed computing the " + what + ": " + message);
     });
-    connect(controller_, &Controller::busy_changed, this, [this](bool busy) { busy_label_->setText(busy ? "computing…" : "ready"); });
+    connect(controller_, &Controller::busy_changed, this, [this](bool busy) {
+        busy_label_->setText(busy ? "computing…" : "ready");
+        update_load_controls();
+    });
     resize(1600, 1000);
     strip_->setFocus();
 }
@@ -250,6 +261,38 @@ void MainWindow::build_views() {
     statusBar()->addPermanentWidget(memory_label_);
     statusBar()->addPermanentWidget(timing_label_);
     statusBar()->addPermanentWidget(busy_label_);
+    load_bar_ = new QProgressBar;
+    load_bar_->setMaximumWidth(280);
+    load_bar_->setMaximumHeight(16);
+    load_bar_->hide();
+    auto* cancel = new QToolButton;
+    cancel->setText("Cancel");
+    cancel->setToolTip("Cancel loading, or stop generating (Esc)");
+    cancel->hide();
+    cancel_button_ = cancel;
+    connect(cancel, &QToolButton::clicked, controller_, &Controller::cancel);
+    statusBar()->addPermanentWidget(load_bar_);
+    statusBar()->addPermanentWidget(cancel);
+}
+
+void MainWindow::on_load_progress(const QString& phase, int64_t done, int64_t total) {
+    if (phase == "running" && total > 0) {
+        // QProgressBar counts in int: long sequences are shown in units that fit.
+        const int64_t unit = std::max<int64_t>(1, total / 1000000 + 1);
+        load_bar_->setRange(0, int(total / unit));
+        load_bar_->setValue(int(done / unit));
+        load_bar_->setFormat(QString("running %1 / %2 tokens").arg(done).arg(total));
+    } else {
+        load_bar_->setRange(0, 0); // no measure of the work yet: a busy bar
+        load_bar_->setFormat(phase == "opening" ? "opening the checkpoint…" : phase + "…");
+    }
+    update_load_controls();
+}
+
+void MainWindow::update_load_controls() {
+    const bool loading = controller_->loading();
+    load_bar_->setVisible(loading);
+    cancel_button_->setVisible(loading || controller_->generating());
 }
 
 void MainWindow::build_menus() {
@@ -274,7 +317,7 @@ void MainWindow::build_menus() {
     seq->addAction("Set &Prompt Text…", this, &MainWindow::ask_prompt);
     seq->addAction("Set &Token IDs…", this, &MainWindow::ask_token_ids);
     seq->addAction("&Continue from Current Token…", QKeySequence("Ctrl+G"), this, &MainWindow::ask_continue);
-    seq->addAction("&Stop Generating", QKeySequence(Qt::Key_Escape), controller_, &Controller::stop_generation);
+    seq->addAction("&Cancel Loading / Stop Generating", QKeySequence(Qt::Key_Escape), controller_, &Controller::cancel);
     seq->addSeparator();
     seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
 
@@ -441,6 +484,7 @@ void MainWindow::on_model_loaded() {
     const ModelSummary& m = *controller_->model();
     show_error({});
     statusBar()->clearMessage();
+    update_load_controls();
     remember_recent(m.path);
     const QString name = QFileInfo(m.path).fileName();
     setWindowTitle(QString("Statescope — %1").arg(name));

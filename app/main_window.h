@@ -9,8 +9,10 @@
 
 #include <QMainWindow>
 
+class QAbstractButton;
 class QComboBox;
 class QDoubleSpinBox;
+class QProgressBar;
 class QLabel;
 class QMenu;
 
@@ -59,6 +61,9 @@ public:
     views::TrajectoryView* trajectory_view() const { return trajectory_; }
     views::TokenStrip* token_strip() const { return strip_; }
     TransportBar* transport() const { return transport_; }
+    // The load's progress bar and Cancel button in the status bar (shown while loading).
+    QProgressBar* load_progress_bar() const { return load_bar_; }
+    QAbstractButton* cancel_button() const { return cancel_button_; }
 
 protected:
     void dragEnterEvent(QDragEnterEvent* e) override;
@@ -77,6 +82,10 @@ private:
     void ask_token_ids();
 
     void on_model_loaded();
+    void on_load_progress(const QString& phase, int64_t done, int64_t total);
+    // Shows the progress bar while a load runs and the Cancel button while one runs or the
+    // model generates.
+    void update_load_controls();
     void ask_continue();
     void on_frame();
     void on_sequence();
@@ -100,6 +109,8 @@ private:
     QWidget* error_bar_ = nullptr;
     QLabel *model_label_ = nullptr, *memory_label_ = nullptr, *timing_label_ = nullptr, *busy_label_ = nullptr;
     QMenu* recent_menu_ = nullptr;
+    QProgressBar* load_bar_ = nullptr;
+    QAbstractButton* cancel_button_ = nullptr;
 };
 
 } // namespace statescope::app

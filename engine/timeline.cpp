@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace statescope {
 
@@ -71,7 +72,7 @@ void Timeline::check_position(int64_t position, const char* what) const {
                     std::to_string(length()) + "]");
 }
 
-void Timeline::append(std::span<const int32_t> tokens) {
+void Timeline::append(std::span<const int32_t> tokens, const Progress& progress) {
     const int vocab = model_.info().vocab_size;
     for (size_t i = 0; i < tokens.size(); ++i)
         if (tokens[i] < 0 || tokens[i] >= vocab)
@@ -91,6 +92,7 @@ void Timeline::append(std::span<const int32_t> tokens) {
                 // more than the budget, not only after it finished.
                 enforce_budget();
             }
+            if (progress) progress(st.position - old_length, int64_t(tokens.size()));
         }
         end_ = std::move(st);
     } catch (...) {
@@ -112,7 +114,7 @@ void Timeline::truncate(int64_t new_length) {
     end_ = std::move(st);
 }
 
-int64_t Timeline::set_tokens(std::span<const int32_t> tokens) {
+int64_t Timeline::set_tokens(std::span<const int32_t> tokens, const Progress& progress) {
     const int vocab = model_.info().vocab_size;
     for (size_t i = 0; i < tokens.size(); ++i)
         if (tokens[i] < 0 || tokens[i] >= vocab)
@@ -121,8 +123,27 @@ int64_t Timeline::set_tokens(std::span<const int32_t> tokens) {
     const int64_t before = tokens_computed_;
     size_t common = 0;
     while (common < tokens.size() && common < tokens_.size() && tokens[common] == tokens_[common]) ++common;
-    truncate(int64_t(common));
-    append(tokens.subspan(common));
+    // What truncation drops is set aside, not copied, so that a run that throws (a cancelled
+    // edit) can put the old sequence back at no cost instead of recomputing it.
+    std::vector<int32_t> old_tokens = tokens_;
+    SequenceState old_end; // truncate() recomputes the end from a checkpoint, never from a later end
+    if (common < tokens_.size()) old_end = std::exchange(end_, SequenceState{});
+    std::map<int64_t, SequenceState> dropped;
+    for (auto it = checkpoints_.upper_bound(int64_t(common)); it != checkpoints_.end();) dropped.insert(checkpoints_.extract(it++));
+    try {
+        truncate(int64_t(common));
+        append(tokens.subspan(common), progress);
+    } catch (...) {
+        // append() already removed its own checkpoints; a budget it enforced meanwhile may have
+        // widened the interval, which only leaves the restored checkpoints denser than needed.
+        tokens_ = std::move(old_tokens);
+        for (auto it = checkpoints_.upper_bound(int64_t(common)); it != checkpoints_.end();) it = checkpoints_.erase(it);
+        checkpoints_.merge(dropped);
+        if (common < tokens_.size()) end_ = std::move(old_end);
+        cursor_.reset();
+        enforce_budget();
+        throw;
+    }
     return tokens_computed_ - before;
 }
 

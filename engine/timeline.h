@@ -55,15 +55,22 @@ public:
     size_t checkpoint_count() const { return checkpoints_.size(); }
     size_t checkpoint_bytes() const;
 
+    // Called during a long run with the tokens run so far of `total`, after every piece (at most
+    // one checkpoint interval): the last call has done == total. It may throw to abandon the run
+    // (the app's Cancel); the timeline is then as it was before the call.
+    using Progress = std::function<void(int64_t done, int64_t total)>;
+
     // Runs the model over more tokens (throws Error for an id out of range; the timeline is then
-    // unchanged).
-    void append(std::span<const int32_t> tokens);
+    // unchanged, as it is when `progress` throws).
+    void append(std::span<const int32_t> tokens, const Progress& progress = {});
     // Drops every token from position `length` on.
     void truncate(int64_t length);
     // Replaces the sequence (an edited prompt), keeping the work of the longest common prefix:
     // checkpoints inside it stay, and only the tokens after the nearest kept state are run.
-    // Returns how many tokens the model ran. Throws Error for an id out of range (unchanged then).
-    int64_t set_tokens(std::span<const int32_t> tokens);
+    // Returns how many tokens the model ran. Throws Error for an id out of range; whatever it
+    // throws (`progress` abandoning the run included), the sequence stays as it was.
+    // `progress` counts the tokens after the unchanged prefix.
+    int64_t set_tokens(std::span<const int32_t> tokens, const Progress& progress = {});
     // Tokens run through the model since construction: the cost of everything asked so far.
     int64_t tokens_computed() const { return tokens_computed_; }
 

@@ -23,6 +23,9 @@
 #include <QMimeData>
 #include <QSettings>
 #include <QProcess>
+#include <QAbstractButton>
+#include <QProgressBar>
+#include <QSignalSpy>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -350,6 +353,109 @@ private slots:
         w.set_token_input(app::tokens_from_ids("1,2,999999"));
         w.open_model(model_dir("gla"));
         QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("999999"), 20000);
+    }
+
+    void loading_shows_progress_and_can_be_cancelled() {
+        const QString bundled = QString(STATESCOPE_SOURCE_DIR) + "/assets/models/deltanet-negeig-tiny";
+        app::MainWindow w;
+        w.show();
+        app::Controller& c = w.controller();
+        struct Report {
+            QString phase;
+            int64_t done, total;
+            bool bar_shown;
+        };
+        std::vector<Report> reports;
+        std::function<void()> on_running; // what the test does when the model starts running
+        connect(&c, &app::Controller::load_progress, this, [&](const QString& phase, int64_t done, int64_t total) {
+            reports.push_back({phase, done, total, w.load_progress_bar()->isVisible()});
+            if (phase == "running" && done > 0 && on_running) std::exchange(on_running, nullptr)();
+        });
+        auto check_monotone = [&](int64_t total, bool to_the_end) {
+            std::vector<Report> running;
+            for (const Report& r : reports)
+                if (r.phase == "running") running.push_back(r);
+            QVERIFY(!running.empty());
+            for (size_t i = 0; i < running.size(); ++i) {
+                QCOMPARE(running[i].total, total);
+                QVERIFY(running[i].bar_shown);
+                if (i) QVERIFY(running[i].done >= running[i - 1].done);
+            }
+            QCOMPARE(running.back().done == total, to_the_end);
+        };
+
+        // A load that runs to the end: opening, tokenizing, then tokens counted up to the total.
+        const app::TokenInput shown = some_tokens(2000);
+        w.set_token_input(shown);
+        w.open_model(bundled);
+        QVERIFY(settle(w));
+        QVERIFY(reports.size() >= 3);
+        QCOMPARE(reports[0].phase, QString("opening"));
+        QCOMPARE(reports[1].phase, QString("tokenizing"));
+        check_monotone(2000, true);
+        QVERIFY(!w.load_progress_bar()->isVisible());
+        QVERIFY(!w.cancel_button()->isVisible());
+
+        // The model shown is the engine's; checked again after every cancel below.
+        auto model = load_model(bundled.toStdString());
+        Timeline tl(*model);
+        tl.append(shown.ids);
+        auto still_usable = [&] {
+            QCOMPARE(c.length(), 2000);
+            QVERIFY(!c.loading());
+            QVERIFY(w.error_text().isEmpty());
+            c.set_token(1234);
+            QVERIFY(settle(w));
+            QCOMPARE(c.frame()->token, 1234);
+            const Tensor S = tl.layer_state(0, 1235);
+            const size_t n = c.frame()->state.values.size();
+            QVERIFY(relative_l2(c.frame()->state.values.data(), S.ptr(), n) < 1e-6);
+        };
+
+        // Cancel (the status bar's button) while a long sequence runs: the load is dropped and
+        // the previous model stays, usable at once.
+        QSignalSpy cancelled(&c, &app::Controller::load_cancelled);
+        const app::TokenInput huge = some_tokens(400000); // minutes of work if it were not cancelled
+        reports.clear();
+        on_running = [&] {
+            QVERIFY(w.cancel_button()->isVisible());
+            QTest::mouseClick(w.cancel_button(), Qt::LeftButton);
+        };
+        w.set_token_input(huge);
+        w.open_model(bundled);
+        QVERIFY(cancelled.wait(60000));
+        check_monotone(400000, false);
+        still_usable();
+        QVERIFY(!w.load_progress_bar()->isVisible());
+
+        // An edited prompt for the open model (rerun after the common prefix) cancels the same
+        // way, and leaves the sequence as it was.
+        reports.clear();
+        on_running = [&] { c.cancel(); };
+        c.set_tokens(huge);
+        QVERIFY(cancelled.wait(60000));
+        QCOMPARE(c.model()->tokens, shown.ids);
+        still_usable();
+
+        // Cancelling the first load of an empty window leaves it empty and ready for the next.
+        app::MainWindow empty;
+        empty.show();
+        app::Controller& e = empty.controller();
+        QSignalSpy empty_cancelled(&e, &app::Controller::load_cancelled);
+        connect(&e, &app::Controller::load_progress, this, [&](const QString& phase, int64_t done, int64_t) {
+            if (phase == "running" && done > 0) e.cancel();
+        });
+        empty.set_token_input(huge);
+        empty.open_model(bundled);
+        QVERIFY(empty_cancelled.wait(60000));
+        QVERIFY(!e.has_model());
+        QVERIFY(!e.loading());
+        QVERIFY(!e.busy());
+        QVERIFY(empty.error_text().isEmpty());
+        empty.set_token_input(some_tokens(20));
+        empty.open_model(bundled);
+        QVERIFY(settle(empty));
+        QCOMPARE(e.length(), 20);
     }
 
     void text_is_tokenized_with_the_models_tokenizer() {

@@ -243,6 +243,59 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, tl.scan_window(7, 0, 1));
     }
 
+    void progress_is_reported_and_an_abandoned_run_changes_nothing() {
+        auto model = load_model(testsupport::reference_dir() + "/models/delta_net");
+        const int vocab = model->info().vocab_size;
+        const auto prompt = random_tokens(300, vocab, 31);
+        Timeline tl(*model, {size_t(1) << 30, 16});
+        // Progress: after every piece, increasing, ending exactly at the total.
+        std::vector<std::pair<int64_t, int64_t>> seen;
+        tl.append(prompt, [&](int64_t done, int64_t total) { seen.emplace_back(done, total); });
+        QVERIFY(seen.size() >= 300 / 16);
+        for (size_t i = 0; i < seen.size(); ++i) {
+            QCOMPARE(seen[i].second, int64_t(300));
+            QVERIFY(seen[i].first > (i ? seen[i - 1].first : 0));
+        }
+        QCOMPARE(seen.back().first, int64_t(300));
+        const Tensor end_before = tl.layer_state(1, 300), mid_before = tl.layer_state(1, 170);
+
+        // A progress callback that throws abandons an append: nothing of it stays.
+        struct Cancelled {};
+        const auto more = random_tokens(200, vocab, 32);
+        auto cancel_after = [](int64_t tokens) {
+            return [tokens](int64_t done, int64_t) {
+                if (done >= tokens) throw Cancelled{};
+            };
+        };
+        QVERIFY_THROWS_EXCEPTION(Cancelled, tl.append(more, cancel_after(100)));
+        QCOMPARE(tl.tokens(), prompt);
+
+        // An edit abandoned half-way leaves the old sequence, states included, without rerunning it.
+        std::vector<int32_t> edited = prompt;
+        edited[120] = (edited[120] + 1) % vocab;
+        edited.insert(edited.end(), more.begin(), more.end());
+        const int64_t computed = tl.tokens_computed();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, tl.set_tokens(edited, cancel_after(150)));
+        QCOMPARE(tl.tokens(), prompt);
+        const int64_t spent = tl.tokens_computed() - computed;
+        for (int64_t p : {300, 170}) {
+            const Tensor x = tl.layer_state(1, p), &y = p == 300 ? end_before : mid_before;
+            QVERIFY(relative_l2(x.ptr(), y.ptr(), y.data.size()) < 1e-6);
+        }
+        // Restoring cost nothing: reading those two states ran at most two intervals.
+        QVERIFY(tl.tokens_computed() - computed - spent <= 2 * 16);
+        // The edit then runs whole, reusing the prefix, and reports its own tokens.
+        seen.clear();
+        tl.set_tokens(edited, [&](int64_t done, int64_t total) { seen.emplace_back(done, total); });
+        QCOMPARE(tl.tokens(), edited);
+        QCOMPARE(seen.back().first, seen.back().second);
+        QCOMPARE(seen.back().second, int64_t(edited.size() - 120));
+        Timeline fresh(*model, {size_t(1) << 30, 16});
+        fresh.append(edited);
+        const Tensor x = tl.layer_state(1, 450), y = fresh.layer_state(1, 450);
+        QVERIFY(relative_l2(x.ptr(), y.ptr(), y.data.size()) < 1e-6);
+    }
+
 private:
     static double frobenius(const Tensor& t) {
         double s = 0;
