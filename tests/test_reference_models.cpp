@@ -1,8 +1,10 @@
 // The acceptance test of the engine: `statescope-cli verify` passes, at the default tolerance,
-// for every folder of ../shared/reference/models (outputs of transformers and fla themselves).
+// for every folder of ../shared/reference/models (outputs of transformers and fla themselves),
+// on the CPU reference and with the whole model on the Vulkan device (lavapipe in CI).
 #include "core/error.h"
 #include "model.h"
 #include "test_support.h"
+#include "vulkan/context.h"
 
 #include <QProcess>
 #include <QtTest>
@@ -17,11 +19,22 @@ private slots:
         for (const QString& n : names) QTest::newRow(n.toUtf8()) << n;
     }
 
-    void verify() {
+    void verify() { run_verify({}); }
+
+    void verify_on_vulkan_data() { verify_data(); }
+    void verify_on_vulkan() {
+        std::string why;
+        if (!statescope::vk::VulkanContext::any_device_available(&why))
+            QSKIP(qPrintable("no Vulkan device: " + QString::fromStdString(why)));
+        run_verify({"--backend", "vulkan"});
+    }
+
+private:
+    static void run_verify(const QStringList& extra) {
         QFETCH(QString, folder);
         const QString dir = QString::fromStdString(testsupport::reference_dir()) + "/models/" + folder;
         QProcess p;
-        p.start(STATESCOPE_CLI, {"verify", dir});
+        p.start(STATESCOPE_CLI, QStringList{"verify", dir} + extra);
         QVERIFY(p.waitForFinished(600000));
         const QString out = QString::fromUtf8(p.readAllStandardOutput());
         const QString err = QString::fromUtf8(p.readAllStandardError());
@@ -32,6 +45,8 @@ private slots:
         // Every reference tensor was compared: one line each plus the summary.
         QVERIFY(lines.size() > 10);
     }
+
+private slots:
 
     // verify may skip a reference tensor only when its values provably cannot come from the
     // library. The same check must accept every cache tensor the engine itself produces, or it
