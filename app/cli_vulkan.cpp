@@ -252,6 +252,42 @@ int cmd_devices(int argc, char** argv) {
     return selected < 0 ? 1 : 0;
 }
 
+// The first n tokens of head 0 as a problem of its own, and its outputs from the exact attention
+// form in double precision (scan_attention_form): the float64 reference the bench's accuracy
+// column compares with. Causality makes the first n outputs of the full run comparable.
+std::vector<float> float64_reference(const ScanInputs& in, int n) {
+    ScanInputs s;
+    s.allocate(in.kind, n, 1, in.K, in.V, in.substeps, !in.beta.data.empty());
+    const bool key_gate = in.kind == TransitionKind::Diagonal || in.kind == TransitionKind::DiagPlusRankOne;
+    const int gw = key_gate ? in.K : 1;
+    if (!in.log_decay.data.empty()) s.log_decay = key_gate ? Tensor({n, 1, in.K}) : Tensor({n, 1});
+    if (!in.a.data.empty()) s.a = Tensor({n, 1, in.K}), s.b = Tensor({n, 1, in.K});
+    for (int t = 0; t < n; ++t) {
+        std::copy_n(in.q_at(t, 0), in.K, s.q_at(t, 0));
+        for (int j = 0; j < in.substeps; ++j) {
+            std::copy_n(in.k_at(t, j, 0), in.K, s.k_at(t, j, 0));
+            std::copy_n(in.v_at(t, j, 0), in.V, s.v_at(t, j, 0));
+            if (!in.beta.data.empty()) s.beta.data[size_t(t) * in.substeps + j] = in.beta_at(t, j, 0);
+        }
+        if (!s.log_decay.data.empty())
+            std::copy_n(in.log_decay.ptr() + size_t(t) * in.H * gw, gw, s.log_decay.ptr() + size_t(t) * gw);
+        if (!s.a.data.empty()) {
+            std::copy_n(in.a.ptr() + size_t(t) * in.H * in.K, in.K, s.a.ptr() + size_t(t) * in.K);
+            std::copy_n(in.b.ptr() + size_t(t) * in.H * in.K, in.K, s.b.ptr() + size_t(t) * in.K);
+        }
+    }
+    std::vector<float> S0(size_t(in.K) * in.V, 0.0f), o(size_t(n) * in.V);
+    scan_attention_form(s, S0.data(), o.data());
+    return o;
+}
+
+// Relative L2 error of head 0's first n outputs (from a [T, H, V] output) against the reference.
+double error_vs_reference(const std::vector<float>& o, const ScanInputs& in, const std::vector<float>& ref, int n) {
+    std::vector<float> head0(size_t(n) * in.V);
+    for (int t = 0; t < n; ++t) std::copy_n(o.data() + size_t(t) * in.H * in.V, in.V, head0.data() + size_t(t) * in.V);
+    return relative_l2(head0.data(), ref.data(), ref.size());
+}
+
 int cmd_bench(int argc, char** argv) {
     if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
         bench_usage();
@@ -300,7 +336,7 @@ int cmd_bench(int argc, char** argv) {
     std::printf("float32 inputs and state, K=%d V=%d, chunk %d, median of %d runs (GPU timestamps)\n", K, V, chunk, repeat);
     if (!ctx.device().timestamps) std::printf("(no timestamps on this device: times are host wall-clock)\n");
     std::printf("%-24s %-10s %4s %6s %5s %10s %9s %9s  %s\n", "kind", "form", "B", "T", "H", "ms", "GB/s", "TFLOP/s",
-                check ? "chunked vs recurrent (rel. L2) / stages" : "stages");
+                check ? "vs float64 / chunked vs recurrent (rel. L2) / stages" : "stages");
 
     int failures = 0;
     for (const Config& cfg : configs) {
@@ -315,6 +351,9 @@ int cmd_bench(int argc, char** argv) {
                 continue;
             }
             std::vector<float> o_rec;
+            // Float64 reference of head 0's first tokens (O(n^2) attention form: n stays small).
+            const int n_ref = std::min(cfg.T, 512);
+            const std::vector<float> ref64 = check ? float64_reference(in, n_ref) : std::vector<float>{};
             for (ScanForm form : forms) {
                 if (!ScanKernels::supports(kind, form)) {
                     std::printf("%-24s %-10s %4d %6d %5d %10s\n", transition_name(kind), scan_form_name(form), cfg.B,
@@ -373,6 +412,8 @@ int cmd_bench(int argc, char** argv) {
                         note = "NON-FINITE OUTPUTS; " + note;
                         ++failures;
                     }
+                    char f64[48];
+                    std::snprintf(f64, sizeof f64, "f64 %.1e; ", error_vs_reference(o_gpu, in, ref64, n_ref));
                     if (form == ScanForm::Recurrent) {
                         o_rec = std::move(o_gpu);
                     } else if (!o_rec.empty()) {
@@ -382,6 +423,7 @@ int cmd_bench(int argc, char** argv) {
                         note = b + note;
                         if (!(err < 1e-3)) ++failures;
                     }
+                    note = f64 + note;
                 }
                 std::printf("%-24s %-10s %4d %6d %5d %10.3f %9.1f %9.3f  %s\n", transition_name(kind),
                             scan_form_name(form), cfg.B, cfg.T, H, ms, min_bytes(in) / (ms * 1e6),

@@ -10,7 +10,12 @@ layout(std430, binding = 0) buffer Dst { float dst[]; };
 layout(std430, binding = 1) readonly buffer A { float a[]; };
 layout(std430, binding = 2) readonly buffer B { float b[]; };
 
-float softplus(float x) { return x > 20.0 ? x : log(1.0 + exp(x)); }
+// log(1 + y) without losing y's digits when y is small (Kahan): the CPU reference uses log1p.
+float log1p_accurate(float y) {
+    const float u = 1.0 + y;
+    return u == 1.0 ? y : log(u) * (y / (u - 1.0));
+}
+float softplus(float x) { return x > 20.0 ? x : log1p_accurate(exp(x)); }
 float sigmoid(float x) { return 1.0 / (1.0 + exp(-x)); }
 
 float apply_func(uint f, float x) {
@@ -22,7 +27,7 @@ float apply_func(uint f, float x) {
     case OP_FUNC_RELU: return max(x, 0.0);
     case OP_FUNC_ELU_PLUS_ONE: return x > 0.0 ? x + 1.0 : exp(x);
     // log(sigmoid(x)) without overflow: x - log(1 + e^x) for x < 0, -log(1 + e^-x) otherwise.
-    case OP_FUNC_LOG_SIGMOID: return x < 0.0 ? x - log(1.0 + exp(x)) : -log(1.0 + exp(-x));
+    case OP_FUNC_LOG_SIGMOID: return x < 0.0 ? x - log1p_accurate(exp(x)) : -log1p_accurate(exp(-x));
     case OP_FUNC_TANH: return tanh(x);
     case OP_FUNC_RELU_SQUARED: { float r = max(x, 0.0); return r * r; }
     case OP_FUNC_SQUARE: return x * x;
