@@ -5,6 +5,7 @@
 #include "analysis/array_io.h"
 #include "analysis/attention_map.h"
 #include "app/controller.h"
+#include "core/safetensors.h"
 #include "app/main_window.h"
 #include "app/transport_bar.h"
 #include "model.h"
@@ -67,6 +68,130 @@ int differing_pixels(const QImage& a, const QImage& b) {
     for (int y = 0; y < a.height(); ++y)
         for (int x = 0; x < a.width(); ++x) n += a.pixel(x, y) != b.pixel(x, y);
     return n;
+}
+
+// Pixels of the eigenvalue view's token colour (33, 102, 172) within `radius` of where the
+// complex number z is drawn, with the view rendered at a fixed size as exports render it. A
+// filled eigenvalue dot covers most of the box; a line through it (the dashed spectral-radius
+// circle, drawn in the same colour) only a few pixels.
+int token_colour_near(views::EigenView& v, std::complex<double> z, int radius = 3) {
+    // Large enough for the biggest dots (radius 4.5 px): a dot then covers the whole box.
+    const QRectF area(0, 0, 800, 720);
+    QImage img(800, 720, QImage::Format_RGB32);
+    {
+        QPainter p(&img);
+        p.setRenderHint(QPainter::Antialiasing);
+        v.render_figure(p, area, true);
+    }
+    const QPoint c = v.position_of(z, area).toPoint();
+    int n = 0;
+    for (int dy = -radius; dy <= radius; ++dy)
+        for (int dx = -radius; dx <= radius; ++dx) {
+            const QRgb p = img.pixel(c.x() + dx, c.y() + dy);
+            n += qBlue(p) > 140 && qRed(p) < 80;
+        }
+    return n;
+}
+constexpr int kDotPixels = 30; // of the 49 in a radius-3 box
+
+// A DeltaNet checkpoint built by hand, whose every number is known: one layer, one head,
+// K = V = hidden = 4, no short convolution, identity q/k activation, beta = 2 sigmoid(b) with
+// negative eigenvalues allowed. Token ids 0..3 embed as e_i: the k projection (identity) and the
+// l2 norm make k = e_i, and b = 40 * sum(x) = 80 makes sigmoid(b) = 1 in float, so beta = 2 and
+// A_t = I - 2 e_i e_i^T, a reflection: eigenvalues -1 (once) and 1. Ids 4..7 embed as
+// e_j - e_(j+1): b = 0, beta = 1 and A_t = I - k k^T, a projection: eigenvalues 0 and 1.
+// The values go through silu(W_v x) with a fixed W_v. The layer's state is then a short
+// computation (hand_state) that does not use the engine.
+constexpr int kHandDim = 4;
+constexpr double kHandWv[4][4] = {{0.5, -1.0, 0.25, 2.0}, {1.5, 0.3, -0.7, 0.1}, {-0.2, 0.9, 1.1, -1.3}, {0.8, -0.4, 0.6, 0.05}};
+constexpr double kHandB = 40.0, kNormEps = 1e-6;
+
+std::vector<double> hand_embedding(int id) {
+    std::vector<double> e(kHandDim, 0.0);
+    if (id < kHandDim) {
+        e[size_t(id)] = 1.0;
+    } else {
+        e[size_t(id - kHandDim)] = 1.0;
+        e[size_t((id - kHandDim + 1) % kHandDim)] = -1.0;
+    }
+    return e;
+}
+
+bool write_hand_built_deltanet(const QString& dir) {
+    const int D = kHandDim, vocab = 2 * kHandDim, inter = 8;
+    auto identity = [&] {
+        std::vector<float> m(size_t(D) * D, 0.0f);
+        for (int i = 0; i < D; ++i) m[size_t(i) * D + i] = 1.0f;
+        return m;
+    };
+    const std::vector<float> ones(size_t(D), 1.0f);
+    std::vector<float> embed, wv, small(size_t(inter) * D), lm(size_t(vocab) * D);
+    for (int id = 0; id < vocab; ++id)
+        for (double x : hand_embedding(id)) embed.push_back(float(x));
+    for (const auto& row : kHandWv)
+        for (double x : row) wv.push_back(float(x));
+    // Weights after the layer's mixer (MLP, head) do not reach its state; any values do.
+    for (size_t i = 0; i < small.size(); ++i) small[i] = 0.01f * float(int(i % 7) - 3);
+    for (size_t i = 0; i < lm.size(); ++i) lm[i] = 0.1f * float(int(i % 5) - 2);
+    std::vector<float> down(size_t(D) * inter);
+    for (size_t i = 0; i < down.size(); ++i) down[i] = 0.02f * float(int(i % 3) - 1);
+    const std::string p = "model.layers.0.";
+    std::vector<OutputTensor> t = {
+        {"model.embeddings.weight", {vocab, D}, embed, {}},
+        {p + "attn_norm.weight", {D}, ones, {}},
+        {p + "attn.q_proj.weight", {D, D}, identity(), {}},
+        {p + "attn.k_proj.weight", {D, D}, identity(), {}},
+        {p + "attn.v_proj.weight", {D, D}, wv, {}},
+        {p + "attn.b_proj.weight", {1, D}, std::vector<float>(size_t(D), float(kHandB)), {}},
+        {p + "attn.o_norm.weight", {D}, ones, {}},
+        {p + "attn.o_proj.weight", {D, D}, identity(), {}},
+        {p + "mlp_norm.weight", {D}, ones, {}},
+        {p + "mlp.gate_proj.weight", {inter, D}, small, {}},
+        {p + "mlp.up_proj.weight", {inter, D}, small, {}},
+        {p + "mlp.down_proj.weight", {D, inter}, down, {}},
+        {"model.norm.weight", {D}, ones, {}},
+        {"lm_head.weight", {vocab, D}, lm, {}},
+    };
+    write_safetensors((dir + "/model.safetensors").toStdString(), t);
+    QFile cfg(dir + "/config.json");
+    if (!cfg.open(QIODevice::WriteOnly)) return false;
+    cfg.write(R"({"model_type": "delta_net", "hidden_size": 4, "num_hidden_layers": 1, "num_heads": 1,
+                  "vocab_size": 8, "expand_k": 1.0, "expand_v": 1.0, "use_short_conv": false,
+                  "qk_activation": "identity", "qk_norm": "l2", "use_beta": true, "allow_neg_eigval": true,
+                  "use_gate": false, "norm_eps": 1e-6, "intermediate_size": 8, "tie_word_embeddings": false,
+                  "attn": null})");
+    return true;
+}
+
+// The state S (K x V, row-major) after the first `count` tokens, by the delta rule written out:
+// x = rmsnorm(e), k = x / |x| (l2 norm, eps 1e-6), v = silu(W_v x), beta = 2 sigmoid(40 sum x),
+// S <- S - beta k (k^T S) + beta k v^T.
+std::vector<double> hand_state(const std::vector<int32_t>& ids, size_t count) {
+    const int D = kHandDim;
+    std::vector<double> S(size_t(D) * D, 0.0);
+    for (size_t t = 0; t < count; ++t) {
+        std::vector<double> x = hand_embedding(ids[t]);
+        double ss = 0;
+        for (double a : x) ss += a * a;
+        const double rms = 1.0 / std::sqrt(ss / D + kNormEps);
+        for (double& a : x) a *= rms;
+        double kk = 0, sum = 0;
+        for (double a : x) kk += a * a, sum += a;
+        std::vector<double> k = x, v(static_cast<size_t>(D));
+        for (double& a : k) a /= std::sqrt(kk + kNormEps);
+        for (int i = 0; i < D; ++i) {
+            double z = 0;
+            for (int j = 0; j < D; ++j) z += kHandWv[i][j] * x[size_t(j)];
+            v[size_t(i)] = z / (1.0 + std::exp(-z));
+        }
+        const double beta = 2.0 / (1.0 + std::exp(-kHandB * sum));
+        for (int c = 0; c < D; ++c) {
+            double kS = 0;
+            for (int r = 0; r < D; ++r) kS += k[size_t(r)] * S[size_t(r) * D + c];
+            for (int r = 0; r < D; ++r) S[size_t(r) * D + c] += beta * k[size_t(r)] * (v[size_t(c)] - kS);
+        }
+    }
+    return S;
 }
 
 } // namespace
@@ -552,6 +677,67 @@ private slots:
         QVERIFY(blue_near(0.5));
         QVERIFY(!blue_near(std::complex<double>(0.0, 0.5)));
         QVERIFY(!blue_near(std::complex<double>(-0.5, -0.5)));
+    }
+
+    void a_hand_built_checkpoint_shows_its_known_state_and_eigenvalues() {
+        QTemporaryDir dir;
+        QVERIFY(write_hand_built_deltanet(dir.path()));
+        const std::vector<int32_t> ids = {0, 5, 2, 1, 7, 0, 3, 4, 2, 0};
+        app::MainWindow w;
+        w.show();
+        w.set_token_input(app::tokens_from_ids("0,5,2,1,7,0,3,4,2,0"));
+        w.open_model(dir.path());
+        QVERIFY(settle(w));
+        QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
+        app::Controller& c = w.controller();
+        QCOMPARE(c.length(), int64_t(ids.size()));
+
+        auto state_is_the_hand_computed_one = [&](size_t tokens) {
+            const views::Matrix& shown = w.state_view()->matrix();
+            QCOMPARE(shown.rows, kHandDim);
+            QCOMPARE(shown.cols, kHandDim);
+            const std::vector<double> S = hand_state(ids, tokens);
+            double scale = 0;
+            for (double x : S) scale = std::max(scale, std::abs(x));
+            QVERIFY(scale > 0.1); // a state worth comparing
+            for (int r = 0; r < kHandDim; ++r)
+                for (int col = 0; col < kHandDim; ++col)
+                    QVERIFY2(std::abs(shown.at(r, col) - S[size_t(r) * kHandDim + col]) < 1e-5 * scale,
+                             qPrintable(QString("S[%1][%2] = %3, by hand %4").arg(r).arg(col).arg(shown.at(r, col))
+                                            .arg(S[size_t(r) * kHandDim + col])));
+        };
+        auto count_near = [](const std::vector<std::complex<double>>& eig, std::complex<double> z) {
+            return int(std::count_if(eig.begin(), eig.end(), [&](auto e) { return std::abs(e - z) < 1e-5; }));
+        };
+
+        // After the last token (id 0, a reflection): the state computed by hand, and the
+        // eigenvalue -1 once with 1 three times, drawn as a dot at -1 in the plane.
+        state_is_the_hand_computed_one(ids.size());
+        const auto& eig = w.eigen_view()->data().token;
+        QCOMPARE(int(eig.size()), kHandDim);
+        QCOMPARE(count_near(eig, -1.0), 1);
+        QCOMPARE(count_near(eig, 1.0), 3);
+        QVERIFY(std::abs(w.eigen_view()->data().token_radius - 1.0) < 1e-5);
+        QVERIFY2(token_colour_near(*w.eigen_view(), -1.0) >= kDotPixels, "no eigenvalue dot at -1");
+        // The spectral-radius circle also passes through i, where there is no eigenvalue.
+        QVERIFY(token_colour_near(*w.eigen_view(), std::complex<double>(0, 1)) < kDotPixels);
+
+        // After token 1 (id 5, a projection): eigenvalue 0 once, no -1, and its own state.
+        c.set_token(1);
+        QVERIFY(settle(w));
+        state_is_the_hand_computed_one(2);
+        const auto& eig1 = w.eigen_view()->data().token;
+        QCOMPARE(count_near(eig1, 0.0), 1);
+        QCOMPARE(count_near(eig1, 1.0), 3);
+        QCOMPARE(count_near(eig1, -1.0), 0);
+        QVERIFY(token_colour_near(*w.eigen_view(), 0.0) >= kDotPixels);
+        QVERIFY(token_colour_near(*w.eigen_view(), -1.0) < kDotPixels);
+        // And in the middle of the sequence, reached by jumping back from the end.
+        c.set_token(int64_t(ids.size()) - 1);
+        QVERIFY(settle(w));
+        c.set_token(6);
+        QVERIFY(settle(w));
+        state_is_the_hand_computed_one(7);
     }
 
     void dropped_folders_open_and_are_remembered() {
