@@ -5,15 +5,19 @@
 // splits so that the whole device streams it, and attn_combine.comp merges the splits.
 // Per chunk of KC = NT / 8 keys:
 //     the keys are staged in shared memory (coalesced rows);
-//     invocation (r, j) forms the score of row r and key j (masked as in common/attn_push.h);
+//     invocation (j, part) forms the partial scores of key j over one eighth of the features,
+//     for every row; invocation (r, j) adds them up and masks (common/attn_push.h);
 //     one invocation per row updates the running maximum and sum (online softmax);
-//     invocation i accumulates output columns i, i + NT, ... of every row from the values,
-//     read straight from the cache (each once per workgroup, coalesced across invocations).
+//     the values are read straight from the cache, each once per workgroup: invocation
+//     (group g, column c) accumulates columns c, c + CW, ... of every row over the chunk's keys
+//     j = g, g + KH, ... (KH groups of CW = NT / KH invocations; the host picks KH so that the
+//     columns of a head keep most invocations busy). The groups' sums meet at the end.
 #define ATTN_FORWARD
 #include "common/attn_push.h"
 
 layout(local_size_x_id = ATTN_SPEC_WORKGROUP) in;
 layout(constant_id = ATTN_SPEC_HEAD_DIM) const uint D = 64;
+layout(constant_id = ATTN_SPEC_KEY_GROUPS) const uint KH = 1;
 
 layout(std430, binding = 0) readonly buffer Qb { float q[]; };
 layout(std430, binding = 1) readonly buffer Kb { float kc[]; };
@@ -25,12 +29,17 @@ layout(std430, binding = 5) writeonly buffer PMLb { float part_ml[]; };
 const uint NT = gl_WorkGroupSize.x;   // 64, 128 or 256
 const uint RD = 8u;                   // query rows per workgroup
 const uint KC = NT / RD;              // keys per chunk
+const uint NP = NT / KC;              // feature parts of a score (8)
+const uint DPART = (D + NP - 1u) / NP;
 const uint KS = D + 1u;               // staged key row (odd stride: no bank conflicts)
-const uint DCN = (D + NT - 1u) / NT;  // output columns per invocation
+const uint CW = NT / KH;              // invocations per key group
+const uint DCN = (D + CW - 1u) / CW;  // output columns per invocation
 
 shared float ks[KC * KS];
 shared float qs[RD * D];
-shared float ps[RD * KC];
+shared float partial[RD * NP * KC];   // [row][part][key]
+shared float ps[RD * KC];             // scores, then probabilities: [row][key]
+shared float red[NT * DCN];           // the key groups' sums of one row
 shared float row_m[RD];
 shared float row_l[RD];
 shared float row_alpha[RD];
@@ -69,6 +78,7 @@ void main() {
     const int begin = max(split_begin, first_seen);
     const int end = min(split_end, slot_hi + 1);
 
+    const uint group = tid / CW, col = tid % CW;
     float acc[RD][DCN];
     for (uint r = 0u; r < RD; ++r)
         for (uint i = 0u; i < DCN; ++i) acc[r][i] = 0.0;
@@ -81,9 +91,20 @@ void main() {
         }
         barrier();
         {
+            const uint j = tid % KC, part = tid / KC;
+            const uint d0 = part * DPART, d1 = min(D, d0 + DPART);
+            for (uint r = 0u; r < nrows; ++r) {
+                float s = 0.0;
+                for (uint d = d0; d < d1; ++d) s += qs[r * D + d] * ks[j * KS + d];
+                partial[(r * NP + part) * KC + j] = s;
+            }
+        }
+        barrier();
+        {
             const uint r = tid / KC, j = tid % KC;
             float s = 0.0;
-            for (uint d = 0u; d < D; ++d) s += qs[r * D + d] * ks[j * KS + d];
+            if (r < nrows)
+                for (uint part = 0u; part < NP; ++part) s += partial[(r * NP + part) * KC + j];
             s *= pc.scale;
             const int slot = row_slot[r];
             const int key = j0 + int(j);
@@ -112,10 +133,10 @@ void main() {
             const float alpha = row_alpha[r];
             for (uint i = 0u; i < DCN; ++i) acc[r][i] *= alpha;
         }
-        for (uint j = 0u; j < nk; ++j) {
+        for (uint j = group; j < nk; j += KH) {
             const uint base = pc.v_offset + (uint(j0) + j) * pc.kv_stride + kvh * D;
             for (uint i = 0u; i < DCN; ++i) {
-                const uint c = tid + NT * i;
+                const uint c = col + CW * i;
                 const float v = c < D ? vc[base + c] : 0.0;
                 for (uint r = 0u; r < RD; ++r) acc[r][i] += ps[r * KC + j] * v;
             }
@@ -124,19 +145,29 @@ void main() {
     }
 
     const uint TH = pc.T * pc.heads;
-    for (uint r = 0u; r < RD; ++r) {
-        if (row_slot[r] < 0) continue;
+    for (uint r = 0u; r < RD; ++r) {   // a constant bound keeps acc in registers
+        if (r >= nrows) break;
+        // Sum the key groups' accumulators (group 0 ends with the row's whole sum).
+        if (KH > 1u) {
+            barrier();
+            for (uint i = 0u; i < DCN; ++i) red[tid * DCN + i] = acc[r][i];
+            barrier();
+            if (group == 0u)
+                for (uint g = 1u; g < KH; ++g)
+                    for (uint i = 0u; i < DCN; ++i) acc[r][i] += red[(g * CW + col) * DCN + i];
+        }
+        if (group != 0u) continue;
         const uint t = row_t[r], h = row_h[r];
         if (pc.splits == 1u) {
             const float inv = 1.0 / row_l[r];
             for (uint i = 0u; i < DCN; ++i) {
-                const uint c = tid + NT * i;
+                const uint c = col + CW * i;
                 if (c < D) o[pc.o_offset + t * pc.o_stride + h * D + c] = acc[r][i] * inv;
             }
         } else {
             const uint prow = split * TH + t * pc.heads + h;
             for (uint i = 0u; i < DCN; ++i) {
-                const uint c = tid + NT * i;
+                const uint c = col + CW * i;
                 if (c < D) part_o[pc.part_o_offset + prow * D + c] = acc[r][i];
             }
             if (tid == 0u) {

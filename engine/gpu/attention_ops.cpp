@@ -18,6 +18,9 @@ namespace {
 constexpr uint32_t kMaxHeadDim = 256;
 constexpr uint32_t kTileKeys = 64;     // BK of attn_tile.comp
 constexpr uint32_t kDecodeRows = 8;    // RD of attn_decode.comp
+// Query rows per kv head up to which the decode kernel is chosen: it reads the cache once per
+// 8 rows but wastes no work on padding, which the tile kernel's 64-row blocks would.
+constexpr uint32_t kDecodeMaxRows = 32;
 // Loop iterations one invocation may spend in a dispatch on a CPU driver (llvmpipe stops a
 // shader's loops after 65535, counted over all of them; the estimates below are upper bounds).
 constexpr double kLoopIterationBudget = 30000;
@@ -58,9 +61,16 @@ size_t tile_shared_bytes(uint32_t nt, uint32_t D) {
     const size_t stage = std::max<size_t>(16 * (bq4 + 16), 16 * 16 * dc);
     return 16 * (stage + bq * 16) + 4 * (2 * size_t(nt) + 6 * bq);
 }
+// Key groups of attn_decode: as many as leave each group enough invocations for a head's columns.
+uint32_t decode_key_groups(uint32_t nt, uint32_t D) {
+    uint32_t width = 32;
+    while (width < D && width < nt) width *= 2;
+    return std::max<uint32_t>(1, nt / width);
+}
 size_t decode_shared_bytes(uint32_t nt, uint32_t D) {
-    const size_t kc = nt / kDecodeRows;
-    return 4 * (kc * (D + 1) + size_t(kDecodeRows) * D + kDecodeRows * kc + 6 * kDecodeRows);
+    const size_t kc = nt / kDecodeRows, cw = nt / decode_key_groups(nt, D), dcn = (D + cw - 1) / cw;
+    return 4 * (kc * (D + 1) + size_t(kDecodeRows) * D + size_t(kDecodeRows) * nt / kc * kc + kDecodeRows * kc +
+                nt * dcn + 6 * kDecodeRows);
 }
 
 // Loop iterations per key of one invocation (every loop counted as not unrolled, except the
@@ -72,8 +82,11 @@ double tile_iterations_per_key(uint32_t nt, uint32_t D) {
     return (scores + values + 4 * dc + 16) / kTileKeys;
 }
 double decode_iterations_per_key(uint32_t nt, uint32_t D) {
-    const double kc = nt / kDecodeRows, dcn = ceil_div(D, nt);
-    const double chunk = 1 + std::ceil(kc * D / nt) + D + 2 * kc + kDecodeRows * dcn + kc * dcn * (1 + kDecodeRows) + 8;
+    const double kc = nt / kDecodeRows, parts = nt / kc, kh = decode_key_groups(nt, D);
+    const double dcn = ceil_div(D, nt / decode_key_groups(nt, D));
+    const double scores = kDecodeRows * (std::ceil(D / parts) + 1) + parts;
+    const double values = std::ceil(kc / kh) * dcn * (1 + kDecodeRows);
+    const double chunk = 1 + std::ceil(kc * D / nt) + scores + 2 * kc + kDecodeRows * dcn + values + 8;
     return chunk / kc;
 }
 
@@ -122,7 +135,7 @@ AttentionPlan plan_attention(const vk::DeviceInfo& dev, uint32_t T, uint32_t P, 
     const uint32_t rows = T * groups;
     AttentionPlan plan;
     plan.decode = tuning.kernel == AttentionTuning::Kernel::Decode ||
-                  (tuning.kernel == AttentionTuning::Kernel::Auto && rows <= kDecodeRows);
+                  (tuning.kernel == AttentionTuning::Kernel::Auto && rows <= kDecodeMaxRows);
 
     // The widest workgroup whose shared memory fits (CPU drivers: 128, which lavapipe's 32 KiB
     // holds for any head up to 256).
@@ -130,7 +143,7 @@ AttentionPlan plan_attention(const vk::DeviceInfo& dev, uint32_t T, uint32_t P, 
         const size_t bytes = plan.decode ? decode_shared_bytes(nt, D) : tile_shared_bytes(nt, D);
         return nt <= dev.max_workgroup_invocations && bytes <= dev.max_shared_memory;
     };
-    const uint32_t widest = plan.decode || is_cpu(dev) ? 128 : 256;
+    const uint32_t widest = is_cpu(dev) ? 128 : 256;
     for (uint32_t nt = widest; nt >= 64 && plan.workgroup == 0; nt /= 2)
         if (fits(nt)) plan.workgroup = nt;
     require(plan.workgroup != 0, "GPU attention: heads of " + std::to_string(D) +
@@ -140,14 +153,15 @@ AttentionPlan plan_attention(const vk::DeviceInfo& dev, uint32_t T, uint32_t P, 
     plan.row_blocks = ceil_div(std::max(rows, 1u), plan.rows_per_block);
 
     // Keys per split: enough workgroups to fill a GPU when the queries alone do not (a long
-    // cache with few new tokens), at least a few hundred keys each so that merging stays cheap.
+    // cache with few new tokens: about 8 resident workgroups on each of 132 multiprocessors of
+    // an H100), at least four chunks or tiles each so that merging stays cheap.
     const uint32_t key_block = plan.decode ? plan.workgroup / kDecodeRows : kTileKeys;
     uint32_t kps = tuning.keys_per_split;
     if (kps == 0) {
-        const uint32_t target_groups = 256;
+        const uint32_t target_groups = 1024;
         const uint32_t have = plan.row_blocks * std::max(p.kv_heads, 1u);
         const uint32_t want_splits = std::max<uint32_t>(1, ceil_div(target_groups, have));
-        kps = std::max<uint32_t>(ceil_div(std::max(P, 1u), want_splits), plan.decode ? 256 : 512);
+        kps = std::max<uint32_t>(ceil_div(std::max(P, 1u), want_splits), 4 * key_block);
     }
     if (is_cpu(dev)) {
         const double per_key = plan.decode ? decode_iterations_per_key(plan.workgroup, D)
@@ -215,8 +229,9 @@ Mat attention(Ops& ops, const Mat& q, const Mat& keys, const Mat& values, const 
     a.part_ml_offset = part_ml.offset;
     a.scale = p.scale;
     const vk::Buffer& none = ops.placeholder();
-    const vk::PipelineDesc desc = pipeline(plan.decode ? "attn_decode" : "attn_tile", 6, sizeof a,
-                                           {{ATTN_SPEC_WORKGROUP, plan.workgroup}, {ATTN_SPEC_HEAD_DIM, D}});
+    std::vector<std::pair<uint32_t, uint32_t>> spec{{ATTN_SPEC_WORKGROUP, plan.workgroup}, {ATTN_SPEC_HEAD_DIM, D}};
+    if (plan.decode) spec.push_back({ATTN_SPEC_KEY_GROUPS, decode_key_groups(plan.workgroup, D)});
+    const vk::PipelineDesc desc = pipeline(plan.decode ? "attn_decode" : "attn_tile", 6, sizeof a, spec);
     ops.dispatch(desc,
                  {q.buf, keys.buf, values.buf, o.buf, part_o.buf ? part_o.buf : &none, part_ml.buf ? part_ml.buf : &none},
                  &a, sizeof a, plan.row_blocks, p.kv_heads, plan.splits);

@@ -22,6 +22,7 @@ namespace statescope::gpu {
 // Specialization constants of attn_tile.comp and attn_decode.comp.
 #define ATTN_SPEC_WORKGROUP 0   // invocations per workgroup
 #define ATTN_SPEC_HEAD_DIM 1    // features per head
+#define ATTN_SPEC_KEY_GROUPS 2  // attn_decode: invocations that share an output column
 
 // Rotary embedding (GPT-NeoX halves): in each of `heads` heads of head_dim columns, the pair
 // (x_i, x_{i + head_dim/2}) of row t rotates by float(first_position + t) * inv_freq[i].
