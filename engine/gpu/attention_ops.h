@@ -38,6 +38,7 @@ struct AttentionParams {
 struct AttentionTuning {
     enum class Kernel { Auto, Tile, Decode } kernel = Kernel::Auto;
     uint32_t keys_per_split = 0;
+    uint32_t workgroup = 0;   // 64, 128 or 256 invocations; 0: the widest whose shared memory fits
 };
 
 struct AttentionPlan {
