@@ -57,6 +57,8 @@ struct ExportArgs {
     int layer = 0, head = 0, window = 32;
     std::optional<int64_t> token;
     std::optional<QSize> size;
+    std::optional<views::ScaleMode> scale; // heatmaps only
+    double fixed_limit = 0;
 };
 
 ExportArgs parse(int argc, char** argv) {
@@ -81,6 +83,17 @@ ExportArgs parse(int argc, char** argv) {
             const size_t x = v.find('x');
             if (x == std::string::npos) throw Error("--size: '" + v + "' is not WxH, e.g. 800x600");
             a.size = QSize(int(parse_index("--size", v.substr(0, x), 100)), int(parse_index("--size", v.substr(x + 1), 100)));
+        } else if (s == "--scale") {
+            // per-frame | symlog | fixed:L (the same modes as the app's scale boxes)
+            const std::string v = value();
+            if (v == "per-frame") a.scale = views::ScaleMode::PerFrame;
+            else if (v == "symlog") a.scale = views::ScaleMode::SymLog;
+            else if (v.rfind("fixed:", 0) == 0) {
+                char* end = nullptr;
+                a.fixed_limit = std::strtod(v.c_str() + 6, &end);
+                if (*end != '\0' || !(a.fixed_limit > 0)) throw Error("--scale: '" + v + "' needs a positive limit, e.g. fixed:0.5");
+                a.scale = views::ScaleMode::Fixed;
+            } else throw Error("--scale: '" + v + "' is not one of per-frame, symlog, fixed:LIMIT");
         } else if (s.rfind("--", 0) == 0) throw Error("export: unknown option " + s);
         else pos.push_back(s);
     }
@@ -99,6 +112,8 @@ ExportArgs parse(int argc, char** argv) {
                     " (use .png, .svg, .pdf for a picture or .csv, .npy for its numbers)");
     }
     if (a.tokens.has_value() == a.prompt.has_value()) throw Error("export needs --tokens IDS or --prompt TEXT (one of them)");
+    if (a.scale && a.view != "state" && a.view != "attention" && a.view != "attention-softmax")
+        throw Error("--scale: the " + a.view + " view has no colour scale (state and attention views do)");
     return a;
 }
 
@@ -194,6 +209,11 @@ int cmd_export(int argc, char** argv) {
         widget = std::move(v);
     }
     widget->resize(size);
+    if (a.scale) {
+        auto* heatmap = static_cast<views::HeatmapView*>(figure);
+        heatmap->set_scale_mode(*a.scale);
+        if (*a.scale == views::ScaleMode::Fixed) heatmap->set_fixed_limit(a.fixed_limit);
+    }
 
     const QString out = QString::fromStdString(a.out);
     const views::FigureMetadata meta = app::figure_metadata(model_path, frame, a.window);

@@ -76,6 +76,7 @@ const char* kUsage =
     "                                      the Vulkan device), with GPU-vs-CPU logits agreement\n"
     "  export MODEL_DIR (--tokens IDS | --prompt TEXT) --view VIEW --out FILE.(png|svg|pdf|csv|npy)\n"
     "         [--layer L] [--head H] [--token T] [--window W] [--size WxH]\n"
+    "         [--scale per-frame|symlog|fixed:LIMIT]\n"
     "                                      one view of the app at token T (default: the last) as a\n"
     "                                      picture or its numbers, naming model, layer, head and\n"
     "                                      token in the file; VIEW: state, attention,\n"

@@ -19,7 +19,7 @@ constexpr int kOverviewMaxHeads = 256; // Mamba-1 has a head per channel; the re
 // The trajectory keeps at most this many floats of flattened states (subsampling tokens).
 constexpr size_t kTrajectoryFloats = size_t(16) << 20;
 constexpr int kTrajectoryMaxPoints = 2048;
-// Tokens per scan window when computing the attention-entropy curve.
+// Tokens per scan (or attention) window when computing the attention-entropy curves.
 constexpr int64_t kEntropyChunk = 512;
 
 views::Matrix to_matrix(const analysis::AttentionMap& m) { return views::Matrix(m.rows, m.cols, m.weights); }
@@ -227,6 +227,27 @@ SequenceResult compute_sequence(Timeline& timeline, const SequenceRequest& r, co
             for (int k = 0; k < p.dims; ++k) s.trajectory.coords[size_t(i) * 3 + k] = p.coords[size_t(i) * p.dims + k];
         for (int k = 0; k < p.dims; ++k)
             s.trajectory.explained.push_back(p.total_variance > 0 ? p.variance[size_t(k)] / p.total_variance : 0.0);
+    } else {
+        // A softmax layer has no state to follow (and no trajectory); what it does is its
+        // attention: the entropy of each token's real row over every position it sees, and over
+        // the last `window` of them, in chunks of queries against the cache up to the chunk's end.
+        const int64_t n = timeline.length();
+        const int W = std::max(1, r.window);
+        s.curves.softmax_layer = true;
+        s.curves.window = W;
+        s.curves.row_entropy.resize(size_t(n));
+        s.curves.softmax_entropy.resize(size_t(n));
+        for (int64_t c = 0; c < n; c += kEntropyChunk) {
+            checkpoint();
+            const int64_t hi = std::min<int64_t>(n, c + kEntropyChunk) - 1;
+            const AttentionWindow w = timeline.attention_window(r.layer, c, hi);
+            const double scale = 1.0 / std::sqrt(double(w.k.shape[2])); // as the frame's map
+            const auto e = analysis::softmax_row_entropies(w.q, w.k, s.head, scale, W);
+            for (int64_t t = c; t <= hi; ++t) {
+                s.curves.row_entropy[size_t(t)] = float(e.whole[size_t(t - c)]);
+                s.curves.softmax_entropy[size_t(t)] = float(e.windowed[size_t(t - c)]);
+            }
+        }
     }
     s.compute_ms = double(clock.nsecsElapsed()) / 1e6;
     return s;

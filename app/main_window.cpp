@@ -8,6 +8,7 @@
 #include "views/overview_grid.h"
 #include "views/panel.h"
 #include "views/plot_style.h"
+#include "views/scale_control.h"
 #include "views/token_strip.h"
 #include "views/trajectory_view.h"
 
@@ -164,27 +165,8 @@ void MainWindow::build_views() {
     state_->set_axis_labels("key dim", "value dim");
     state_->set_message("open a model (File > Open) to see its state");
     state_panel_ = new Panel("State S_t", state_, {state_});
-    scale_mode_ = new QComboBox;
-    for (ScaleMode m : {ScaleMode::PerFrame, ScaleMode::Fixed, ScaleMode::SymLog}) scale_mode_->addItem(scale_mode_name(m), int(m));
-    scale_mode_->setToolTip("Colour scale: per frame (max |value| of this state), fixed (the limit beside), or "
-                            "symmetric log (small entries stay visible)");
-    fixed_limit_ = new QDoubleSpinBox;
-    fixed_limit_->setDecimals(4);
-    fixed_limit_->setRange(1e-6, 1e9);
-    fixed_limit_->setToolTip("Colour limit in Fixed mode");
-    fixed_limit_->setEnabled(false);
-    fixed_limit_->setFocusPolicy(Qt::ClickFocus);
-    fixed_limit_->setMaximumWidth(90);
-    scale_mode_->setFocusPolicy(Qt::ClickFocus);
-    state_panel_->add_header_widget(scale_mode_);
-    state_panel_->add_header_widget(fixed_limit_);
-    connect(scale_mode_, &QComboBox::currentIndexChanged, this, [this] {
-        const auto mode = ScaleMode(scale_mode_->currentData().toInt());
-        state_->set_scale_mode(mode);
-        fixed_limit_->setEnabled(mode == ScaleMode::Fixed);
-        if (mode == ScaleMode::Fixed) fixed_limit_->setValue(state_->limit());
-    });
-    connect(fixed_limit_, &QDoubleSpinBox::valueChanged, this, [this](double v) { state_->set_fixed_limit(v); });
+    state_scale_ = new ScaleControl(state_);
+    state_panel_->add_header_widget(state_scale_);
 
     // Attention maps side by side.
     auto* attention = new QWidget;
@@ -201,6 +183,10 @@ void MainWindow::build_views() {
     ah->addWidget(exact_);
     ah->addWidget(softmax_);
     attention_panel_ = new Panel("Attention", attention, {exact_, softmax_});
+    exact_scale_ = new ScaleControl(exact_, "exact");
+    softmax_scale_ = new ScaleControl(softmax_, "softmax");
+    attention_panel_->add_header_widget(exact_scale_);
+    attention_panel_->add_header_widget(softmax_scale_);
 
     eigen_ = new EigenView;
     eigen_panel_ = new Panel("Transition spectrum", eigen_, {eigen_});
@@ -500,10 +486,12 @@ void MainWindow::on_model_loaded() {
     strip_->set_tokens(m.labels, m.tokens);
     transport_->set_length(int64_t(m.tokens.size()));
     transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
-    timing_label_->setText(QString("load %1 ms · run %2 ms (%3 tokens)")
+    timing_label_->setText(QString("load %1 ms · run %2 ms (%3 tokens) on %4")
                                .arg(m.load_ms, 0, 'f', 0)
                                .arg(m.run_ms, 0, 'f', 0)
-                               .arg(m.tokens_run));
+                               .arg(m.tokens_run)
+                               .arg(m.backend.section(" (", 0, 0)));
+    timing_label_->setToolTip("Runs on " + m.backend + ". STATESCOPE_BACKEND=cpu|vulkan|auto chooses.");
     strip_->set_description(QString("%1 tokens · %2").arg(m.tokens.size()).arg(m.tokens_from));
     model_label_->setToolTip(m.path);
 }
@@ -535,9 +523,9 @@ void MainWindow::on_frame() {
         state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
     show_eigen(*eigen_, f);
     eigen_panel_->set_info(where);
-    if (scale_mode_->currentData().toInt() != int(views::ScaleMode::Fixed)) fixed_limit_->setValue(state_->limit());
     show_attention(*exact_, *softmax_, f);
     softmax_->setVisible(f.recurrent);
+    softmax_scale_->setVisible(f.recurrent);
     attention_panel_->set_info(QString("tokens %1–%2 · row entropy: exact %3, softmax %4 nats")
                                    .arg(f.window_first).arg(f.token)
                                    .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
@@ -548,14 +536,12 @@ void MainWindow::on_frame() {
 void MainWindow::on_sequence() {
     const SequenceResult& s = *controller_->sequence();
     show_curves(*curves_, s, controller_->token());
-    if (s.curves.norms.empty()) {
-        trajectory_->set_data({});
-        return;
-    }
-    trajectory_->set_data(s.trajectory);
+    curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(controller_->length()).arg(s.compute_ms, 0, 'f', 0));
+    trajectory_->set_data(s.trajectory); // empty for a softmax layer: it has no state to follow
     trajectory_->set_current(controller_->token());
-    curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(s.curves.effective_rank.size()).arg(s.compute_ms, 0, 'f', 0));
-    trajectory_panel_->set_info(QString("layer %1 · head %2 · drag to rotate, wheel to zoom").arg(s.layer).arg(s.head));
+    trajectory_panel_->set_info(s.curves.softmax_layer
+                                    ? QString("layer %1 is softmax attention: no state trajectory").arg(s.layer)
+                                    : QString("layer %1 · head %2 · drag to rotate, wheel to zoom").arg(s.layer).arg(s.head));
 }
 
 views::FigureMetadata MainWindow::export_metadata() const {

@@ -22,6 +22,7 @@ class EigenView;
 class HeatmapView;
 class OverviewGrid;
 class Panel;
+class ScaleControl;
 class TokenStrip;
 class TrajectoryView;
 } // namespace statescope::views
@@ -60,6 +61,10 @@ public:
     views::OverviewGrid* overview() const { return overview_; }
     views::TrajectoryView* trajectory_view() const { return trajectory_; }
     views::TokenStrip* token_strip() const { return strip_; }
+    // The colour-scale controls of the state and of the two attention maps.
+    views::ScaleControl* state_scale() const { return state_scale_; }
+    views::ScaleControl* exact_scale() const { return exact_scale_; }
+    views::ScaleControl* softmax_scale() const { return softmax_scale_; }
     TransportBar* transport() const { return transport_; }
     // The load's progress bar and Cancel button in the status bar (shown while loading).
     QProgressBar* load_progress_bar() const { return load_bar_; }
@@ -103,8 +108,7 @@ private:
     views::TrajectoryView* trajectory_ = nullptr;
     views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
     views::Panel *curves_panel_ = nullptr, *trajectory_panel_ = nullptr;
-    QComboBox* scale_mode_ = nullptr;
-    QDoubleSpinBox* fixed_limit_ = nullptr;
+    views::ScaleControl *state_scale_ = nullptr, *exact_scale_ = nullptr, *softmax_scale_ = nullptr;
     QLabel* error_ = nullptr;
     QWidget* error_bar_ = nullptr;
     QLabel *model_label_ = nullptr, *memory_label_ = nullptr, *timing_label_ = nullptr, *busy_label_ = nullptr;

@@ -25,6 +25,9 @@ void show_attention(views::HeatmapView& exact, views::HeatmapView& softmax, cons
     // A softmax layer's own map is the exact one, and non-negative: one sequential map suffices.
     exact.set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
     exact.set_colormap(f.recurrent ? views::Colormap::diverging() : views::Colormap::sequential());
+    // What the numbers are, under each map with its colour scale.
+    exact.set_value_note(f.recurrent ? "raw weights, signed, rows need not sum to 1" : "softmax over all positions, window part");
+    softmax.set_value_note("softmax over the window, rows sum to 1");
     exact.set_matrix(f.exact, int(f.window_first), int(f.window_first));
     exact.set_column_groups(f.substeps);
     exact.set_highlight_row(f.exact.rows - 1);
@@ -44,8 +47,8 @@ void show_overview(views::OverviewGrid& v, const FrameResult& f) {
 }
 
 void show_curves(views::CurvesView& v, const SequenceResult& s, int64_t token) {
-    if (s.curves.norms.empty()) {
-        v.set_message(QString("Layer %1 is softmax attention: it has no recurrent state to follow.").arg(s.layer));
+    if (s.curves.norms.empty() && s.curves.row_entropy.empty()) {
+        v.set_message(QString("Layer %1 has no curves.").arg(s.layer));
         return;
     }
     v.set_data(s.curves);

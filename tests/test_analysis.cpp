@@ -194,6 +194,47 @@ private slots:
         }
     }
 
+    void softmax_layer_row_entropies() {
+        // A window of T = 9 queries over a cache of P = 20 positions, 6 heads sharing 2 kv heads.
+        const int T = 9, heads = 6, D = 7, P = 20, kv = 2, window = 5, head = 4; // kv head 1
+        const double scale = 0.4;
+        std::mt19937 rng(8);
+        Tensor q({T, heads, D}), k({P, kv, D});
+        testsupport::fill_normal(q, rng);
+        testsupport::fill_normal(k, rng);
+        const SoftmaxRowEntropies e = softmax_row_entropies(q, k, head, scale, window);
+        QCOMPARE(int(e.whole.size()), T);
+        QCOMPARE(int(e.windowed.size()), T);
+        // Reference, written out: p_s proportional to exp(scale q_t . k_s) over the positions a
+        // row sees, entropy -sum p log p.
+        auto entropy = [&](int t, int from, int to) {
+            std::vector<double> w;
+            double sum = 0;
+            for (int s = from; s < to; ++s) {
+                double dot = 0;
+                for (int i = 0; i < D; ++i) dot += double(q.data[(size_t(t) * heads + head) * D + i]) * k.data[(size_t(s) * kv + 1) * D + i];
+                w.push_back(std::exp(scale * dot));
+                sum += w.back();
+            }
+            double h = 0;
+            for (double x : w) h -= x / sum * std::log(x / sum);
+            return h;
+        };
+        for (int t = 0; t < T; ++t) {
+            const int n = P - T + t + 1; // positions 0 .. n-1
+            QVERIFY(std::abs(e.whole[size_t(t)] - entropy(t, 0, n)) < 1e-5);
+            QVERIFY(std::abs(e.windowed[size_t(t)] - entropy(t, n - window, n)) < 1e-5);
+        }
+        // Zero queries attend uniformly: log of the number of positions seen.
+        std::fill(q.data.begin(), q.data.end(), 0.0f);
+        const SoftmaxRowEntropies u = softmax_row_entropies(q, k, 0, scale, 50);
+        for (int t = 0; t < T; ++t) {
+            QVERIFY(std::abs(u.whole[size_t(t)] - std::log(double(P - T + t + 1))) < 1e-6);
+            QVERIFY(std::abs(u.windowed[size_t(t)] - u.whole[size_t(t)]) < 1e-12);
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, softmax_row_entropies(q, k, 6, scale, window));
+    }
+
     void window_product_equals_the_dense_product() {
         // The structured O(K^2) product against dense products of core/scan.h's transition_matrix.
         std::mt19937 rng(5);

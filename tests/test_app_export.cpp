@@ -201,6 +201,17 @@ private slots:
             }
         }
 
+        // The colour scale can be chosen, and the plot says which (SVG keeps its text as text).
+        {
+            const QString out = dir.path() + "/attention.svg";
+            const Run r = cli(common + QStringList{"--view", "attention", "--scale", "symlog", "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            QVERIFY(read_all(out).contains("colour: symmetric log"));
+            const Run f = cli(common + QStringList{"--view", "state", "--scale", "fixed:0.125", "--out", out});
+            QVERIFY2(f.exit_code == 0, qPrintable(f.err));
+            QVERIFY(read_all(out).contains("colour: fixed, ±0.125"));
+        }
+
         // Pictures of every view load.
         for (const char* view : {"attention", "eigen", "curves", "overview"}) {
             const QString out = dir.path() + "/" + view + ".png";
@@ -208,6 +219,25 @@ private slots:
             QVERIFY2(r.exit_code == 0, qPrintable(r.err));
             QCOMPARE(QImage(out).size(), QSize(1280, 960));
         }
+    }
+
+    void softmax_layers_export_their_entropy_curves() {
+        const QString llama = QString::fromStdString(testsupport::reference_dir()) + "/models/llama";
+        QTemporaryDir dir;
+        const QString out = dir.path() + "/curves.csv";
+        const QStringList common = {"export", llama, "--tokens", "5,9,300,12,7,7,41,8,200,3,90,11", "--layer", "1", "--head", "3"};
+        const Run r = cli(common + QStringList{"--view", "curves", "--out", out});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+        int rows = 0;
+        QString comment;
+        const std::vector<float> v = csv_numbers(out, &rows, &comment);
+        QCOMPARE(rows, 12);
+        QCOMPARE(int(v.size()), 24); // whole-row and windowed entropy
+        QCOMPARE(v[0], 0.0f);
+        for (int t = 0; t < rows; ++t) QVERIFY(v[size_t(t) * 2] >= 0 && v[size_t(t) * 2] <= std::log(t + 1.0) + 1e-6);
+        const Run eigen = cli(common + QStringList{"--view", "eigen", "--out", dir.path() + "/e.png"});
+        QCOMPARE(eigen.exit_code, 1);
+        QVERIFY2(eigen.err.contains("layer 1 is softmax attention"), qPrintable(eigen.err));
     }
 
     void bad_arguments_are_refused_by_name() {
@@ -234,6 +264,9 @@ private slots:
             QCOMPARE(r.exit_code, 1);
             QVERIFY2(r.err.contains(c.says), qPrintable(c.args.join(' ') + " -> " + r.err));
         }
+        const Run scale = cli(base + QStringList{"--view", "eigen", "--scale", "symlog", "--out", out});
+        QCOMPARE(scale.exit_code, 1);
+        QVERIFY(scale.err.contains("the eigen view has no colour scale"));
         const Run both = cli({"export", kBundled, "--tokens", "1", "--prompt", "a", "--view", "state", "--out", out});
         QCOMPARE(both.exit_code, 1);
         QVERIFY(both.err.contains("--tokens IDS or --prompt TEXT"));

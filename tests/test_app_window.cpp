@@ -17,6 +17,8 @@
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
+#include "views/plot_style.h"
+#include "views/scale_control.h"
 #include "views/token_strip.h"
 #include "views/trajectory_view.h"
 
@@ -25,6 +27,7 @@
 #include <QSettings>
 #include <QProcess>
 #include <QAbstractButton>
+#include <QDoubleSpinBox>
 #include <QProgressBar>
 #include <QSignalSpy>
 #include <QSvgRenderer>
@@ -738,6 +741,102 @@ private slots:
         c.set_token(6);
         QVERIFY(settle(w));
         state_is_the_hand_computed_one(7);
+    }
+
+    void attention_maps_have_the_scale_modes() {
+        app::MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        w.set_token_input(some_tokens(40));
+        w.open_model(model_dir("gla"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        views::HeatmapView* exact = w.exact_attention_view();
+        views::HeatmapView* softmax = w.softmax_attention_view();
+        QCOMPARE(exact->scale_mode(), views::ScaleMode::PerFrame);
+        // The plot states what its numbers are and how colours map onto them.
+        QVERIFY2(exact->scale_caption().contains("rows need not sum to 1") && exact->scale_caption().contains("per frame"),
+                 qPrintable(exact->scale_caption()));
+        QVERIFY(softmax->scale_caption().contains("rows sum to 1"));
+        QVERIFY(exact->scale_caption().contains(views::style::format_number(exact->frame_limit())));
+
+        // Symmetric log on the exact map only: its picture changes, the softmax map's does not.
+        const QImage exact_before = picture(exact), softmax_before = picture(softmax);
+        w.exact_scale()->set_mode(views::ScaleMode::SymLog);
+        QCOMPARE(exact->scale_mode(), views::ScaleMode::SymLog);
+        QCOMPARE(softmax->scale_mode(), views::ScaleMode::PerFrame);
+        QCOMPARE(w.state_view()->scale_mode(), views::ScaleMode::PerFrame);
+        QVERIFY(exact->scale_caption().contains("symmetric log"));
+        QVERIFY(differing_pixels(exact_before, picture(exact)) > 100);
+        QCOMPARE(differing_pixels(softmax_before, picture(softmax)), 0);
+
+        // Fixed keeps the limit of the frame shown while the position moves; the box sets it.
+        w.exact_scale()->set_mode(views::ScaleMode::Fixed);
+        QVERIFY(w.exact_scale()->limit_box()->isVisible());
+        const double kept = exact->limit();
+        QCOMPARE(kept, exact->frame_limit());
+        c.set_token(3); // rows 0..3, none of them in the window of token 39 (rows 8..39)
+        QVERIFY(settle(w));
+        QVERIFY(exact->frame_limit() != kept); // another frame, another max
+        QCOMPARE(exact->limit(), kept);
+        QVERIFY(exact->scale_caption().contains("fixed"));
+        w.exact_scale()->set_fixed_limit(0.25);
+        QCOMPARE(exact->limit(), 0.25);
+        // The softmax map has its own control, and the state's is untouched by both.
+        w.softmax_scale()->set_mode(views::ScaleMode::SymLog);
+        QCOMPARE(softmax->scale_mode(), views::ScaleMode::SymLog);
+        QCOMPARE(exact->scale_mode(), views::ScaleMode::Fixed);
+        w.state_scale()->set_mode(views::ScaleMode::SymLog);
+        QCOMPARE(w.state_view()->scale_mode(), views::ScaleMode::SymLog);
+        QCOMPARE(exact->scale_mode(), views::ScaleMode::Fixed);
+    }
+
+    void softmax_layers_get_attention_entropy_curves() {
+        app::MainWindow w;
+        w.show();
+        const app::TokenInput input = some_tokens(40);
+        w.set_token_input(input);
+        w.open_model(model_dir("llama"));
+        QVERIFY(settle(w));
+        app::Controller& c = w.controller();
+        c.set_focus(1, 2);
+        QVERIFY(settle(w));
+        const views::CurveData& d = w.curves_view()->data();
+        QVERIFY(d.softmax_layer);
+        QVERIFY(d.norms.empty());
+        QCOMPARE(int(d.row_entropy.size()), 40);
+        QCOMPARE(int(d.softmax_entropy.size()), 40);
+        QVERIFY(!w.softmax_scale()->isVisible()); // a softmax layer shows its own map only
+        // Each value is the entropy of the layer's real attention row, written out here from the
+        // query and the key cache: p_s proportional to exp(q . k_s / sqrt(D)) over s <= t.
+        auto model = load_model(model_dir("llama").toStdString());
+        Timeline tl(*model);
+        tl.append(input.ids);
+        for (int t : {0, 1, 17, 39}) {
+            const AttentionWindow aw = tl.attention_window(1, t, t);
+            const int heads = int(aw.q.shape[1]), D = int(aw.q.shape[2]), kv = int(aw.k.shape[1]);
+            const int kvh = 2 / (heads / kv);
+            std::vector<double> e;
+            double sum = 0, h = 0;
+            for (int s = 0; s <= t; ++s) {
+                double dot = 0;
+                for (int i = 0; i < D; ++i) dot += double(aw.q.data[size_t(2) * D + i]) * aw.k.data[(size_t(s) * kv + kvh) * D + i];
+                e.push_back(std::exp(dot / std::sqrt(double(D))));
+                sum += e.back();
+            }
+            for (double x : e) h -= x / sum * std::log(x / sum);
+            QVERIFY2(std::abs(d.row_entropy[size_t(t)] - h) < 1e-4, qPrintable(QString("t %1: %2 vs %3").arg(t).arg(d.row_entropy[size_t(t)]).arg(h)));
+            QVERIFY(d.row_entropy[size_t(t)] <= std::log(double(t + 1)) + 1e-6);
+        }
+        QCOMPARE(d.row_entropy[0], 0.0f); // one position: certain
+        // Within the window (32 tokens) the windowed row is the whole row; beyond it, not.
+        QVERIFY(std::abs(d.softmax_entropy[20] - d.row_entropy[20]) < 1e-6);
+        QVERIFY(std::abs(d.softmax_entropy[39] - d.row_entropy[39]) > 1e-6);
+        // The picture has curves, not a message: its numbers export one row per token.
+        QString header;
+        const analysis::Array a = w.curves_view()->figure_data(&header);
+        QCOMPARE(a.shape, (std::vector<int64_t>{40, 2}));
+        QCOMPARE(header, QString("row_entropy,window_entropy"));
     }
 
     void dropped_folders_open_and_are_remembered() {

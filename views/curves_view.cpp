@@ -32,13 +32,23 @@ void CurvesView::set_current(int64_t token) {
 }
 
 int CurvesView::tokens() const {
-    if (!d_.effective_rank.empty()) return int(d_.effective_rank.size());
-    return d_.norms.empty() ? 0 : int(d_.norms[0].size());
+    size_t n = 0;
+    for (const auto* v : {&d_.effective_rank, &d_.exact_entropy, &d_.softmax_entropy, &d_.row_entropy}) n = std::max(n, v->size());
+    for (const auto& h : d_.norms) n = std::max(n, h.size());
+    return int(n);
+}
+
+std::vector<CurvesView::Plot> CurvesView::plots() const {
+    std::vector<Plot> p;
+    if (!d_.norms.empty()) p.push_back(Plot::Norm);
+    if (!d_.effective_rank.empty()) p.push_back(Plot::Rank);
+    if (!d_.exact_entropy.empty() || !d_.softmax_entropy.empty() || !d_.row_entropy.empty()) p.push_back(Plot::Entropy);
+    return p;
 }
 
 std::vector<QRectF> CurvesView::panels(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
-    const int count = d_.exact_entropy.empty() ? 2 : 3;
+    const int count = std::max<int>(1, int(plots().size()));
     const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
     const double left = area.left() + fm.horizontalAdvance("0.000e+00") + 8, right = area.right() - 14;
     const double bottom = area.bottom() - 2 * fm.height() - 6;
@@ -122,40 +132,44 @@ void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export)
         return;
     }
     const std::vector<QRectF> pn = panels(area);
+    const std::vector<Plot> kinds = plots();
     const QRectF& last = pn.back();
-    double hi = 0;
-    for (const auto& h : d_.norms)
-        for (float v : h) hi = std::max(hi, double(v));
-    if (hi <= 0) hi = 1;
-    hi *= 1.05;
-    draw_axes(p, pn[0], 0, hi, n, pn.size() == 1, "state norm ‖S‖_F (all heads)");
-    p.save();
-    p.setClipRect(pn[0]);
-    for (size_t h = 0; h < d_.norms.size(); ++h)
-        if (int(h) != d_.focused_head) draw_curve(p, pn[0], d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
-    if (d_.focused_head >= 0 && d_.focused_head < int(d_.norms.size()))
-        draw_curve(p, pn[0], d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
-    p.restore();
-
-    const double rank_hi = std::max(1.0, double(d_.max_rank)) * 1.05;
-    draw_axes(p, pn[1], 0, rank_hi, n, pn.size() == 2, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
-    p.save();
-    p.setClipRect(pn[1]);
-    draw_curve(p, pn[1], d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
-    p.restore();
-
-    if (pn.size() > 2) {
-        // Entropy is at most log(window * substeps); the axis goes to the largest value seen.
-        double ehi = 0;
-        for (const auto* v : {&d_.exact_entropy, &d_.softmax_entropy})
-            for (float x : *v) ehi = std::max(ehi, double(x));
-        ehi = std::max(ehi, 0.1) * 1.08;
-        draw_axes(p, pn[2], 0, ehi, n, true,
-                  QString("attention entropy over %1 tokens (nats): exact, softmax").arg(d_.window));
+    for (size_t k = 0; k < kinds.size(); ++k) {
+        const QRectF& r = pn[k];
+        const bool x_labels = k + 1 == kinds.size();
         p.save();
-        p.setClipRect(pn[2]);
-        draw_curve(p, pn[2], d_.softmax_entropy, 0, ehi, QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
-        draw_curve(p, pn[2], d_.exact_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
+        if (kinds[k] == Plot::Norm) {
+            double hi = 0;
+            for (const auto& h : d_.norms)
+                for (float v : h) hi = std::max(hi, double(v));
+            if (hi <= 0) hi = 1;
+            hi *= 1.05;
+            draw_axes(p, r, 0, hi, n, x_labels, "state norm ‖S‖_F (all heads)");
+            p.setClipRect(r);
+            for (size_t h = 0; h < d_.norms.size(); ++h)
+                if (int(h) != d_.focused_head) draw_curve(p, r, d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
+            if (d_.focused_head >= 0 && d_.focused_head < int(d_.norms.size()))
+                draw_curve(p, r, d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
+        } else if (kinds[k] == Plot::Rank) {
+            const double rank_hi = std::max(1.0, double(d_.max_rank)) * 1.05;
+            draw_axes(p, r, 0, rank_hi, n, x_labels, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
+            p.setClipRect(r);
+            draw_curve(p, r, d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
+        } else {
+            // Entropy is at most log(tokens seen); the axis goes to the largest value seen.
+            double ehi = 0;
+            for (const auto* v : {&d_.exact_entropy, &d_.softmax_entropy, &d_.row_entropy})
+                for (float x : *v) ehi = std::max(ehi, double(x));
+            ehi = std::max(ehi, 0.1) * 1.08;
+            const QString label = d_.softmax_layer
+                ? QString("softmax attention entropy, head %1 (nats): whole row, last %2 tokens").arg(d_.focused_head).arg(d_.window)
+                : QString("attention entropy over %1 tokens (nats): exact, softmax").arg(d_.window);
+            draw_axes(p, r, 0, ehi, n, x_labels, label);
+            p.setClipRect(r);
+            draw_curve(p, r, d_.softmax_entropy, 0, ehi, QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
+            draw_curve(p, r, d_.exact_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
+            draw_curve(p, r, d_.row_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
+        }
         p.restore();
     }
 
@@ -176,6 +190,7 @@ void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export)
         if (d_.focused_head < int(d_.norms.size())) s += QString("   ‖S‖ %1").arg(style::format_number(d_.norms[size_t(d_.focused_head)][size_t(t)]));
         if (t < int64_t(d_.effective_rank.size())) s += QString("   rank %1").arg(style::format_number(d_.effective_rank[size_t(t)]));
         if (t < int64_t(d_.exact_entropy.size())) s += QString("   H %1").arg(style::format_number(d_.exact_entropy[size_t(t)]));
+        if (t < int64_t(d_.row_entropy.size())) s += QString("   H %1").arg(style::format_number(d_.row_entropy[size_t(t)]));
         p.setPen(style::axis_color());
         p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
         p.setPen(QPen(QColor(0, 0, 0, 80), 1.0, Qt::DotLine));
@@ -201,22 +216,24 @@ void CurvesView::leaveEvent(QEvent*) {
 }
 
 analysis::Array CurvesView::figure_data(QString* header) const {
-    // One row per token: the norm of every head, then the focused head's effective rank and
-    // attention entropies.
-    const int n = tokens(), H = int(d_.norms.size());
-    QString h;
-    for (int i = 0; i < H; ++i) h += QString("norm_head%1,").arg(i);
-    if (header) *header = h + QString("effective_rank_head%1,exact_entropy,softmax_entropy").arg(d_.focused_head);
-    auto at = [](const std::vector<float>& v, int t) { return t < int(v.size()) ? v[size_t(t)] : NAN; };
+    // One row per token, a column per curve the data has: the norm of every head, the focused
+    // head's effective rank and attention entropies (NaN where a curve is shorter).
+    const int n = tokens();
+    std::vector<std::pair<QString, const std::vector<float>*>> columns;
+    for (size_t i = 0; i < d_.norms.size(); ++i) columns.emplace_back(QString("norm_head%1").arg(i), &d_.norms[i]);
+    const QString f = QString::number(d_.focused_head);
+    if (!d_.effective_rank.empty()) columns.emplace_back("effective_rank_head" + f, &d_.effective_rank);
+    if (!d_.exact_entropy.empty()) columns.emplace_back("exact_entropy", &d_.exact_entropy);
+    if (!d_.row_entropy.empty()) columns.emplace_back("row_entropy", &d_.row_entropy);
+    if (!d_.softmax_entropy.empty()) columns.emplace_back(d_.softmax_layer ? "window_entropy" : "softmax_entropy", &d_.softmax_entropy);
+    QStringList names;
+    for (const auto& c : columns) names << c.first;
+    if (header) *header = names.join(',');
     analysis::Array a;
-    a.shape = {n, H + 3};
-    a.values.reserve(size_t(n) * (H + 3));
-    for (int t = 0; t < n; ++t) {
-        for (int i = 0; i < H; ++i) a.values.push_back(at(d_.norms[size_t(i)], t));
-        a.values.push_back(at(d_.effective_rank, t));
-        a.values.push_back(at(d_.exact_entropy, t));
-        a.values.push_back(at(d_.softmax_entropy, t));
-    }
+    a.shape = {n, int64_t(columns.size())};
+    a.values.reserve(size_t(n) * columns.size());
+    for (int t = 0; t < n; ++t)
+        for (const auto& c : columns) a.values.push_back(t < int(c.second->size()) ? (*c.second)[size_t(t)] : NAN);
     return a;
 }
 

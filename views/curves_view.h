@@ -1,5 +1,7 @@
 // Per-token curves over the whole sequence for the focused layer: the state norm of every head
-// (the focused one highlighted) and the effective rank of the focused head. A click jumps there.
+// (the focused one highlighted), the effective rank of the focused head and its attention
+// entropy; for a softmax-attention layer (no state) the entropy of its real attention rows.
+// Only the curves the data has are drawn. A click jumps there.
 #pragma once
 #include "figure.h"
 
@@ -14,6 +16,11 @@ struct CurveData {
     // [token], focused head: entropy (nats) of the token's attention row over the `window` tokens
     // ending at it, of the exact map and of the softmax map of the same q . k.
     std::vector<float> exact_entropy, softmax_entropy;
+    // [token], focused head of a softmax-attention layer: entropy (nats) of its whole causal
+    // attention row, the distribution the layer really uses (softmax_entropy then holds the same
+    // row over the last `window` positions, renormalised).
+    std::vector<float> row_entropy;
+    bool softmax_layer = false;
     int window = 0;
     int focused_head = 0;
     int layer = 0;
@@ -45,7 +52,9 @@ protected:
     void leaveEvent(QEvent*) override;
 
 private:
-    // The stacked plots, top to bottom: norm, effective rank, attention entropy (when present).
+    // The stacked plots, top to bottom, of the curves present: norm, effective rank, attention entropy.
+    enum class Plot { Norm, Rank, Entropy };
+    std::vector<Plot> plots() const;
     std::vector<QRectF> panels(const QRectF& area) const;
     int tokens() const;
     int64_t token_at(double x, const QRectF& plot) const;

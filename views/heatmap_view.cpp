@@ -61,7 +61,7 @@ HeatmapView::Layout HeatmapView::layout_for(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
     const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
     const double left = area.left() + fm.horizontalAdvance("00000") + fm.height() + 8;
-    const double bottom = area.bottom() - 2 * fm.height() - 8;
+    const double bottom = area.bottom() - 3 * fm.height() - 10; // ticks, axis label, scale caption
     const double bar_w = 12, bar_gap = 10, bar_labels = fm.horizontalAdvance("-0.00e+00") + fm.height() + 10;
     const double right = area.right() - bar_w - bar_gap - bar_labels;
     Layout l;
@@ -142,6 +142,9 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
     p.restore();
 
     style::draw_colorbar(p, l.colorbar, *cmap_, scale_, {});
+    p.setPen(QColor(95, 95, 95));
+    p.drawText(QPointF(area.left() + 6, area.bottom() - fm.descent() - 3),
+               fm.elidedText(scale_caption(), Qt::ElideRight, area.width() - 12));
 
     if (!for_export && hover_row_ >= 0 && hover_col_ >= 0) {
         const float v = m_.at(hover_row_, hover_col_);
@@ -155,6 +158,22 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
         p.setPen(QPen(Qt::black, 1.0));
         p.drawRect(QRectF(l.cells.left() + hover_col_ * l.cell, l.cells.top() + hover_row_ * l.cell, l.cell, l.cell));
     }
+}
+
+QString HeatmapView::scale_caption() const {
+    const bool div = cmap_->kind() == Colormap::Diverging;
+    const QString L = style::format_number(scale_.limit);
+    const QString range = div ? "±" + L : "0 to " + L;
+    QString scale;
+    switch (scale_.mode) {
+    case ScaleMode::PerFrame: scale = "colour: per frame, " + range + (div ? " (max |value|)" : " (max)"); break;
+    case ScaleMode::Fixed: scale = "colour: fixed, " + range; break;
+    case ScaleMode::SymLog:
+        scale = "colour: symmetric log, " + range + ", linear below " + style::format_number(scale_.limit / 100);
+        break;
+    }
+    // The scale first: where the line is cut short, the note goes, not the numbers.
+    return value_note_.isEmpty() ? scale : scale + " · " + value_note_;
 }
 
 bool HeatmapView::cell_at(const QPointF& pos, int* row, int* col) const {

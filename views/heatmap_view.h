@@ -30,6 +30,12 @@ public:
     void set_highlight_row(int row) { highlight_row_ = row; update(); }
     void set_message(const QString& text) { message_ = text; update(); } // shown when there is no matrix
     void set_column_groups(int substeps) { substeps_ = std::max(1, substeps); update(); }
+    // What the values are, stated under the plot before the colour scale ("softmax rows: each
+    // sums to 1"); empty: only the scale.
+    void set_value_note(const QString& note) { value_note_ = note; update(); }
+    // The line under the plot that states the normalization: the colour scale (mode and limit)
+    // and the value note, e.g. "colour: symmetric log, ±0.53, linear below 0.0053 · ...".
+    QString scale_caption() const;
 
     // Figure
     QString figure_name() const override { return name_; }
@@ -59,7 +65,7 @@ private:
     bool cell_at(const QPointF& pos, int* row, int* col) const;
     void update_limit();
 
-    QString name_, title_, subtitle_, row_label_ = "row", col_label_ = "column", message_;
+    QString name_, title_, subtitle_, row_label_ = "row", col_label_ = "column", message_, value_note_;
     Matrix m_;
     int row_offset_ = 0, col_offset_ = 0, highlight_row_ = -1, substeps_ = 1;
     const Colormap* cmap_ = &Colormap::diverging();

@@ -131,7 +131,12 @@ AttentionMap softmax_attention(const ScanInputs& in, int head, double scale) {
     return m;
 }
 
-AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head, double scale) {
+namespace {
+// The real attention rows of a softmax layer: for each of the window's tokens t (q [T, heads, D]),
+// softmax over the whole cache up to its own position (k [P, kv_heads, D], the window's first
+// token at P - T); calls row(t, weights, n) with the n = P - T + t + 1 weights of positions 0 .. n-1.
+template <typename RowFn>
+void cached_softmax_rows(const Tensor& q, const Tensor& k, int head, double scale, RowFn row) {
     require(q.shape.size() == 3 && k.shape.size() == 3 && q.shape[2] == k.shape[2],
             "softmax attention: q " + shape_string(q.shape) + " and k " + shape_string(k.shape) + " disagree");
     const int T = int(q.shape[0]), heads = int(q.shape[1]), D = int(q.shape[2]);
@@ -140,12 +145,6 @@ AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head
             "softmax attention: head " + std::to_string(head) + " of q " + shape_string(q.shape) + ", k " +
                 shape_string(k.shape));
     const int kvh = head / (heads / kv_heads), offset = P - T;
-    AttentionMap m;
-    m.rows = T;
-    m.cols = T;
-    m.weights.assign(size_t(T) * T, 0.0f);
-    // The softmax runs over the whole cache (positions 0 .. offset + t); the map keeps the
-    // window's columns, which is what the layer really attended to there.
     std::vector<double> scores(static_cast<size_t>(P));
     std::vector<float> full(static_cast<size_t>(P));
     for (int t = 0; t < T; ++t) {
@@ -158,9 +157,32 @@ AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head
             scores[size_t(s)] = scale * dot;
         }
         softmax_row(scores, n, full.data(), P);
-        std::copy_n(full.data() + offset, t + 1, m.weights.data() + size_t(t) * T);
+        row(t, full.data(), n);
     }
+}
+} // namespace
+
+AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head, double scale) {
+    AttentionMap m;
+    m.rows = m.cols = int(q.shape.size() == 3 ? q.shape[0] : 0);
+    m.weights.assign(size_t(m.rows) * m.cols, 0.0f);
+    // The softmax runs over the whole cache; the map keeps the window's columns, which is what the
+    // layer really attended to there.
+    cached_softmax_rows(q, k, head, scale, [&](int t, const float* row, int n) {
+        std::copy_n(row + (n - t - 1), t + 1, m.weights.data() + size_t(t) * m.cols);
+    });
     return m;
+}
+
+SoftmaxRowEntropies softmax_row_entropies(const Tensor& q, const Tensor& k, int head, double scale, int window) {
+    require(window >= 1, "attention entropy: the window must hold at least one token");
+    SoftmaxRowEntropies e;
+    cached_softmax_rows(q, k, head, scale, [&](int, const float* row, int n) {
+        e.whole.push_back(row_entropy(row, n));
+        const int w = std::min(window, n);
+        e.windowed.push_back(row_entropy(row + (n - w), w)); // row_entropy renormalises over its columns
+    });
+    return e;
 }
 
 double row_entropy(const float* row, int n) {

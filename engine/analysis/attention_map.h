@@ -39,6 +39,15 @@ AttentionMap softmax_attention(const ScanInputs& in, int head, double scale = 1.
 // groups of heads / kv_heads (GQA). Columns are the window's tokens only; `scale` multiplies q . k.
 AttentionMap softmax_attention_cached(const Tensor& q, const Tensor& k, int head, double scale);
 
+// Attention entropies of a softmax layer's real rows (q, k and scale as softmax_attention_cached),
+// one per window token: of the whole causal row (every cached position up to the token's own:
+// the distribution the layer really uses), and of the same row restricted to the last `window`
+// positions and renormalised (comparable with windowed_row_entropies of recurrent layers).
+struct SoftmaxRowEntropies {
+    std::vector<double> whole, windowed;
+};
+SoftmaxRowEntropies softmax_row_entropies(const Tensor& q, const Tensor& k, int head, double scale, int window);
+
 // Shannon entropy in nats of one row over its causal part (columns 0 .. n-1), of the distribution
 // |w_i| / sum |w| (for a softmax row this is the usual attention entropy). 0 for an all-zero row.
 double row_entropy(const float* row, int n);
