@@ -17,7 +17,14 @@ static_assert(SS_KIND_IDENTITY == int(TransitionKind::Identity) && SS_KIND_SCALA
                   SS_KIND_DPLR == int(TransitionKind::DiagPlusRankOne),
               "shader kind codes must follow statescope::TransitionKind");
 
-const char* scan_form_name(ScanForm f) { return f == ScanForm::Recurrent ? "recurrent" : "chunked"; }
+const char* scan_form_name(ScanForm f) {
+    switch (f) {
+    case ScanForm::Recurrent: return "recurrent";
+    case ScanForm::Chunked: return "chunked";
+    case ScanForm::ChunkedF16: return "chunked-f16";
+    }
+    return "?";
+}
 
 namespace {
 
@@ -68,6 +75,9 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_W] = or_placeholder(b.w);
     v[SS_BIND_U] = or_placeholder(b.u);
     v[SS_BIND_SB] = or_placeholder(b.sb);
+    v[SS_BIND_Q16] = or_placeholder(b.q16);
+    v[SS_BIND_K16] = or_placeholder(b.k16);
+    v[SS_BIND_V16] = or_placeholder(b.v16);
     return v;
 }
 
@@ -108,6 +118,19 @@ size_t output_shared(bool diag, uint32_t C, uint32_t KT, uint32_t VB) {
 }
 uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
 
+// Tensor-core form: the cooperative-matrix shape its shaders use, their workgroups (4 subgroups
+// of 32), chunk and blocks (shaders/common/scan_tc.glsl), and the output kernel's shared memory.
+constexpr const char* kTensorCoreShape = "16x16x16 f16*f16+f32->f32";
+constexpr uint32_t kTensorCoreChunk = 64, kTensorCoreBlock = 64, kTensorCoreSubgroup = 32;
+constexpr size_t kTensorCoreShared = 2 * (2 * 64 * 72 + 64 * 72) + 4 * 64 * 68 + 2 * 4 * 64;
+
+Buffer half_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
+    if (count >= (size_t(1) << 32))
+        throw Error("scan buffer '" + name + "' would hold " + std::to_string(count) +
+                    " values; the GPU kernels index at most 2^32 (use fewer tokens or heads)");
+    return Buffer(ctx, count * 2, MemoryKind::Device, name);
+}
+
 // Loop iterations one dispatch may spend per invocation on a CPU driver (limit 65535).
 constexpr size_t kLoopIterationBudget = 30000;
 
@@ -116,7 +139,40 @@ constexpr size_t kLoopIterationBudget = 30000;
 ScanKernels::ScanKernels(VulkanContext& ctx) : ctx_(ctx) {}
 
 bool ScanKernels::supports(TransitionKind kind, ScanForm form) {
+    if (form == ScanForm::ChunkedF16) return kind == TransitionKind::Identity || kind == TransitionKind::Scalar;
     return form == ScanForm::Recurrent || kind != TransitionKind::DiagPlusRankOne;
+}
+
+bool ScanKernels::tensor_cores_available(std::string* why) const {
+    const DeviceInfo& d = ctx_.device();
+    std::string reason;
+    if (!d.coop_matrix_nv) reason = "no VK_NV_cooperative_matrix";
+    else if (std::find(d.coop_matrix_nv_shapes.begin(), d.coop_matrix_nv_shapes.end(), kTensorCoreShape) ==
+             d.coop_matrix_nv_shapes.end())
+        reason = std::string("no ") + kTensorCoreShape + " cooperative-matrix shape at subgroup scope";
+    else if (!d.float16 || !d.storage16) reason = "no float16 arithmetic or 16-bit storage buffers";
+    else if (d.subgroup_size != kTensorCoreSubgroup && !(d.subgroup_size_control && d.subgroup_min <= kTensorCoreSubgroup &&
+                                                         d.subgroup_max >= kTensorCoreSubgroup))
+        reason = "subgroups of " + std::to_string(d.subgroup_size) + " (the kernels need 32)";
+    else if (d.max_shared_memory < kTensorCoreShared)
+        reason = std::to_string(d.max_shared_memory) + " bytes of shared memory (the kernels need " +
+                 std::to_string(kTensorCoreShared) + ")";
+    if (why) *why = reason;
+    return reason.empty();
+}
+
+void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOptions& options) const {
+    std::string why;
+    if (!tensor_cores_available(&why))
+        throw Error("GPU scan: the chunked-f16 (tensor-core) form needs NVIDIA cooperative matrices; " +
+                    ctx_.device().name + " has " + why + " (use the chunked form)");
+    require(b.substeps == 1, "GPU scan: the chunked-f16 form takes one micro-step per token (got " +
+                                 std::to_string(b.substeps) + "; use the chunked form)");
+    require(b.K % 16 == 0 && b.V % 16 == 0, "GPU scan: the chunked-f16 form needs K and V multiples of 16 (got K = " +
+                                                std::to_string(b.K) + ", V = " + std::to_string(b.V) +
+                                                "; use the chunked form)");
+    require(options.chunk == int(kTensorCoreChunk), "GPU scan: the chunked-f16 form runs chunks of 64 positions (got --chunk " +
+                                                        std::to_string(options.chunk) + ")");
 }
 
 ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
@@ -152,6 +208,7 @@ ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
     }
     b.S = float_buffer(ctx_, state_count, "S");
     b.o = float_buffer(ctx_, size_t(in.T) * in.H * in.V, "o");
+    b.f16_stale = true;
     return b;
 }
 
@@ -339,7 +396,7 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
     CommandBatch batch(ctx_);
     batch.begin();
     batch.timestamp("start");
-    record_stages(batch, b, options, /*timestamps=*/true);
+    record_stages(batch, b, options, /*timestamps=*/true, /*cast_f16=*/b.f16_stale);
     batch.submit_and_wait();
 
     ScanTiming timing;
@@ -353,11 +410,18 @@ void ScanKernels::record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptio
     require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
                                                  " form is not implemented for " + transition_name(b.kind) +
                                                  " (use the recurrent form)");
-    record_stages(batch, b, options, /*timestamps=*/false);
+    // The caller's kernels may have written q, k, v since the last call: always convert.
+    record_stages(batch, b, options, /*timestamps=*/false, /*cast_f16=*/true);
     batch.barrier();   // o and the final state -> whatever the caller records next
 }
 
-void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps) {
+void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
+                                bool cast_f16) {
+    if (options.form == ScanForm::ChunkedF16) {
+        check_tensor_core_form(b, options);
+        record_tensor_core(batch, b, timestamps, cast_f16);
+        return;
+    }
     auto stamp = [&](const char* label) {
         if (timestamps) batch.timestamp(label);
     };
@@ -427,7 +491,57 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
     }
 }
 
+void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool timestamps, bool cast_f16) {
+    auto stamp = [&](const char* label) {
+        if (timestamps) batch.timestamp(label);
+    };
+    ChunkPlan plan;
+    plan.chunk = kTensorCoreChunk;
+    ensure_chunk_scratch(b, plan);
+    const size_t L = size_t(b.T) * b.substeps;
+    if (!b.q16.valid()) {
+        b.q16 = half_buffer(ctx_, size_t(b.T) * b.H * b.K, "scan q (float16)");
+        b.k16 = half_buffer(ctx_, L * b.H * b.K, "scan k (float16)");
+        b.v16 = half_buffer(ctx_, L * b.H * b.V, "scan v (float16)");
+        cast_f16 = true;
+    }
+    ScanPush push = make_push(b);
+    push.num_chunks = uint32_t(b.num_chunks);
+    const auto binds = bindings(b);
+    const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H), kind = uint32_t(b.kind);
+    const uint32_t subgroup = ctx_.device().subgroup_size_control ? kTensorCoreSubgroup : 0;
+    if (cast_f16) {
+        const size_t counts[3] = {size_t(b.T) * b.H * b.K, L * b.H * b.K, L * b.H * b.V};
+        for (uint32_t which = 0; which < 3; ++which) {
+            ComputePipeline& cast = ctx_.pipeline(scan_pipeline("scan_tc_cast", {{SS_SC_WHICH, which}}));
+            batch.dispatch(cast, binds, push, std::min<uint32_t>(4096, ceil_div(counts[which] / 4, 256)));
+        }
+        batch.barrier(); // float16 copies written -> read by the state pass and the outputs
+        stamp("cast f16");
+        b.f16_stale = false;
+    }
+    if (b.kind == TransitionKind::Scalar && b.has_decay) {
+        ComputePipeline& gates =
+            ctx_.pipeline(scan_pipeline("scan_chunk_gates", {{SS_SC_WORKGROUP, 64}, {SS_SC_CHUNK, plan.chunk}}));
+        batch.dispatch(gates, binds, push, ceil_div(size_t(H) * push.gate_width, 64), N);
+        batch.barrier(); // gcum written -> read by the state and output kernels
+        stamp("gates");
+    }
+    ComputePipeline& state = ctx_.pipeline(scan_pipeline("scan_tc_state", {{SS_SC_KIND, kind}}, subgroup));
+    batch.dispatch(state, binds, push, ceil_div(b.K, kTensorCoreBlock), ceil_div(b.V, kTensorCoreBlock), H);
+    batch.barrier(); // boundary states written -> read by the output kernel
+    stamp("state pass");
+    ComputePipeline& out = ctx_.pipeline(scan_pipeline("scan_tc_output", {{SS_SC_KIND, kind}}, subgroup));
+    batch.dispatch(out, binds, push, ceil_div(b.V, kTensorCoreBlock), N, H);
+    stamp("outputs");
+}
+
 std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& options) const {
+    if (options.form == ScanForm::ChunkedF16) {
+        check_tensor_core_form(b, options);
+        return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) +
+               "): chunk=64, state block 64x64, output block 64 values, 128 threads";
+    }
     if (options.form == ScanForm::Recurrent) {
         const RecurrentPlan p = plan_recurrent(b, options);
         return p.module + " lanes=" + std::to_string(p.lanes) + " rows/lane=" + std::to_string(p.rows) +
@@ -461,7 +575,7 @@ ScanTiming gpu_scan(VulkanContext& ctx, const ScanInputs& in, float* S, float* o
     ScanTiming t = kernels.run(b, options);
     kernels.download_state(b, S);
     kernels.download_outputs(b, o);
-    if (chunk_states && options.form == ScanForm::Chunked) *chunk_states = kernels.download_chunk_states(b);
+    if (chunk_states && options.form != ScanForm::Recurrent) *chunk_states = kernels.download_chunk_states(b);
     return t;
 }
 

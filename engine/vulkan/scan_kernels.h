@@ -6,7 +6,14 @@
 //               and the outputs from intra-chunk products plus the boundary state
 //               (shaders/scan_chunk_*.comp); Identity, Scalar, Diagonal and DeltaRule. The state
 //               at the start of every chunk is kept and can be downloaded.
-// Both compute exactly what scan_recurrent() computes (same micro-step rules), in float32.
+//   ChunkedF16 - the chunked form on tensor cores (shaders/scan_tc_*.comp, GL_NV_cooperative_matrix
+//               16x16x16 f16*f16+f32), as fla's chunk_h / chunk_o: float16 copies of q, k, v;
+//               gates, state and accumulation in float32 (float32 intermediates enter the fp16
+//               products as two fp16 parts, so the result is float32-accurate for fp16 inputs).
+//               Identity and Scalar; one micro-step per token, K and V multiples of 16, chunk 64;
+//               only on devices with NV cooperative matrices and subgroups of 32 (Error otherwise).
+// Recurrent and Chunked compute exactly what scan_recurrent() computes (same micro-step rules),
+// in float32; ChunkedF16 computes it for q, k, v rounded to float16.
 //
 // Use gpu_scan() for one call with host data, or ScanKernels to keep inputs resident on the
 // device and run them repeatedly (benchmarks). All calls come from the thread that owns the
@@ -25,7 +32,7 @@ namespace statescope::vk {
 class VulkanContext;
 class CommandBatch;
 
-enum class ScanForm { Recurrent, Chunked };
+enum class ScanForm { Recurrent, Chunked, ChunkedF16 };
 const char* scan_form_name(ScanForm f);
 
 struct ScanRunOptions {
@@ -59,6 +66,10 @@ struct ScanBuffers {
     Buffer q, k, v, beta, g, a, b, S0, S, o;
     Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start
     Buffer placeholder;      // bound where a kernel reads nothing
+    // ChunkedF16: float16 copies of q, k, v, made by run() when f16_stale is set (upload and
+    // allocate set it; set it again after writing q, k or v yourself) and by every record().
+    Buffer q16, k16, v16;
+    bool f16_stale = true;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
@@ -71,6 +82,8 @@ public:
     explicit ScanKernels(VulkanContext& ctx);
 
     static bool supports(TransitionKind kind, ScanForm form);
+    // Whether this device can run ScanForm::ChunkedF16 (false with the reason in `why`).
+    bool tensor_cores_available(std::string* why = nullptr) const;
 
     // Validates `in` (ScanInputs::check), allocates device buffers and uploads the inputs and the
     // initial state S0 ([H, K, V]; null means zeros).
@@ -110,13 +123,17 @@ private:
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
     void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan);
-    void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps);
+    void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
+                       bool cast_f16);
+    // ChunkedF16: throws Error naming what the device or the problem lacks.
+    void check_tensor_core_form(const ScanBuffers& b, const ScanRunOptions& options) const;
+    void record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool timestamps, bool cast_f16);
 
     VulkanContext& ctx_;
 };
 
 // One call with host data, like scan_recurrent(): S is [H, K, V], the state before the first
-// token on entry and after the last on return; o is [T, H, V]. With the chunked form,
+// token on entry and after the last on return; o is [T, H, V]. With a chunked form,
 // chunk_states (if non-null) receives the state at each chunk start, [N, H, K, V].
 ScanTiming gpu_scan(VulkanContext& ctx, const ScanInputs& in, float* S, float* o, const ScanRunOptions& options = {},
                     Tensor* chunk_states = nullptr);

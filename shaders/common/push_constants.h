@@ -48,7 +48,10 @@ namespace statescope::vk {
 #define SS_BIND_U 12         // [L, H, V]   delta rule: U = T diag(beta) V, overwritten by the
                              //             written values u~ = U - W S_chunk_start
 #define SS_BIND_SB 13        // [N, H, K, V] state at the start of each chunk
-#define SS_BINDING_COUNT 14
+#define SS_BIND_Q16 14       // [T, H, K] float16 copy of q  (tensor-core chunked form)
+#define SS_BIND_K16 15       // [L, H, K] float16 copy of k
+#define SS_BIND_V16 16       // [L, H, V] float16 copy of v
+#define SS_BINDING_COUNT 17
 
 // Specialization-constant ids.
 #define SS_SC_WORKGROUP 0    // local_size_x
@@ -62,6 +65,7 @@ namespace statescope::vk {
 #define SS_SC_KDIM 8         // recurrent: K, sizing the shared staging arrays
 #define SS_SC_TOKENS 9       // recurrent: tokens staged in shared memory per block
 #define SS_SC_SUBSTEPS 10    // recurrent: micro-steps per token
+#define SS_SC_WHICH 11       // float16 cast: 0 = q, 1 = k, 2 = v
 
 SS_PUSH_BLOCK_BEGIN
     SS_U32 T;            // tokens

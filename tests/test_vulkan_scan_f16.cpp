@@ -1,0 +1,214 @@
+// The tensor-core chunked form (ScanForm::ChunkedF16, shaders/scan_tc_*.comp) against the CPU
+// reference scan_recurrent() on the same inputs rounded to float16 first, so that the comparison
+// is fair (the form converts q, k, v to fp16; everything after is float32-accurate) and the
+// tolerance stays tight: outputs, final state and every chunk-boundary state, Identity and Scalar,
+// on awkward sizes (T not a multiple of the chunk of 64, T < 64, H = 1, odd H, K != V, K and V
+// not multiples of the 64-wide blocks), and against the recurrent GPU form over 10,000 tokens.
+//
+// The form needs VK_NV_cooperative_matrix (16x16x16 f16*f16+f32) and subgroups of 32: lavapipe
+// has neither, so on CI the correctness tests skip and only the refusal test runs (a device
+// without tensor cores must get a clear Error). They run on the NVIDIA GPU machine.
+#include "core/error.h"
+#include "core/scan.h"
+#include "test_support.h"
+#include "vulkan/context.h"
+#include "vulkan/scan_kernels.h"
+
+#include <QtTest>
+#include <cmath>
+#include <memory>
+
+using namespace statescope;
+using namespace statescope::vk;
+
+namespace {
+
+// x rounded to the nearest float16 (ties to even; the inputs here are far from fp16's range
+// limits): the quantum is 2^(e - 10) for normal fp16 values and 2^-24 below 2^-14.
+float round_to_f16(float x) {
+    if (x == 0.0f || !std::isfinite(x)) return x;
+    int e = 0;
+    std::frexp(x, &e);   // x = m * 2^e, 0.5 <= |m| < 1
+    const int quantum_exp = std::max(e - 1 - 10, -24);
+    return float(std::ldexp(std::nearbyint(std::ldexp(double(x), -quantum_exp)), quantum_exp));
+}
+
+void round_qkv(ScanInputs& in) {
+    for (Tensor* t : {&in.q, &in.k, &in.v})
+        for (float& x : t->data) x = round_to_f16(x);
+}
+
+struct CpuResult {
+    Tensor S, o;
+    std::vector<Tensor> boundary;   // state before position n * 64
+};
+
+CpuResult cpu_scan(const ScanInputs& in, const Tensor& S0) {
+    CpuResult r;
+    r.S = S0;
+    r.o = Tensor({in.T, in.H, in.V});
+    r.boundary.push_back(S0);
+    scan_recurrent(in, r.S.ptr(), r.o.ptr(), [&](int t, const float* S) {
+        if ((t + 1) % 64 == 0 && t + 1 < in.T)
+            r.boundary.push_back(Tensor({in.H, in.K, in.V}, std::vector<float>(S, S + r.S.data.size())));
+    });
+    return r;
+}
+
+} // namespace
+
+class TestVulkanScanF16 : public QObject {
+    Q_OBJECT
+    std::unique_ptr<VulkanContext> ctx_;
+    bool tensor_cores_ = false;
+    QString why_not_;
+
+    static void expect_close(const float* gpu, const float* cpu, size_t n, double tol, const QString& what) {
+        const double err = relative_l2(gpu, cpu, n);
+        QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
+    }
+
+private slots:
+    void initTestCase() {
+        std::string why;
+        if (!VulkanContext::any_device_available(&why))
+            QSKIP(qPrintable(QString("no Vulkan device on this machine (%1)").arg(QString::fromStdString(why))));
+        ContextOptions opt;
+        opt.validation = true;
+        opt.require_validation = true;
+        ctx_ = std::make_unique<VulkanContext>(opt);
+        ScanKernels kernels(*ctx_);
+        std::string reason;
+        tensor_cores_ = kernels.tensor_cores_available(&reason);
+        why_not_ = QString::fromStdString(reason);
+        qInfo("device: %s, tensor-core form: %s", ctx_->device().name.c_str(),
+              tensor_cores_ ? "available" : reason.c_str());
+    }
+
+    // Without NV cooperative matrices the form is refused with an Error that says why, and only
+    // Identity and Scalar claim support.
+    void unavailable_or_unsupported_is_an_error() {
+        QVERIFY(ScanKernels::supports(TransitionKind::Identity, ScanForm::ChunkedF16));
+        QVERIFY(ScanKernels::supports(TransitionKind::Scalar, ScanForm::ChunkedF16));
+        QVERIFY(!ScanKernels::supports(TransitionKind::DeltaRule, ScanForm::ChunkedF16));
+        std::mt19937 rng(9);
+        ScanRunOptions opt;
+        opt.form = ScanForm::ChunkedF16;
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Scalar, 20, 1, 16, 16, 1, rng);
+        Tensor S({1, 16, 16}), o({20, 1, 16});
+        if (!tensor_cores_) {
+            QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt));
+            return;
+        }
+        // With tensor cores: sizes outside the kernels' limits are refused.
+        ScanInputs odd_k = testsupport::random_scan_inputs(TransitionKind::Scalar, 20, 1, 24, 16, 1, rng);
+        Tensor S24({1, 24, 16});
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, odd_k, S24.ptr(), o.ptr(), opt));
+        ScanInputs two_steps = testsupport::random_scan_inputs(TransitionKind::Scalar, 20, 1, 16, 16, 2, rng);
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, two_steps, S.ptr(), o.ptr(), opt));
+        ScanInputs delta = testsupport::random_scan_inputs(TransitionKind::DeltaRule, 20, 1, 16, 16, 1, rng);
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, delta, S.ptr(), o.ptr(), opt));
+        ScanRunOptions small_chunk = opt;
+        small_chunk.chunk = 32;
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), small_chunk));
+    }
+
+    void matches_cpu_on_f16_inputs_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("T");
+        QTest::addColumn<int>("H");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("V");
+        struct Size {
+            int T, H, K, V;
+        };
+        // T below, at and not a multiple of the chunk; K = 48 and 144 end in a partial key tile
+        // or block, V = 80 in a partial value block; H = 1 and odd H.
+        const Size sizes[] = {{37, 1, 16, 32}, {150, 3, 64, 48}, {130, 5, 128, 128}, {200, 2, 32, 80},
+                              {64, 1, 48, 16}, {1, 2, 16, 16},   {70, 3, 144, 16}};
+        for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar})
+            for (const Size& s : sizes)
+                QTest::addRow("%s T%d H%d K%d V%d", transition_name(kind), s.T, s.H, s.K, s.V)
+                    << int(kind) << s.T << s.H << s.K << s.V;
+    }
+    void matches_cpu_on_f16_inputs() {
+        if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
+        QFETCH(int, kind);
+        QFETCH(int, T);
+        QFETCH(int, H);
+        QFETCH(int, K);
+        QFETCH(int, V);
+        std::mt19937 rng(4000 + kind * 31 + T + K * 7 + V);
+        const auto tk = TransitionKind(kind);
+        ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng);
+        round_qkv(in);
+        Tensor S0({H, K, V});
+        testsupport::fill_normal(S0, rng, 0.5f);
+        CpuResult ref = cpu_scan(in, S0);
+        ScanRunOptions opt;
+        opt.form = ScanForm::ChunkedF16;
+        Tensor S = S0, o({T, H, V}), boundary;
+        gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt, &boundary);
+        const QString what = QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V);
+        expect_close(o.ptr(), ref.o.ptr(), o.data.size(), 1e-4, what + " outputs");
+        expect_close(S.ptr(), ref.S.ptr(), S.data.size(), 1e-4, what + " final state");
+        QCOMPARE(boundary.shape.size(), size_t(4));
+        QCOMPARE(size_t(boundary.shape[0]), ref.boundary.size());
+        const size_t per = size_t(H) * K * V;
+        for (size_t n = 0; n < ref.boundary.size(); ++n)
+            expect_close(boundary.ptr() + n * per, ref.boundary[n].ptr(), per, 1e-4, what + QString(" state at chunk %1").arg(n));
+    }
+
+    // Over 10,007 tokens (157 chunks) the tensor-core form agrees with the recurrent GPU form on
+    // the same fp16-rounded inputs: the state pass's errors must not accumulate. The float16
+    // copies are made once (run) and the second run reuses them (f16_stale cleared).
+    void agrees_with_recurrent_long_data() {
+        QTest::addColumn<int>("kind");
+        QTest::newRow("identity") << int(TransitionKind::Identity);
+        QTest::newRow("scalar") << int(TransitionKind::Scalar);
+    }
+    void agrees_with_recurrent_long() {
+        if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
+        QFETCH(int, kind);
+        const int T = 10007, H = 3, K = 32, V = 48;
+        std::mt19937 rng(5000 + kind);
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind(kind), T, H, K, V, 1, rng);
+        round_qkv(in);
+        Tensor S0({H, K, V});
+        testsupport::fill_normal(S0, rng, 0.5f);
+        ScanKernels kernels(*ctx_);
+        ScanBuffers b = kernels.upload(in, S0.ptr());
+        ScanRunOptions rec;
+        rec.form = ScanForm::Recurrent;
+        kernels.run(b, rec);
+        Tensor S_rec({H, K, V}), o_rec({T, H, V});
+        kernels.download_state(b, S_rec.ptr());
+        kernels.download_outputs(b, o_rec.ptr());
+        ScanRunOptions tc;
+        tc.form = ScanForm::ChunkedF16;
+        for (int run = 0; run < 2; ++run) {
+            kernels.run(b, tc);
+            QVERIFY(!b.f16_stale);
+            Tensor S_tc({H, K, V}), o_tc({T, H, V});
+            kernels.download_state(b, S_tc.ptr());
+            kernels.download_outputs(b, o_tc.ptr());
+            const QString what = QString("%1 T=%2 run %3").arg(transition_name(TransitionKind(kind))).arg(T).arg(run);
+            expect_close(o_tc.ptr(), o_rec.ptr(), o_rec.data.size(), 1e-4, what + " outputs vs recurrent");
+            expect_close(S_tc.ptr(), S_rec.ptr(), S_rec.data.size(), 1e-4, what + " state vs recurrent");
+        }
+    }
+
+    void validation_reported_no_errors() {
+        QVERIFY(ctx_->validation_enabled());
+        const ValidationCounts c = ctx_->validation_counts();
+        QString first;
+        for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
+        QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
+        if (c.warnings) qInfo("validation warnings: %d%s", c.warnings, qPrintable(first));
+    }
+
+    void cleanupTestCase() { ctx_.reset(); }
+};
+
+QTEST_GUILESS_MAIN(TestVulkanScanF16)
+#include "test_vulkan_scan_f16.moc"
