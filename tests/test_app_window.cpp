@@ -655,6 +655,34 @@ private slots:
         QCOMPARE(v.limit(), 10.0);
     }
 
+    void curves_follow_their_data_and_the_position() {
+        // The curves view keeps its curves in an image between steps: new data must show at
+        // once, a step must move only the mark, and the same state must give the same picture.
+        views::CurvesView v;
+        v.resize(600, 260);
+        auto data = [](float slope) {
+            views::CurveData d;
+            d.norms = {std::vector<float>(50), std::vector<float>(50)};
+            for (int t = 0; t < 50; ++t) d.norms[0][size_t(t)] = slope * float(t), d.norms[1][size_t(t)] = 1.0f;
+            d.effective_rank.assign(50, 1.5f);
+            d.max_rank = 4;
+            return d;
+        };
+        v.set_data(data(1.0f));
+        v.set_current(10);
+        const QImage a = picture(&v);
+        v.set_current(30);
+        const QImage moved = picture(&v);
+        const int mark = differing_pixels(a, moved);
+        QVERIFY(mark > 50);
+        v.set_data(data(-1.0f)); // norms falling instead of rising
+        const QImage b = picture(&v);
+        QVERIFY(differing_pixels(moved, b) > mark);
+        v.set_data(data(1.0f));
+        v.set_current(10);
+        QCOMPARE(differing_pixels(a, picture(&v)), 0);
+    }
+
     void eigenvalues_are_drawn_where_they_are() {
         // Hand-built spectrum: a reflection's -1 and a decay of 0.5; the dots sit at those points
         // of the plane in the token colour, and nothing is drawn at +0.5i.

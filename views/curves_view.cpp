@@ -17,12 +17,14 @@ CurvesView::CurvesView(QWidget* parent) : QWidget(parent) {
 void CurvesView::set_data(CurveData d) {
     d_ = std::move(d);
     message_.clear();
+    curves_cache_ = {};
     update();
 }
 
 void CurvesView::set_message(const QString& text) {
     d_ = {};
     message_ = text;
+    curves_cache_ = {};
     update();
 }
 
@@ -65,9 +67,21 @@ int64_t CurvesView::token_at(double x, const QRectF& plot) const {
 }
 
 void CurvesView::paintEvent(QPaintEvent*) {
+    // The curves change with the data, the marks with every step: the curves are drawn once into
+    // an image (a few hundred antialiased points per curve cost milliseconds) and only the marks
+    // are drawn on it each time the position moves.
+    const qreal dpr = devicePixelRatioF();
+    if (curves_cache_.isNull() || curves_cache_.size() != size() * dpr) {
+        curves_cache_ = QImage(size() * dpr, QImage::Format_ARGB32_Premultiplied);
+        curves_cache_.setDevicePixelRatio(dpr);
+        QPainter c(&curves_cache_);
+        c.setRenderHint(QPainter::Antialiasing);
+        draw_curves(c, QRectF(rect()), false);
+    }
     QPainter p(this);
+    p.drawImage(QPointF(0, 0), curves_cache_);
     p.setRenderHint(QPainter::Antialiasing);
-    render_figure(p, QRectF(rect()), false);
+    draw_marks(p, QRectF(rect()), false);
 }
 
 namespace {
@@ -121,6 +135,11 @@ void draw_curve(QPainter& p, const QRectF& r, const std::vector<float>& ys, doub
 } // namespace
 
 void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export) {
+    draw_curves(p, area, for_export);
+    draw_marks(p, area, for_export);
+}
+
+void CurvesView::draw_curves(QPainter& p, const QRectF& area, bool for_export) const {
     p.fillRect(area, Qt::white);
     const QString subtitle = QString("layer %1, head %2 highlighted").arg(d_.layer).arg(d_.focused_head);
     style::draw_title(p, area, "Over the sequence", !tokens() ? QString() : for_export ? subtitle : subtitle + "; click to jump");
@@ -177,7 +196,15 @@ void CurvesView::render_figure(QPainter& p, const QRectF& area, bool for_export)
     p.setPen(style::axis_color());
     const QString xl = "token";
     p.drawText(QPointF(last.center().x() - fm.horizontalAdvance(xl) / 2, area.bottom() - 4), xl);
+}
 
+void CurvesView::draw_marks(QPainter& p, const QRectF& area, bool for_export) const {
+    const int n = tokens();
+    if (!message_.isEmpty() || n == 0) return;
+    const std::vector<QRectF> pn = panels(area);
+    const QRectF& last = pn.back();
+    const QFontMetricsF fm(style::label_font());
+    p.setFont(style::label_font());
     // Current position.
     if (current_ >= 0 && current_ < n) {
         const double x = n > 1 ? last.left() + double(current_) / (n - 1) * last.width() : last.center().x();

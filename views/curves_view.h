@@ -5,6 +5,7 @@
 #pragma once
 #include "figure.h"
 
+#include <QImage>
 #include <QWidget>
 #include <vector>
 
@@ -56,10 +57,15 @@ private:
     enum class Plot { Norm, Rank, Entropy };
     std::vector<Plot> plots() const;
     std::vector<QRectF> panels(const QRectF& area) const;
+    // What render_figure draws, in two layers: the curves (title, axes, every curve), which
+    // change with the data, and the marks (current token, hover), which change with every step.
+    void draw_curves(QPainter& p, const QRectF& area, bool for_export) const;
+    void draw_marks(QPainter& p, const QRectF& area, bool for_export) const;
     int tokens() const;
     int64_t token_at(double x, const QRectF& plot) const;
 
     CurveData d_;
+    QImage curves_cache_; // draw_curves at the widget's size; null when the data changed
     QString message_ = "no sequence yet";
     int64_t current_ = -1;
     double hover_x_ = -1;
