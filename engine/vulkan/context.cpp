@@ -222,6 +222,22 @@ void VulkanContext::create_device() {
         tail = &cm.pNext;
     }
 
+    // The tensor-core kernels declare the Vulkan memory model (GL_NV_cooperative_matrix comes
+    // with GL_KHR_memory_scope_semantics); enable it where the device has it.
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    if (v12) {
+        VkPhysicalDeviceVulkanMemoryModelFeatures have{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+        VkPhysicalDeviceFeatures2 query{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        query.pNext = &have;
+        vkGetPhysicalDeviceFeatures2(physical_, &query);
+        if (have.vulkanMemoryModel) {
+            mm.vulkanMemoryModel = VK_TRUE;
+            mm.vulkanMemoryModelDeviceScope = have.vulkanMemoryModelDeviceScope;
+            *tail = &mm;
+            tail = &mm.pNext;
+        }
+    }
+
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.pNext = &feats;
     dci.queueCreateInfoCount = 1;
