@@ -2,11 +2,13 @@
 
 #include "core/error.h"
 #include "generate.h"
+#include "gpu/gpu_model.h"
 
 #include <QElapsedTimer>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 namespace statescope::app {
 
@@ -23,11 +25,47 @@ struct LoadCancelled {};
 
 EngineWorker::~EngineWorker() = default;
 
+// STATESCOPE_BACKEND picks where models run: "cpu", "vulkan" (any device, lavapipe included), or
+// "auto" (the default): a discrete or integrated GPU when there is one and the model has a GPU
+// path, else the CPU reference, which on a machine without a GPU is faster than a CPU driver.
+std::unique_ptr<Model> EngineWorker::choose_backend(std::unique_ptr<Model> cpu) {
+    const char* env = std::getenv("STATESCOPE_BACKEND");
+    const std::string want = env && *env ? env : "auto";
+    if (want != "auto" && want != "vulkan") {
+        backend_ = want == "cpu" ? "CPU" : "CPU (STATESCOPE_BACKEND='" + QString::fromStdString(want) + "' is not cpu, vulkan or auto)";
+        return cpu;
+    }
+    if (const std::string why = gpu::gpu_unsupported(*cpu); !why.empty()) {
+        backend_ = "CPU (" + QString::fromStdString(why) + ")";
+        return cpu;
+    }
+    if (!vulkan_ && vulkan_error_.isEmpty()) {
+        try {
+            vulkan_ = std::make_unique<vk::VulkanContext>();
+        } catch (const std::exception& e) {
+            vulkan_error_ = QString::fromStdString(e.what());
+        }
+    }
+    if (!vulkan_) {
+        backend_ = "CPU (no Vulkan device: " + vulkan_error_ + ")";
+        return cpu;
+    }
+    const vk::DeviceInfo& d = vulkan_->device();
+    const bool real_gpu = d.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU || d.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    if (want == "auto" && !real_gpu) {
+        backend_ = "CPU (the Vulkan device is " + QString::fromStdString(d.name) + ", a CPU driver)";
+        return cpu;
+    }
+    backend_ = "Vulkan: " + QString::fromStdString(d.name);
+    return std::make_unique<gpu::GpuModel>(std::shared_ptr<const Model>(std::move(cpu)), *vulkan_);
+}
+
 std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const QString& tokens_from) const {
     auto s = std::make_shared<ModelSummary>();
     s->session = session;
     s->path = path_;
     s->info = model_->info();
+    s->backend = backend_;
     s->tokens = timeline_->tokens();
     for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
     s->tokens_from = tokens_from;
@@ -78,7 +116,7 @@ void EngineWorker::load(const LoadRequest& r) {
             return;
         }
         report(r.session, "opening");
-        auto model = load_model(r.path.toStdString());
+        auto model = choose_backend(load_model(r.path.toStdString()));
         auto codec = std::make_unique<TokenCodec>(r.path);
         const double load_ms = double(clock.nsecsElapsed()) / 1e6;
         clock.restart();

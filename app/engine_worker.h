@@ -8,6 +8,7 @@
 #include "sampling.h"
 #include "timeline.h"
 #include "token_input.h"
+#include "vulkan/context.h"
 
 #include <QObject>
 #include <atomic>
@@ -80,8 +81,16 @@ private:
     FrameComputer frames_;
     uint64_t frame_seen_ = 0; // the newest frame request this thread has taken up
 
+    // Wraps a freshly loaded CPU model in the GPU model when the backend setting and the device
+    // allow (see engine_worker.cpp); sets backend_ to what was chosen and why.
+    std::unique_ptr<Model> choose_backend(std::unique_ptr<Model> cpu);
+
     Callbacks callbacks_;
     uint64_t session_ = 0;
+    // This thread owns the Vulkan device (created on first use); declared before the model so
+    // that it outlives a GPU model.
+    std::unique_ptr<vk::VulkanContext> vulkan_;
+    QString vulkan_error_, backend_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<Timeline> timeline_;
     std::unique_ptr<TokenCodec> codec_;

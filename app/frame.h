@@ -41,6 +41,7 @@ struct ModelSummary {
     double load_ms = 0, run_ms = 0;
     int64_t tokens_run = 0;        // tokens the model ran for this load or edit
     bool generating = false;       // more generated tokens will follow
+    QString backend;               // where the model runs: "CPU" or "Vulkan: <device>", and why not a GPU
 };
 
 // How far a load has got, from the work itself: the phase, and for "running" the tokens of the
