@@ -1,6 +1,7 @@
 #version 450
-// Embedding gather: y[t, c] = table[ids[t], c] for a table [vocab, C] in the weight type. Ids
-// are checked on the host before upload; an id out of range still reads nothing (writes 0).
+// Embedding gather from one block of a table [vocab, C] in the weight type: rows row0 ..
+// row0 + rows - 1 live in this buffer; tokens whose id falls elsewhere are left to the other
+// blocks' dispatches. Ids are checked on the host before upload.
 #define OPS_EMBED
 #include "common/ops_push.h"
 
@@ -17,5 +18,6 @@ void main() {
     const uint t = gl_WorkGroupID.y + gl_WorkGroupID.z * 65535u;
     if (c >= pc.C || t >= pc.T) return;
     const uint id = ids[pc.ids_offset + t];
-    y[pc.y_offset + t * pc.y_stride + c] = id < pc.vocab ? load_weight(id * pc.C + c) : 0.0;
+    if (id < pc.row0 || id - pc.row0 >= pc.rows) return;
+    y[pc.y_offset + t * pc.y_stride + c] = load_weight((id - pc.row0) * pc.C + c);
 }

@@ -98,6 +98,39 @@ private slots:
         QCOMPARE(ctx_->validation_counts().errors, 0);
     }
 
+    void weights_split_into_blocks_of_rows() {
+        // A matrix over the storage-buffer range is split into buffers of whole rows (lavapipe's
+        // 128 MiB is less than a 50k-token embedding table); here blocks of 4 rows are forced.
+        std::mt19937 rng(5);
+        const int M = 11, N = 23, K = 9;
+        std::vector<float> x = normal(size_t(M) * K, rng), w = normal(size_t(N) * K, rng), b = normal(N, rng);
+        for (auto wt : {gpu::WeightType::F32, gpu::WeightType::F16}) {
+            const size_t elem = wt == gpu::WeightType::F32 ? 4 : 2;
+            gpu::WeightCache cache(*ctx_, wt, 4 * K * elem + 4);
+            const gpu::Weight wm = cache.matrix(w.data(), N, K, "w");
+            QCOMPARE(int(wm.blocks.size()), 6);   // 23 rows in blocks of 4
+            gpu::Ops ops(*ctx_, cache);
+            for (int rows : {M, 2}) {   // the tiled kernel and the matrix-vector one
+                ops.begin();
+                const gpu::Mat bias = cache.vector(b.data(), N, "bias");
+                const Tensor got = ops.download(ops.linear(ops.upload(x.data(), rows, K, "x"), wm, &bias));
+                std::vector<float> ref(size_t(rows) * N);
+                for (int m = 0; m < rows; ++m)
+                    for (int n = 0; n < N; ++n) {
+                        double acc = b[n];
+                        for (int k = 0; k < K; ++k) acc += double(x[size_t(m) * K + k]) * stored(w[size_t(n) * K + k], wt);
+                        ref[size_t(m) * N + n] = float(acc);
+                    }
+                expect_close(got.ptr(), ref.data(), ref.size(), 2e-6, QString("blocked linear, %1 rows").arg(rows));
+            }
+            ops.begin();
+            const std::vector<int32_t> ids{22, 0, 4, 3, 17, 8};
+            const Tensor e = ops.download(ops.embed(ids, wm));
+            for (size_t t = 0; t < ids.size(); ++t)
+                for (int c = 0; c < K; ++c) QCOMPARE(e.data[t * K + c], stored(w[size_t(ids[t]) * K + c], wt));
+        }
+    }
+
     void embedding_gathers_rows() {
         std::mt19937 rng(3);
         const int vocab = 37, C = 300;

@@ -103,26 +103,48 @@ Mat DeviceTensor::mat() const {
 Weight WeightCache::matrix(const float* host, uint32_t out, uint32_t in, const std::string& what) {
     require(host != nullptr, "GPU weights: '" + what + "' has no data");
     const size_t n = size_t(out) * in;
+    const size_t elem = type_ == WeightType::F32 ? 4 : 2;
+    // Rows per buffer: all of them unless the matrix exceeds the largest storage buffer.
+    uint64_t range = std::min<uint64_t>(ctx_.device().max_storage_buffer_range, (uint64_t(1) << 32) - 4);
+    if (max_block_bytes_ > 0) range = std::min<uint64_t>(range, max_block_bytes_);
+    const size_t row_bytes = std::max<size_t>(size_t(in) * elem, 1);
+    require(row_bytes + 4 <= range, "GPU weights: one row of '" + what + "' exceeds the device's storage-buffer range");
+    const uint32_t rows_per_block = uint32_t(std::min<uint64_t>(out, (range - 4) / row_bytes));
     auto key = std::make_pair(host, uint32_t(n));
     auto it = buffers_.find(key);
     if (it == buffers_.end()) {
-        const size_t elem = type_ == WeightType::F32 ? 4 : 2;
-        // Whole 32-bit words: the kernels read 16-bit weights two at a time, and a word cut by
-        // the end of the buffer would read as zero.
-        const size_t bytes = (n * elem + 3) / 4 * 4;
-        auto buf = std::make_unique<vk::Buffer>(ctx_, std::max<size_t>(bytes, 4), vk::MemoryKind::Device, what);
-        if (type_ == WeightType::F32) {
-            vk::upload(ctx_, *buf, host, n * 4);
-        } else {
-            std::vector<uint16_t> half(bytes / 2, 0);
-            for (size_t i = 0; i < n; ++i)
-                half[i] = type_ == WeightType::BF16 ? f32_to_bf16(host[i]) : f32_to_f16(host[i]);
-            vk::upload(ctx_, *buf, half.data(), bytes);
+        std::vector<std::unique_ptr<vk::Buffer>> blocks;
+        for (uint32_t r0 = 0; r0 < out; r0 += rows_per_block) {
+            const uint32_t rows = std::min(rows_per_block, out - r0);
+            const size_t count = size_t(rows) * in;
+            const float* src = host + size_t(r0) * in;
+            // Whole 32-bit words: the kernels read 16-bit weights two at a time, and a word cut
+            // by the end of the buffer would read as zero.
+            const size_t bytes = (count * elem + 3) / 4 * 4;
+            const std::string name = out == rows ? what : what + " rows " + std::to_string(r0) + "+";
+            auto buf = std::make_unique<vk::Buffer>(ctx_, std::max<size_t>(bytes, 4), vk::MemoryKind::Device, name);
+            if (type_ == WeightType::F32) {
+                vk::upload(ctx_, *buf, src, count * 4);
+            } else {
+                std::vector<uint16_t> half(bytes / 2, 0);
+                for (size_t i = 0; i < count; ++i)
+                    half[i] = type_ == WeightType::BF16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
+                vk::upload(ctx_, *buf, half.data(), bytes);
+            }
+            bytes_ += count * elem;
+            blocks.push_back(std::move(buf));
         }
-        bytes_ += n * elem;
-        it = buffers_.emplace(key, std::move(buf)).first;
+        it = buffers_.emplace(key, std::move(blocks)).first;
     }
-    return {it->second.get(), 0, out, in, type_};
+    Weight w;
+    w.out = out;
+    w.in = in;
+    w.type = type_;
+    for (size_t b = 0; b < it->second.size(); ++b) {
+        const uint32_t r0 = uint32_t(b) * rows_per_block;
+        w.blocks.push_back({it->second[b].get(), r0, std::min(rows_per_block, out - r0)});
+    }
+    return w;
 }
 
 Mat WeightCache::vector(const float* host, uint32_t n, const std::string& what) {
@@ -133,9 +155,11 @@ Mat WeightCache::vector(const float* host, uint32_t n, const std::string& what) 
         auto buf = std::make_unique<vk::Buffer>(ctx_, size_t(n) * 4, vk::MemoryKind::Device, what);
         vk::upload(ctx_, *buf, host, size_t(n) * 4);
         bytes_ += size_t(n) * 4;
-        it = buffers_.emplace(key, std::move(buf)).first;
+        std::vector<std::unique_ptr<vk::Buffer>> one;
+        one.push_back(std::move(buf));
+        it = buffers_.emplace(key, std::move(one)).first;
     }
-    return {it->second.get(), 0, 1, n, n};
+    return {it->second[0].get(), 0, 1, n, n};
 }
 
 // ---- scratch arena -----------------------------------------------------------------------
@@ -244,7 +268,6 @@ Tensor Ops::download(const Mat& m) {
 // ---- kernels -----------------------------------------------------------------------------
 
 Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
-    require(table.offset == 0, "GPU embedding: the table must start its buffer");
     const uint32_t T = uint32_t(ids.size());
     for (size_t t = 0; t < ids.size(); ++t)
         if (ids[t] < 0 || uint32_t(ids[t]) >= table.out)
@@ -253,15 +276,19 @@ Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
     static_assert(sizeof(int32_t) == sizeof(float));
     Mat id_mat = upload(reinterpret_cast<const float*>(ids.data()), T, 1, "token ids");
     Mat y = alloc(T, table.in, "embeddings");
-    EmbedPush p{};
-    p.T = T;
-    p.C = table.in;
-    p.ids_offset = id_mat.offset;
-    p.y_offset = y.offset;
-    p.y_stride = y.stride;
-    p.vocab = table.out;
-    dispatch(op_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, table.buf, y.buf}, &p,
-             sizeof p, ceil_div(table.in, 256), std::min<uint32_t>(T, 65535), ceil_div(T, 65535));
+    // One gather per block of table rows; each writes the tokens whose ids fall in its block.
+    for (const Weight::Block& blk : table.blocks) {
+        EmbedPush p{};
+        p.T = T;
+        p.C = table.in;
+        p.ids_offset = id_mat.offset;
+        p.y_offset = y.offset;
+        p.y_stride = y.stride;
+        p.row0 = blk.row0;
+        p.rows = blk.rows;
+        dispatch(op_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, blk.buf, y.buf}, &p,
+                 sizeof p, ceil_div(table.in, 256), std::min<uint32_t>(T, 65535), ceil_div(T, 65535));
+    }
     return y;
 }
 
@@ -278,30 +305,33 @@ void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat&
                                 std::to_string(w.in));
     require(y.rows == x.rows && y.cols == w.out, "GPU linear: output view has the wrong shape");
     if (bias) require(bias->cols == w.out, "GPU linear: bias length differs from the output size");
+    const std::vector<std::pair<uint32_t, uint32_t>> spec{{0, weight_code(w.type)}};
+    constexpr uint32_t kMatvecRows = 8;   // MV_ROWS of ops_matvec.comp
+    // A weight in several blocks of rows writes the matching column ranges of y.
+    for (const Weight::Block& blk : w.blocks) {
     MatmulPush p{};
     p.M = x.rows;
-    p.N = w.out;
+    p.N = blk.rows;
     p.Kd = w.in;
     p.x_offset = x.offset;
     p.x_stride = x.stride;
-    p.w_offset = w.offset;
-    p.y_offset = y.offset;
+    p.w_offset = 0;
+    p.y_offset = y.offset + blk.row0;
     p.y_stride = y.stride;
     p.has_bias = bias != nullptr;
-    p.bias_offset = bias ? bias->offset : 0;
-    const std::vector<const vk::Buffer*> bufs{x.buf, w.buf, bias ? bias->buf : placeholder_.get(), y.buf};
-    const std::vector<std::pair<uint32_t, uint32_t>> spec{{0, weight_code(w.type)}};
-    constexpr uint32_t kMatvecRows = 8;   // MV_ROWS of ops_matvec.comp
+    p.bias_offset = bias ? bias->offset + blk.row0 : 0;
+    const std::vector<const vk::Buffer*> bufs{x.buf, blk.buf, bias ? bias->buf : placeholder_.get(), y.buf};
     for (uint32_t m0 = 0; m0 < x.rows; m0 += 65535u * 64u) {
         MatmulPush q = p;
         q.M = std::min<uint32_t>(x.rows - m0, 65535u * 64u);
         q.x_offset += m0 * x.stride;
         q.y_offset += m0 * y.stride;
         if (q.M <= kMatvecRows)
-            dispatch(op_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(w.out, 4));
+            dispatch(op_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
         else
-            dispatch(op_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(w.out, 64),
+            dispatch(op_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),
                      ceil_div(q.M, 64));
+    }
     }
 }
 

@@ -69,10 +69,15 @@ struct Operand {
     static Operand repeat_heads(const Mat& m, uint32_t head_dim, uint32_t repeat);
 };
 
-// Weight matrix [out, in] (torch.nn.Linear layout) resident on the device.
+// Weight matrix [out, in] (torch.nn.Linear layout) resident on the device, in blocks of rows:
+// one block unless the matrix exceeds the device's largest storage buffer (an embedding table
+// of 50k x 768 floats is over lavapipe's 128 MiB), each block a buffer of its own.
 struct Weight {
-    const vk::Buffer* buf = nullptr;
-    uint32_t offset = 0;   // in elements of the storage type
+    struct Block {
+        const vk::Buffer* buf = nullptr;
+        uint32_t row0 = 0, rows = 0;
+    };
+    std::vector<Block> blocks;
     uint32_t out = 0, in = 0;
     WeightType type = WeightType::F32;
 };
@@ -103,7 +108,10 @@ struct OpsOptions {
 // keeps every float32 copy alive for the model's lifetime).
 class WeightCache {
 public:
-    WeightCache(vk::VulkanContext& ctx, WeightType default_type) : ctx_(ctx), type_(default_type) {}
+    // max_block_bytes: the most bytes per buffer (0: the device's storage-buffer range); tests
+    // set it small to exercise matrices split into blocks of rows.
+    WeightCache(vk::VulkanContext& ctx, WeightType default_type, size_t max_block_bytes = 0)
+        : ctx_(ctx), type_(default_type), max_block_bytes_(max_block_bytes) {}
     // [out, in] matrix in the cache's weight type.
     Weight matrix(const float* host, uint32_t out, uint32_t in, const std::string& what);
     // float32 vector (norm weights, biases, per-head constants) as a [1, n] Mat.
@@ -114,7 +122,8 @@ public:
 private:
     vk::VulkanContext& ctx_;
     WeightType type_;
-    std::map<std::pair<const float*, uint32_t>, std::unique_ptr<vk::Buffer>> buffers_;
+    size_t max_block_bytes_ = 0;
+    std::map<std::pair<const float*, uint32_t>, std::vector<std::unique_ptr<vk::Buffer>>> buffers_;
     size_t bytes_ = 0;
 };
 

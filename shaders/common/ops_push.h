@@ -85,11 +85,12 @@ OP_PUSH(MatmulPush)
 OP_PUSH_END
 #endif
 
-// Embedding gather: y[t, c] = table[ids[t], c], table [vocab, C] in the weight type.
+// Embedding gather from one block of table rows [row0, row0 + rows): y[t, c] = block[ids[t] - row0, c]
+// for the tokens whose id falls in the block (a table may span several buffers).
 #if !defined(GL_core_profile) || defined(OPS_EMBED)
 OP_PUSH(EmbedPush)
     OP_U32 T; OP_U32 C; OP_U32 ids_offset; OP_U32 y_offset;
-    OP_U32 y_stride; OP_U32 vocab; OP_U32 pad0; OP_U32 pad1;
+    OP_U32 y_stride; OP_U32 row0; OP_U32 rows; OP_U32 pad0;
 OP_PUSH_END
 #endif
 
