@@ -530,8 +530,8 @@ void MainWindow::on_frame() {
                                    .arg(f.window_first).arg(f.token)
                                    .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
     show_overview(*overview_, f);
-    const QString where = controller_->model() ? controller_->model()->backend.section(" (", 0, 0) : QString();
-    timing_label_->setText(QString("frame %1 ms%2").arg(f.compute_ms, 0, 'f', 1).arg(where.isEmpty() ? "" : " on " + where));
+    const QString device = controller_->model() ? controller_->model()->backend.section(" (", 0, 0) : QString();
+    timing_label_->setText(QString("frame %1 ms%2").arg(f.compute_ms, 0, 'f', 1).arg(device.isEmpty() ? "" : " on " + device));
 }
 
 void MainWindow::on_sequence() {
