@@ -1,6 +1,7 @@
 #include "gpu/attention_ops.h"
 
 #include "core/error.h"
+#include "gpu/dispatch_util.h"
 #include "vulkan/context.h"
 #include "vulkan/device_info.h"
 #include "vulkan/pipeline.h"
@@ -25,33 +26,9 @@ constexpr uint32_t kDecodeMaxRows = 32;
 // shader's loops after 65535, counted over all of them; the estimates below are upper bounds).
 constexpr double kLoopIterationBudget = 30000;
 
-uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
-uint32_t round_up(uint32_t a, uint32_t m) { return ceil_div(a, m) * m; }
 
-vk::PipelineDesc pipeline(const std::string& module, uint32_t bindings, uint32_t push_bytes,
-                          std::vector<std::pair<uint32_t, uint32_t>> spec = {}) {
-    vk::PipelineDesc d;
-    d.module = module;
-    d.bindings = bindings;
-    d.push_bytes = push_bytes;
-    d.spec = std::move(spec);
-    return d;
-}
 
-// Workgroups of 256 for n invocations as (x, y) within the per-dimension limit.
-std::pair<uint32_t, uint32_t> grid_2d(uint64_t n) {
-    const uint32_t groups = std::max<uint32_t>(1, ceil_div(n, 256));
-    const uint32_t gx = std::min<uint32_t>(groups, 65535);
-    return {gx, ceil_div(groups, gx)};
-}
 
-void check_view(const Mat& m, const std::string& op, const std::string& what) {
-    if (!m.buf) throw Error("GPU " + op + ": " + what + " is not allocated");
-    const size_t last = size_t(m.offset) + (m.rows ? size_t(m.rows - 1) * m.stride + m.cols : 0);
-    if (last * sizeof(float) > m.buf->size())
-        throw Error("GPU " + op + ": " + what + " [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
-                    "] runs past the end of buffer '" + m.buf->name() + "'");
-}
 
 bool is_cpu(const vk::DeviceInfo& d) { return d.type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
@@ -123,7 +100,7 @@ void rope(Ops& ops, const Mat& dst, const Mat& src, uint32_t heads, uint32_t hea
     p.freq_offset = inv_freq.offset;
     const auto [gx, gy] = grid_2d(uint64_t(src.rows) * heads * (head_dim / 2));
     p.groups_x = gx;
-    ops.dispatch(pipeline("attn_rope", 3, sizeof p), {src.buf, dst.buf, inv_freq.buf}, &p, sizeof p, gx, gy);
+    ops.dispatch(kernel_pipeline("attn_rope", 3, sizeof p), {src.buf, dst.buf, inv_freq.buf}, &p, sizeof p, gx, gy);
 }
 
 // ---- attention -----------------------------------------------------------------------------
@@ -239,7 +216,7 @@ Mat attention(Ops& ops, const Mat& q, const Mat& keys, const Mat& values, const 
     const vk::Buffer& none = ops.placeholder();
     std::vector<std::pair<uint32_t, uint32_t>> spec{{ATTN_SPEC_WORKGROUP, plan.workgroup}, {ATTN_SPEC_HEAD_DIM, D}};
     if (plan.decode) spec.push_back({ATTN_SPEC_KEY_GROUPS, decode_key_groups(plan.workgroup, D)});
-    const vk::PipelineDesc desc = pipeline(plan.decode ? "attn_decode" : "attn_tile", 6, sizeof a, spec);
+    const vk::PipelineDesc desc = kernel_pipeline(plan.decode ? "attn_decode" : "attn_tile", 6, sizeof a, spec);
     ops.dispatch(desc,
                  {q.buf, keys.buf, values.buf, o.buf, part_o.buf ? part_o.buf : &none, part_ml.buf ? part_ml.buf : &none},
                  &a, sizeof a, plan.row_blocks, p.kv_heads, plan.splits);
@@ -256,7 +233,7 @@ Mat attention(Ops& ops, const Mat& q, const Mat& keys, const Mat& values, const 
         c.part_ml_offset = part_ml.offset;
         const auto [gx, gy] = grid_2d(uint64_t(TH) * D);
         c.groups_x = gx;
-        ops.dispatch(pipeline("attn_combine", 3, sizeof c), {part_o.buf, part_ml.buf, o.buf}, &c, sizeof c, gx, gy);
+        ops.dispatch(kernel_pipeline("attn_combine", 3, sizeof c), {part_o.buf, part_ml.buf, o.buf}, &c, sizeof c, gx, gy);
     }
     return o;
 }

@@ -1,6 +1,7 @@
 #include "gpu/ops.h"
 
 #include "core/error.h"
+#include "gpu/dispatch_util.h"
 #include "gpu/scan_cache.h"
 #include "vulkan/commands.h"
 #include "vulkan/context.h"
@@ -30,35 +31,8 @@ static_assert(OP_NORM_SUM == uint32_t(NormKind::Sum), "norm codes must follow gp
 
 namespace {
 
-uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
-
 uint32_t weight_code(WeightType t) {
     return t == WeightType::F32 ? OP_WEIGHT_F32 : t == WeightType::F16 ? OP_WEIGHT_F16 : OP_WEIGHT_BF16;
-}
-
-vk::PipelineDesc op_pipeline(const std::string& module, uint32_t bindings, uint32_t push_bytes,
-                             std::vector<std::pair<uint32_t, uint32_t>> spec = {}) {
-    vk::PipelineDesc d;
-    d.module = module;
-    d.bindings = bindings;
-    d.push_bytes = push_bytes;
-    d.spec = std::move(spec);
-    return d;
-}
-
-// Workgroups of 256 for n invocations as (x, y) within the per-dimension limit.
-std::pair<uint32_t, uint32_t> grid_2d(uint64_t n) {
-    const uint32_t groups = std::max<uint32_t>(1, ceil_div(n, 256));
-    const uint32_t gx = std::min<uint32_t>(groups, 65535);
-    return {gx, ceil_div(groups, gx)};
-}
-
-void check_mat(const Mat& m, const char* op, const char* what) {
-    if (!m.buf) throw Error(std::string("GPU ") + op + ": " + what + " is not allocated");
-    const size_t last = size_t(m.offset) + (m.rows ? size_t(m.rows - 1) * m.stride + m.cols : 0);
-    if (last * sizeof(float) > m.buf->size())
-        throw Error(std::string("GPU ") + op + ": " + what + " [" + std::to_string(m.rows) + ", " +
-                    std::to_string(m.cols) + "] runs past the end of buffer '" + m.buf->name() + "'");
 }
 
 } // namespace
@@ -251,7 +225,7 @@ Mat Ops::upload(const float* data, uint32_t rows, uint32_t cols, const std::stri
 }
 
 Tensor Ops::download(const Mat& m) {
-    check_mat(m, "download", "matrix");
+    check_view(m, "download", "matrix");
     flush();
     Tensor t({int64_t(m.rows), int64_t(m.cols)});
     if (m.contiguous()) {
@@ -286,7 +260,7 @@ Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
         p.y_stride = y.stride;
         p.row0 = blk.row0;
         p.rows = blk.rows;
-        dispatch(op_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, blk.buf, y.buf}, &p,
+        dispatch(kernel_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, blk.buf, y.buf}, &p,
                  sizeof p, ceil_div(table.in, 256), std::min<uint32_t>(T, 65535), ceil_div(T, 65535));
     }
     return y;
@@ -299,8 +273,8 @@ Mat Ops::linear(const Mat& x, const Weight& w, const Mat* bias) {
 }
 
 void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat& y) {
-    check_mat(x, "linear", "input");
-    check_mat(y, "linear", "output");
+    check_view(x, "linear", "input");
+    check_view(y, "linear", "output");
     require(x.cols == w.in, "GPU linear: input has " + std::to_string(x.cols) + " columns, the weight expects " +
                                 std::to_string(w.in));
     require(y.rows == x.rows && y.cols == w.out, "GPU linear: output view has the wrong shape");
@@ -327,16 +301,16 @@ void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat&
         q.x_offset += m0 * x.stride;
         q.y_offset += m0 * y.stride;
         if (q.M <= kMatvecRows)
-            dispatch(op_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
+            dispatch(kernel_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
         else
-            dispatch(op_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),
+            dispatch(kernel_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),
                      ceil_div(q.M, 64));
     }
     }
 }
 
 void Ops::elementwise(const Mat& dst, const Operand& a, const Operand& b, const ElementwiseParams& prm) {
-    check_mat(dst, "element-wise", "destination");
+    check_view(dst, "element-wise", "destination");
     require(a.buf != nullptr, "GPU element-wise: operand a is not allocated");
     require(prm.op == Combine::A || b.buf != nullptr, "GPU element-wise: operand b is not allocated");
     if (dst.rows == 0 || dst.cols == 0) return;
@@ -357,7 +331,7 @@ void Ops::elementwise(const Mat& dst, const Operand& a, const Operand& b, const 
     p.hi = prm.hi;
     const auto [gx, gy] = grid_2d(uint64_t(dst.rows) * dst.cols);
     p.groups_x = gx;
-    dispatch(op_pipeline("ops_elementwise", 3, sizeof p), {dst.buf, a.buf, bb.buf}, &p, sizeof p, gx, gy);
+    dispatch(kernel_pipeline("ops_elementwise", 3, sizeof p), {dst.buf, a.buf, bb.buf}, &p, sizeof p, gx, gy);
 }
 
 void Ops::copy(const Mat& dst, const Mat& src) {
@@ -394,7 +368,7 @@ void Ops::fill(const Mat& dst, float value) {
 }
 
 void Ops::norm(const Mat& x, NormKind kind, const Mat* weight, const Mat* bias, float eps, uint32_t group) {
-    check_mat(x, "norm", "input");
+    check_view(x, "norm", "input");
     if (group == 0) group = x.cols;
     require(group > 0 && x.cols % group == 0, "GPU norm: " + std::to_string(x.cols) + " columns are not groups of " +
                                                   std::to_string(group));
@@ -413,13 +387,13 @@ void Ops::norm(const Mat& x, NormKind kind, const Mat* weight, const Mat* bias, 
     p.b_mod = bias ? bias->cols : 1;
     p.eps = eps;
     p.rows_per_z = std::min<uint32_t>(x.rows, 65535);
-    dispatch(op_pipeline("ops_norm", 3, sizeof p),
+    dispatch(kernel_pipeline("ops_norm", 3, sizeof p),
              {x.buf, weight ? weight->buf : placeholder_.get(), bias ? bias->buf : placeholder_.get()}, &p, sizeof p,
              x.cols / group, p.rows_per_z, ceil_div(x.rows, p.rows_per_z));
 }
 
 Mat Ops::short_conv(const Mat& x, const Mat& weight, const Mat* bias, const Mat& state, uint32_t width, bool silu) {
-    check_mat(x, "short convolution", "input");
+    check_view(x, "short convolution", "input");
     require(width >= 1 && width <= 64, "GPU short convolution: width must be 1..64");
     require(weight.rows * weight.cols == x.cols * width, "GPU short convolution: weight is not [channels, width]");
     require(size_t(state.rows) * state.cols == size_t(x.cols) * width && state.contiguous(),
@@ -439,7 +413,7 @@ Mat Ops::short_conv(const Mat& x, const Mat& weight, const Mat* bias, const Mat&
     p.state_offset = state.offset;
     p.silu = silu;
     const std::vector<const vk::Buffer*> bufs{x.buf, weight.buf, bias ? bias->buf : placeholder_.get(), state.buf, y.buf};
-    const vk::PipelineDesc desc = op_pipeline("ops_conv", 5, sizeof p);
+    const vk::PipelineDesc desc = kernel_pipeline("ops_conv", 5, sizeof p);
     auto [gx, gy] = grid_2d(uint64_t(p.T) * p.C);
     p.mode = 0;
     p.groups_x = gx;
