@@ -61,19 +61,10 @@ class TestGpuModelDelta : public QObject {
     std::unique_ptr<vk::VulkanContext> ctx_;
 
     static void expect_close(const Tensor& gpu, const Tensor& cpu, double tol, const QString& what) {
-        QVERIFY2(gpu.shape == cpu.shape, qPrintable(what + ": shape " + QString::fromStdString(shape_string(gpu.shape)) +
-                                                    " on the GPU, " + QString::fromStdString(shape_string(cpu.shape)) +
-                                                    " on the CPU"));
-        const double err = relative_l2(gpu.ptr(), cpu.ptr(), cpu.data.size());
-        QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
+        testsupport::expect_tensors_close(gpu, cpu, tol, what);
     }
 
-    void expect_no_validation_errors() {
-        const vk::ValidationCounts c = ctx_->validation_counts();
-        QString first;
-        for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
-        QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
-    }
+    void expect_no_validation_errors() { testsupport::expect_no_validation_errors(*ctx_); }
 
     // Feeds the same random tokens to the CPU model and its GPU twin in the same pieces and
     // compares the logits of every piece and the library's cache at the end.

@@ -1,6 +1,7 @@
 #include "test_support.h"
 
 #include <QDir>
+#include <QtTest>
 #include <cmath>
 #include <cstdlib>
 
@@ -83,6 +84,21 @@ ScanInputs random_scan_inputs(TransitionKind kind, int T, int H, int K, int V, i
     }
     }
     return in;
+}
+
+void expect_tensors_close(const statescope::Tensor& gpu, const statescope::Tensor& cpu, double tol, const QString& what) {
+    QVERIFY2(gpu.shape == cpu.shape, qPrintable(what + ": shape " + QString::fromStdString(statescope::shape_string(gpu.shape)) +
+                                                " on the GPU, " + QString::fromStdString(statescope::shape_string(cpu.shape)) +
+                                                " on the CPU"));
+    const double err = statescope::relative_l2(gpu.ptr(), cpu.ptr(), cpu.data.size());
+    QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
+}
+
+void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx) {
+    const statescope::vk::ValidationCounts c = ctx.validation_counts();
+    QString first;
+    for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
+    QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
 }
 
 } // namespace testsupport

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: reference locations and random inputs of awkward sizes.
 #pragma once
 #include "core/scan.h"
+#include "vulkan/context.h"
 
 #include <QString>
 #include <random>
@@ -21,5 +22,11 @@ void fill_normal(statescope::Tensor& t, std::mt19937& rng, float stddev = 1.0f);
 statescope::ScanInputs random_scan_inputs(statescope::TransitionKind kind, int T, int H, int K, int V,
                                           int substeps, std::mt19937& rng, float beta_max = 1.0f,
                                           bool gated = true);
+
+// Records a test failure (QVERIFY2) unless gpu and cpu have the same shape and a relative L2
+// error below tol; `what` names the tensor in the message.
+void expect_tensors_close(const statescope::Tensor& gpu, const statescope::Tensor& cpu, double tol, const QString& what);
+// Records a test failure naming the first messages when the validation layer reported errors.
+void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx);
 
 } // namespace testsupport
