@@ -115,33 +115,15 @@ class TestGpuAttention : public QObject {
 
     void expect_no_validation_errors() { testsupport::expect_no_validation_errors(*ctx_); }
 
-    // Feeds the same random tokens to the CPU model and its GPU twin in the same pieces (a
-    // prefill, a second prefill over the cache the first left, three decoding steps) and compares
-    // the logits of every piece and the library's cache at the end.
+    // The same random tokens through the CPU model and its GPU twin in the same pieces (a
+    // prefill, a second prefill over the cache the first left, three decoding steps): the logits
+    // of every piece and the library's cache at the end.
     void compare_long_sequence(const std::shared_ptr<const Model>& cpu) {
         gpu::GpuModel gpu_model(cpu, *ctx_);
-        const int vocab = cpu->info().vocab_size;
-        std::mt19937 rng(4242u + uint32_t(vocab));
-        std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
-        std::vector<int32_t> tokens(303);
-        for (int32_t& t : tokens) t = pick(rng);
-        const size_t pieces[] = {37, 263, 1, 1, 1};
-        SequenceState cs = cpu->initial_state(), gs = gpu_model.initial_state();
-        size_t first = 0;
-        for (size_t n : pieces) {
-            const std::span<const int32_t> piece(tokens.data() + first, n);
-            const ForwardResult c = cpu->forward(piece, cs);
-            const ForwardResult g = gpu_model.forward(piece, gs);
-            expect_close(g.logits, c.logits, 1e-4, QString("logits of tokens %1..%2").arg(first).arg(first + n - 1));
-            first += n;
-        }
-        const auto cstate = cpu->library_state(cs), gstate = gpu_model.library_state(gs);
-        QCOMPARE(gstate.size(), cstate.size());
-        QVERIFY(!cstate.empty());
-        for (size_t i = 0; i < cstate.size(); ++i) {
-            QCOMPARE(gstate[i].name, cstate[i].name);
-            expect_close(gstate[i].tensor, cstate[i].tensor, 1e-4, QString::fromStdString(cstate[i].name));
-        }
+        testsupport::Agreement worst;
+        testsupport::compare_in_pieces(*cpu, gpu_model, {37, 263, 1, 1, 1}, 4242u + uint32_t(cpu->info().vocab_size),
+                                       1e-4, false, worst);
+        if (QTest::currentTestFailed()) return;
         expect_no_validation_errors();
     }
 

@@ -60,47 +60,18 @@ class TestGpuModelDelta : public QObject {
     Q_OBJECT
     std::unique_ptr<vk::VulkanContext> ctx_;
 
-    static void expect_close(const Tensor& gpu, const Tensor& cpu, double tol, const QString& what) {
-        testsupport::expect_tensors_close(gpu, cpu, tol, what);
-    }
-
     void expect_no_validation_errors() { testsupport::expect_no_validation_errors(*ctx_); }
 
-    // Feeds the same random tokens to the CPU model and its GPU twin in the same pieces and
-    // compares the logits of every piece and the library's cache at the end.
+    // The same random tokens through the CPU model and its GPU twin: 37 tokens through the
+    // recurrent scan, 263 through the chunked one (from the state the first piece left), then three
+    // single decoding steps; the logits of every piece and the library's cache at the end.
     void compare_long_sequence(const std::shared_ptr<const Model>& cpu) {
         gpu::GpuModel gpu_model(cpu, *ctx_);
-        const int vocab = cpu->info().vocab_size;
-        std::mt19937 rng(20240607u + uint32_t(vocab));
-        std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
-        std::vector<int32_t> tokens(303);
-        for (int32_t& t : tokens) t = pick(rng);
-        // 37 tokens go through the recurrent scan, 263 through the chunked one (from the state the
-        // first piece left), then three single decoding steps.
-        const size_t pieces[] = {37, 263, 1, 1, 1};
-        SequenceState cs = cpu->initial_state(), gs = gpu_model.initial_state();
-        size_t first = 0;
-        double worst_logits = 0, worst_state = 0;
-        for (size_t n : pieces) {
-            const std::span<const int32_t> piece(tokens.data() + first, n);
-            const ForwardResult c = cpu->forward(piece, cs);
-            const ForwardResult g = gpu_model.forward(piece, gs);
-            expect_close(g.logits, c.logits, 1e-4, QString("logits of tokens %1..%2").arg(first).arg(first + n - 1));
-            if (QTest::currentTestFailed()) return;
-            worst_logits = std::max(worst_logits, relative_l2(g.logits.ptr(), c.logits.ptr(), c.logits.data.size()));
-            first += n;
-        }
-        const auto cstate = cpu->library_state(cs), gstate = gpu_model.library_state(gs);
-        QCOMPARE(gstate.size(), cstate.size());
-        QVERIFY(!cstate.empty());
-        for (size_t i = 0; i < cstate.size(); ++i) {
-            QCOMPARE(gstate[i].name, cstate[i].name);
-            expect_close(gstate[i].tensor, cstate[i].tensor, 1e-4, QString::fromStdString(cstate[i].name));
-            if (QTest::currentTestFailed()) return;
-            worst_state = std::max(worst_state, relative_l2(gstate[i].tensor.ptr(), cstate[i].tensor.ptr(),
-                                                            cstate[i].tensor.data.size()));
-        }
-        qInfo("worst relative L2: logits %.3e, library state %.3e", worst_logits, worst_state);
+        testsupport::Agreement worst;
+        testsupport::compare_in_pieces(*cpu, gpu_model, {37, 263, 1, 1, 1},
+                                       20240607u + uint32_t(cpu->info().vocab_size), 1e-4, false, worst);
+        if (QTest::currentTestFailed()) return;
+        qInfo("worst relative L2: logits %.3e, library state %.3e", worst.logits, worst.state);
         expect_no_validation_errors();
     }
 

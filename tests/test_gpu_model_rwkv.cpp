@@ -38,10 +38,6 @@ namespace {
 // (RWKV-7's bonus, a feature map's corner) cannot hide in it.
 constexpr double kTolerance = 2e-5;
 
-QString describe(const std::string& what, double err) {
-    return QString("%1: relative L2 error %2 (tolerance %3)").arg(QString::fromStdString(what)).arg(err).arg(kTolerance);
-}
-
 } // namespace
 
 class TestGpuModelRwkv : public QObject {
@@ -50,49 +46,13 @@ class TestGpuModelRwkv : public QObject {
 
     bool have_device() const { return ctx_ != nullptr; }
 
-    void expect_no_validation_errors() {
-        const vk::ValidationCounts c = ctx_->validation_counts();
-        QString msgs;
-        for (const auto& m : c.first_messages) msgs += "\n  " + QString::fromStdString(m);
-        QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(msgs)));
-    }
-
-    static void expect_close(const Tensor& gpu, const Tensor& cpu, const std::string& what) {
-        QVERIFY2(gpu.shape == cpu.shape, qPrintable(QString::fromStdString(what + ": shapes differ")));
-        QVERIFY2(!cpu.data.empty(), qPrintable(QString::fromStdString(what + ": empty")));
-        const double err = relative_l2(gpu.ptr(), cpu.ptr(), cpu.data.size());
-        QVERIFY2(err < kTolerance, qPrintable(describe(what, err)));
-    }
+    void expect_no_validation_errors() { testsupport::expect_no_validation_errors(*ctx_); }
 
     // The same calls on both models from their initial states: `lengths` tokens at a time, random
     // ids; logits of every call and the library's cache after each are compared.
-    void compare_runs(const Model& cpu, const Model& gpu, const std::vector<int>& lengths, uint32_t seed) {
-        std::mt19937 rng(seed);
-        std::uniform_int_distribution<int32_t> id(0, cpu.info().vocab_size - 1);
-        SequenceState cs = cpu.initial_state(), gs = gpu.initial_state();
-        int64_t done = 0;
-        for (int n : lengths) {
-            std::vector<int32_t> tokens(static_cast<size_t>(n));
-            for (int32_t& t : tokens) t = id(rng);
-            const std::string at = "tokens " + std::to_string(done) + ".." + std::to_string(done + n - 1);
-            ForwardResult c, g;
-            try {
-                c = cpu.forward(tokens, cs);
-                g = gpu.forward(tokens, gs);
-            } catch (const std::exception& e) {
-                QFAIL(e.what());
-            }
-            expect_close(g.logits, c.logits, at + " logits");
-            if (QTest::currentTestFailed()) return;
-            const std::vector<NamedTensor> cst = cpu.library_state(cs), gst = gpu.library_state(gs);
-            QCOMPARE(gst.size(), cst.size());
-            for (size_t i = 0; i < cst.size(); ++i) {
-                QCOMPARE(gst[i].name, cst[i].name);
-                expect_close(gst[i].tensor, cst[i].tensor, "after " + at + ": " + cst[i].name);
-                if (QTest::currentTestFailed()) return;
-            }
-            done += n;
-        }
+    void compare_runs(const Model& cpu, const Model& gpu, const std::vector<size_t>& lengths, uint32_t seed) {
+        testsupport::Agreement worst;
+        testsupport::compare_in_pieces(cpu, gpu, lengths, seed, kTolerance, true, worst);
     }
 
     // A synthetic checkpoint from the reference folder's config with `changes` applied.

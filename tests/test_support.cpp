@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -99,6 +100,57 @@ void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx) {
     QString first;
     for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
     QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
+}
+
+namespace {
+
+// expect_tensors_close that also refuses empty tensors and keeps the worst error.
+void compare_tensor(const statescope::Tensor& gpu, const statescope::Tensor& cpu, double tol, const QString& what,
+                    double& worst) {
+    QVERIFY2(!cpu.data.empty(), qPrintable(what + ": empty"));
+    expect_tensors_close(gpu, cpu, tol, what);
+    if (gpu.shape == cpu.shape) worst = std::max(worst, statescope::relative_l2(gpu.ptr(), cpu.ptr(), cpu.data.size()));
+}
+
+} // namespace
+
+void compare_in_pieces(const statescope::Model& cpu, const statescope::Model& gpu, const std::vector<size_t>& pieces,
+                       uint32_t seed, double tol, bool state_after_each_piece, Agreement& worst) {
+    using namespace statescope;
+    worst = {};
+    size_t total = 0;
+    for (size_t n : pieces) total += n;
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int32_t> pick(0, cpu.info().vocab_size - 1);
+    std::vector<int32_t> tokens(total);
+    for (int32_t& t : tokens) t = pick(rng);
+    SequenceState cs = cpu.initial_state(), gs = gpu.initial_state();
+    size_t first = 0;
+    for (size_t p = 0; p < pieces.size(); ++p) {
+        const size_t n = pieces[p];
+        const std::span<const int32_t> piece(tokens.data() + first, n);
+        const QString at = QString("tokens %1..%2").arg(first).arg(first + n - 1);
+        ForwardResult c, g;
+        try {
+            c = cpu.forward(piece, cs);
+            g = gpu.forward(piece, gs);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        compare_tensor(g.logits, c.logits, tol, "logits of " + at, worst.logits);
+        if (QTest::currentTestFailed()) return;
+        first += n;
+        if (!state_after_each_piece && p + 1 < pieces.size()) continue;
+        const std::vector<NamedTensor> cst = cpu.library_state(cs), gst = gpu.library_state(gs);
+        QCOMPARE(gst.size(), cst.size());
+        QVERIFY(!cst.empty());
+        for (size_t i = 0; i < cst.size(); ++i) {
+            QCOMPARE(gst[i].name, cst[i].name);
+            compare_tensor(gst[i].tensor, cst[i].tensor, tol, "after " + at + ": " + QString::fromStdString(cst[i].name),
+                           worst.state);
+            if (QTest::currentTestFailed()) return;
+        }
+    }
 }
 
 } // namespace testsupport

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: reference locations and random inputs of awkward sizes.
 #pragma once
 #include "core/scan.h"
+#include "model.h"
 #include "vulkan/context.h"
 
 #include <QString>
@@ -28,5 +29,17 @@ statescope::ScanInputs random_scan_inputs(statescope::TransitionKind kind, int T
 void expect_tensors_close(const statescope::Tensor& gpu, const statescope::Tensor& cpu, double tol, const QString& what);
 // Records a test failure naming the first messages when the validation layer reported errors.
 void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx);
+
+// The worst relative L2 errors compare_in_pieces saw.
+struct Agreement {
+    double logits = 0, state = 0;
+};
+// Feeds the same random token ids (uniform over the vocabulary, from `seed`) to a CPU model and
+// its GPU twin in calls of `pieces` tokens, from their initial states. Records a test failure
+// (and returns early) unless every call's logits, and the library's caches (after every piece
+// when state_after_each_piece, else after the last), agree within `tol`, names and shapes equal.
+// `worst` receives the largest errors seen.
+void compare_in_pieces(const statescope::Model& cpu, const statescope::Model& gpu, const std::vector<size_t>& pieces,
+                       uint32_t seed, double tol, bool state_after_each_piece, Agreement& worst);
 
 } // namespace testsupport
