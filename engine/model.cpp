@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "models/registry.h"
 
+#include <algorithm>
+
 namespace statescope {
 
 Tensor* LayerState::find(const std::string& name) {
@@ -50,6 +52,33 @@ std::vector<std::string> supported_model_types() {
     std::vector<std::string> out;
     for (const auto& f : model_factories()) out.emplace_back(f.model_type);
     return out;
+}
+
+namespace {
+
+void append_rows(Tensor& dst, Tensor&& src) {
+    if (dst.data.empty()) {
+        dst = std::move(src);
+        return;
+    }
+    dst.data.insert(dst.data.end(), src.data.begin(), src.data.end());
+    dst.shape[0] += src.shape[0];
+}
+
+} // namespace
+
+ForwardResult forward_in_pieces(std::span<const int32_t> tokens, size_t piece, const ForwardOptions& options,
+                                const std::function<ForwardResult(std::span<const int32_t>)>& run) {
+    if (tokens.size() <= piece || options.observer) return run(tokens);
+    ForwardResult all;
+    for (size_t first = 0; first < tokens.size(); first += piece) {
+        ForwardResult r = run(tokens.subspan(first, std::min(piece, tokens.size() - first)));
+        if (options.all_logits) append_rows(all.logits, std::move(r.logits));
+        else all.logits = std::move(r.logits);
+        all.hidden.resize(r.hidden.size());
+        for (size_t i = 0; i < r.hidden.size(); ++i) append_rows(all.hidden[i], std::move(r.hidden[i]));
+    }
+    return all;
 }
 
 } // namespace statescope

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -116,6 +117,14 @@ public:
     // The weights the model reads (null for models that hold none).
     virtual const Checkpoint* checkpoint() const { return nullptr; }
 };
+
+// Runs a long unobserved call as consecutive calls of at most `piece` tokens (the state carries
+// over between them exactly as between calls) and joins their results into the one call's:
+// logits and hidden states concatenated, or only the last piece's logits without all_logits.
+// Models use it to bound the memory a call's activations take; observed calls run whole,
+// because observers expect one scan per layer and call.
+ForwardResult forward_in_pieces(std::span<const int32_t> tokens, size_t piece, const ForwardOptions& options,
+                                const std::function<ForwardResult(std::span<const int32_t>)>& run);
 
 // Opens a checkpoint folder (or its config.json) and builds the model its model_type names.
 // Throws Error naming the file, tensor or key at fault.

@@ -4,7 +4,6 @@
 #include "models/block_model.h"
 #include "vulkan/context.h"
 
-#include <algorithm>
 
 namespace statescope::gpu {
 
@@ -53,26 +52,9 @@ void GpuModel::download(const gpu::SequenceState& dev, statescope::SequenceState
 
 ForwardResult GpuModel::forward_resident(std::span<const int32_t> tokens, gpu::SequenceState& state,
                                          const ForwardOptions& options) const {
-    const size_t piece = size_t(options_.piece);
-    if (tokens.size() <= piece || options.observer) return blocks_->forward_gpu(*ops_, tokens, state, options);
-    ForwardResult all;
-    for (size_t first = 0; first < tokens.size(); first += piece) {
-        const size_t n = std::min(piece, tokens.size() - first);
-        ForwardResult r = blocks_->forward_gpu(*ops_, tokens.subspan(first, n), state, options);
-        auto append = [](Tensor& dst, Tensor& src) {
-            if (dst.data.empty()) {
-                dst = std::move(src);
-                return;
-            }
-            dst.data.insert(dst.data.end(), src.data.begin(), src.data.end());
-            dst.shape[0] += src.shape[0];
-        };
-        if (options.all_logits) append(all.logits, r.logits);
-        else all.logits = std::move(r.logits);
-        all.hidden.resize(r.hidden.size());
-        for (size_t i = 0; i < r.hidden.size(); ++i) append(all.hidden[i], r.hidden[i]);
-    }
-    return all;
+    return forward_in_pieces(tokens, size_t(options_.piece), options, [&](std::span<const int32_t> piece) {
+        return blocks_->forward_gpu(*ops_, piece, state, options);
+    });
 }
 
 ForwardResult GpuModel::forward(std::span<const int32_t> tokens, statescope::SequenceState& state,

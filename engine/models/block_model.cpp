@@ -85,31 +85,10 @@ ForwardResult BlockModel::forward(std::span<const int32_t> tokens, SequenceState
                                   const ForwardOptions& options) const {
     // Long prompts run in pieces: the per-token activations and scan inputs of one call grow
     // with T (Mamba-1 repeats B, C and dt*A per inner channel), and the result is the same.
-    // Observed calls stay whole, because observers expect one scan per layer and call.
     constexpr size_t kPiece = 512;
-    if (tokens.size() > kPiece && !options.observer) {
-        ForwardResult all;
-        for (size_t first = 0; first < tokens.size(); first += kPiece) {
-            const size_t n = std::min(kPiece, tokens.size() - first);
-            ForwardResult r = forward_piece(tokens.subspan(first, n), state, options);
-            // Without all_logits each piece gives its last row; the final piece's is the answer.
-            if (options.all_logits) append_rows(all.logits, r.logits);
-            else all.logits = std::move(r.logits);
-            all.hidden.resize(r.hidden.size());
-            for (size_t i = 0; i < r.hidden.size(); ++i) append_rows(all.hidden[i], r.hidden[i]);
-        }
-        return all;
-    }
-    return forward_piece(tokens, state, options);
-}
-
-void BlockModel::append_rows(Tensor& dst, const Tensor& src) {
-    if (dst.data.empty()) {
-        dst = src;
-        return;
-    }
-    dst.data.insert(dst.data.end(), src.data.begin(), src.data.end());
-    dst.shape[0] += src.shape[0];
+    return forward_in_pieces(tokens, kPiece, options, [&](std::span<const int32_t> piece) {
+        return forward_piece(piece, state, options);
+    });
 }
 
 ForwardResult BlockModel::forward_piece(std::span<const int32_t> tokens, SequenceState& state,

@@ -91,7 +91,6 @@ public:
 protected:
     ForwardResult forward_piece(std::span<const int32_t> tokens, SequenceState& state,
                                 const ForwardOptions& options) const;
-    static void append_rows(Tensor& dst, const Tensor& src);
     // Families call this after filling blocks_, norm_f_ and the tensor names.
     void finish_setup(const std::string& embed_name, const std::string& lm_head_name, bool tie_embeddings);
     // Hook for RWKV-7's extra norm on the embeddings before layer 0 (and its GPU twin).
