@@ -7,6 +7,7 @@
 // MODEL is a folder or a config .json (random weights in the family's real shapes). On the GPU
 // the sequence state stays on the device: prefill is one call over N tokens (recorded in pieces
 // of 2048), a step is one token with only its logits read back, as decoding does.
+#include "cli_common.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "gpu/gpu_model.h"
@@ -24,31 +25,12 @@
 
 using namespace statescope;
 
+using cli::open_any;
+using cli::short_name;
+
 namespace {
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-long positive(const std::string& flag, const char* s) {
-    char* end = nullptr;
-    long v = std::strtol(s, &end, 10);
-    if (*end != '\0' || v <= 0) throw Error(flag + ": '" + s + "' is not a positive integer");
-    return v;
-}
-
-std::unique_ptr<Model> open_model(const std::string& path) {
-    if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0 && path.find("config.json") == std::string::npos)
-        return load_model(Checkpoint::synthetic(path, 1));
-    return load_model(path);
-}
-
-std::string short_name(const std::string& path) {
-    std::string n = path;
-    while (n.size() > 1 && n.back() == '/') n.pop_back();
-    if (auto s = n.find_last_of('/'); s != std::string::npos) n = n.substr(s + 1);
-    return n;
-}
+double ms_since(std::chrono::steady_clock::time_point t0) { return cli::seconds_since(t0) * 1e3; }
 
 } // namespace
 
@@ -64,9 +46,9 @@ int cmd_bench_model(int argc, char** argv) {
         };
         if (a == "--backend") backend = value();
         else if (a == "--device") device = value();
-        else if (a == "--tokens") T = positive(a, value());
-        else if (a == "--steps") steps = positive(a, value());
-        else if (a == "--repeats") repeats = positive(a, value());
+        else if (a == "--tokens") T = cli::parse_positive(a, value());
+        else if (a == "--steps") steps = cli::parse_positive(a, value());
+        else if (a == "--repeats") repeats = cli::parse_positive(a, value());
         else if (a == "--weights") weights = value();
         else if (a.rfind("--", 0) == 0) throw Error("bench-model: unknown option " + a);
         else models.push_back(a);
@@ -92,7 +74,7 @@ int cmd_bench_model(int argc, char** argv) {
     std::printf("%-26s %-18s %12s %7s %14s %10s %12s %14s\n", "model", "family", "parameters", "weights", "prefill tok/s",
                 "step ms", "state MiB", "logits vs CPU");
     for (const std::string& path : models) {
-        std::shared_ptr<Model> cpu = open_model(path);
+        std::shared_ptr<Model> cpu = open_any(path);
         if (ctx) {
             if (const std::string why = gpu::gpu_unsupported(*cpu); !why.empty()) {
                 std::printf("%-26s %-18s not on the GPU: %s\n", short_name(path).c_str(), cpu->info().family.c_str(),

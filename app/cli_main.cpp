@@ -1,8 +1,8 @@
 // statescope-cli: the command-line front end. A thin layer over the engine library: parse
 // arguments, call the engine, print. Every error reaches the user as one line naming its cause.
+#include "cli_common.h"
 #include "core/error.h"
 #include "core/safetensors.h"
-#include "gpu/gpu_model.h"
 #include "model.h"
 #include "vulkan/context.h"
 #include "verify.h"
@@ -229,17 +229,9 @@ int cmd_verify(const Args& a) {
         if (*end != '\0' || !(tol > 0)) throw Error("--tolerance: '" + a.get("tolerance") + "' is not a positive number");
     }
     const std::string backend = a.get("backend", "cpu");
-    if (backend != "cpu" && backend != "vulkan")
-        throw Error("--backend: '" + backend + "' is not available (available: cpu, vulkan)");
     std::unique_ptr<vk::VulkanContext> ctx;   // declared first: outlives the GPU model below
-    std::shared_ptr<Model> model = load_model(dir);
-    if (backend == "vulkan") {
-        vk::ContextOptions co;
-        co.device = a.get("device");
-        ctx = std::make_unique<vk::VulkanContext>(co);
-        std::printf("verify: Vulkan device %s\n", ctx->device().name.c_str());
-        model = std::make_shared<gpu::GpuModel>(model, *ctx);
-    }
+    std::shared_ptr<Model> model = cli::on_backend(backend, a.get("device"), load_model(dir), ctx);
+    if (ctx) std::printf("verify: Vulkan device %s\n", ctx->device().name.c_str());
     VerifyReport rep = verify_against_reference(*model, ref, tol);
     for (const auto& l : rep.lines)
         std::printf("%-48s %12.3e  %s%s%s\n", l.name.c_str(), l.error, l.ok ? "ok" : l.invalid_reference ? "skip" : "FAIL",

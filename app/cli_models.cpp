@@ -1,10 +1,10 @@
 // statescope-cli synth / bench-cpu: build models of realistic size with random weights, and
 // measure CPU forward throughput.
+#include "cli_common.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "generate.h"
-#include "gpu/gpu_model.h"
 #include "timeline.h"
 #include "tokenizer/tokenizer.h"
 #include "model.h"
@@ -22,28 +22,9 @@
 
 using namespace statescope;
 
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// A model folder, or a config .json turned into a synthetic model.
-std::unique_ptr<Model> open_any(const std::string& path) {
-    if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0 &&
-        path.find("config.json") == std::string::npos)
-        return load_model(Checkpoint::synthetic(path, 1));
-    return load_model(path);
-}
-
-long parse_positive(const char* flag, const char* s) {
-    char* end = nullptr;
-    long v = std::strtol(s, &end, 10);
-    if (*end != '\0' || v <= 0) throw Error(std::string(flag) + ": '" + s + "' is not a positive integer");
-    return v;
-}
-
-} // namespace
+using cli::open_any;
+using cli::parse_positive;
+using cli::seconds_since;
 
 int cmd_synth(int argc, char** argv) {
     // statescope-cli synth CONFIG.json OUT_DIR [--dtype f32|f16|bf16] [--seed N]
@@ -109,8 +90,7 @@ int cmd_bench_cpu(int argc, char** argv) {
         for (long s = 0; s < steps; ++s)
             model->forward(std::span<const int32_t>(ids.data() + T + s, 1), st, last_only);
         const double step_ms = seconds_since(t0) / double(steps) * 1e3;
-        std::string name = path;
-        if (auto slash = name.find_last_of('/'); slash != std::string::npos && slash + 1 < name.size()) name = name.substr(slash + 1);
+        const std::string name = cli::short_name(path);
         std::printf("%-28s %-22s %12lld %14.0f %12.3f %12.1f\n", name.c_str(), model->info().family.c_str(),
                     static_cast<long long>(model->info().parameters), double(T) / best, step_ms,
                     double(st.bytes()) / 1024.0);
@@ -244,16 +224,10 @@ int cmd_bench_timeline(int argc, char** argv) {
         else pos.push_back(a);
     }
     if (pos.size() != 1) throw Error("bench-timeline needs one MODEL (folder or config .json)");
-    if (backend != "cpu" && backend != "vulkan") throw Error("--backend: '" + backend + "' (expected cpu or vulkan)");
     std::unique_ptr<vk::VulkanContext> ctx;   // outlives the GPU model
-    std::shared_ptr<Model> model = open_any(pos[0]);
-    if (backend == "vulkan") {
-        vk::ContextOptions co;
-        co.device = device;
-        ctx = std::make_unique<vk::VulkanContext>(co);
+    std::shared_ptr<Model> model = cli::on_backend(backend, device, open_any(pos[0]), ctx);
+    if (ctx)
         std::printf("device: %s (the timeline's runs and replays on the GPU model)\n", ctx->device().name.c_str());
-        model = std::make_shared<gpu::GpuModel>(model, *ctx);
-    }
     std::mt19937 rng(7);
     std::uniform_int_distribution<int> tok(0, model->info().vocab_size - 1);
     std::vector<int32_t> ids(static_cast<size_t>(T));
