@@ -178,7 +178,7 @@ Ops::~Ops() = default;
 void Ops::begin() {
     if (recording_) flush();
     arena_->reset();
-    staging_.clear();
+    recycle_staging();
     if (scans_) scans_->trim();
     batch_->begin();
     recorded_ = 0;
@@ -188,7 +188,7 @@ void Ops::begin() {
 void Ops::flush() {
     require(recording_, "GPU ops: flush() before begin()");
     batch_->submit_and_wait();
-    staging_.clear();
+    recycle_staging();
     batch_->begin();
     recorded_ = 0;
 }
@@ -216,12 +216,26 @@ Mat Ops::upload(const float* data, uint32_t rows, uint32_t cols, const std::stri
     Mat m = alloc(rows, cols, what);
     const size_t bytes = size_t(rows) * cols * 4;
     if (bytes == 0) return m;
-    auto staging = std::make_unique<vk::Buffer>(ctx_, bytes, vk::MemoryKind::Host, "staging for " + what);
-    std::memcpy(staging->mapped(), data, bytes);
-    batch_->copy(*staging, 0, const_cast<vk::Buffer&>(*m.buf), size_t(m.offset) * 4, bytes);
+    // Host-visible staging, bump-allocated in a buffer kept across batches (a decoding step
+    // uploads its token id every call; allocating device memory each time would dominate).
+    size_t at = (staging_used_ + 255) / 256 * 256;
+    if (staging_.empty() || at + bytes > staging_.back()->size()) {
+        const size_t size = std::max<size_t>(bytes, size_t(1) << 20);
+        staging_.push_back(std::make_unique<vk::Buffer>(ctx_, size, vk::MemoryKind::Host, "upload staging"));
+        at = 0;
+    }
+    vk::Buffer& staging = *staging_.back();
+    std::memcpy(static_cast<char*>(staging.mapped()) + at, data, bytes);
+    batch_->copy(staging, at, const_cast<vk::Buffer&>(*m.buf), size_t(m.offset) * 4, bytes);
     batch_->barrier();
-    staging_.push_back(std::move(staging));
+    staging_used_ = at + bytes;
     return m;
+}
+
+void Ops::recycle_staging() {
+    // The batch that read the staging buffers has completed: keep the newest for the next one.
+    if (staging_.size() > 1) staging_.erase(staging_.begin(), staging_.end() - 1);
+    staging_used_ = 0;
 }
 
 Tensor Ops::download(const Mat& m) {

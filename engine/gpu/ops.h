@@ -217,7 +217,10 @@ private:
     std::unique_ptr<Arena> arena_;
     std::unique_ptr<vk::Buffer> placeholder_;
     std::unique_ptr<ScanCache> scans_;
-    std::vector<std::unique_ptr<vk::Buffer>> staging_;   // uploads of the current batch
+    void recycle_staging();
+    // Host buffers holding the current batch's uploads; the last one is being filled.
+    std::vector<std::unique_ptr<vk::Buffer>> staging_;
+    size_t staging_used_ = 0;
     uint32_t recorded_ = 0;   // dispatches in the current batch (flushed before the pool runs out)
     bool recording_ = false;
 };
