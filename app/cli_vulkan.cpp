@@ -221,12 +221,14 @@ double median(std::vector<double> v) {
 void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked,chunked-f16]\n"
-               "                            [--chunk C] [--repeat N] [--no-check] [--verbose]\n"
+               "                            [--chunk C] [--repeat N] [--no-check] [--verbose] [--chunk-states]\n"
                "                            [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
                "  are batched as B*H heads. Times are GPU timestamps (median of N runs after two warm-ups);\n"
                "  --verbose prints each kernel's launch parameters. chunked-f16 (tensor cores, NVIDIA) converts\n"
-               "  q, k, v to float16 once, in the first warm-up run, and is timed on those fp16 inputs.\n",
+               "  q, k, v to float16 once, in the first warm-up run, and is timed on those fp16 inputs; it is\n"
+               "  one fused kernel with chunks of 32 (--chunk applies to the chunked form) and keeps the state\n"
+               "  at every chunk start only with --chunk-states (the chunked form always keeps them).\n",
                stderr);
 }
 
@@ -297,7 +299,7 @@ int cmd_bench(int argc, char** argv) {
     }
     Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat",
                                            "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile"},
-                              {"no-check", "verbose"});
+                              {"no-check", "verbose", "chunk-states"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
     const int V = int(parse_count("--dv", o.get("dv", "128")));
@@ -368,6 +370,7 @@ int cmd_bench(int argc, char** argv) {
                 ScanRunOptions opt;
                 opt.form = form;
                 opt.chunk = chunk;
+                opt.keep_chunk_states = form != ScanForm::ChunkedF16 || o.has("chunk-states");
                 if (o.has("rec-workgroup")) opt.recurrent_workgroup = int(parse_count("--rec-workgroup", o.get("rec-workgroup")));
                 if (o.has("rec-tokens")) opt.recurrent_tokens = int(parse_count("--rec-tokens", o.get("rec-tokens")));
                 if (o.has("out-vblock")) opt.output_vblock = int(parse_count("--out-vblock", o.get("out-vblock")));
@@ -407,7 +410,7 @@ int cmd_bench(int argc, char** argv) {
                 }
                 const double ms = median(times);
                 const bool f16 = form == ScanForm::ChunkedF16;
-                const double flops = form == ScanForm::Recurrent ? recurrent_flops(in) : chunked_flops(in, chunk);
+                const double flops = form == ScanForm::Recurrent ? recurrent_flops(in) : chunked_flops(in, f16 ? 32 : chunk);
                 std::string note = stages;
                 if (check) {
                     std::vector<float> o_gpu(size_t(in.T) * in.H * in.V);

@@ -6,6 +6,10 @@
 #include "common/scan_bindings.glsl"
 #include "common/scan_tc.glsl"
 
+layout(std430, set = 0, binding = SS_BIND_Q16) writeonly buffer Q16Buf { f16vec4 q16_buf[]; };
+layout(std430, set = 0, binding = SS_BIND_K16) writeonly buffer K16Buf { f16vec4 k16_buf[]; };
+layout(std430, set = 0, binding = SS_BIND_V16) writeonly buffer V16Buf { f16vec4 v16_buf[]; };
+
 layout(local_size_x = 256) in;
 layout(constant_id = SS_SC_WHICH) const uint WHICH = 0;
 

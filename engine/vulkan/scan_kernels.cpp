@@ -118,11 +118,11 @@ size_t output_shared(bool diag, uint32_t C, uint32_t KT, uint32_t VB) {
 }
 uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
 
-// Tensor-core form: the cooperative-matrix shape its shaders use, their workgroups (4 subgroups
-// of 32), chunk and blocks (shaders/common/scan_tc.glsl), and the output kernel's shared memory.
+// Tensor-core form: the cooperative-matrix shape its shader uses, its chunk and largest K
+// (shaders/common/scan_tc.glsl), and its shared memory (mirrors scan_tc_fused.comp).
 constexpr const char* kTensorCoreShape = "16x16x16 f16*f16+f32->f32";
-constexpr uint32_t kTensorCoreChunk = 64, kTensorCoreBlock = 64, kTensorCoreSubgroup = 32;
-constexpr size_t kTensorCoreShared = 2 * (2 * 64 * 72 + 64 * 72) + 4 * 64 * 68 + 2 * 4 * 64;
+constexpr uint32_t kTensorCoreChunk = 32, kTensorCoreKMax = 128, kTensorCoreSubgroup = 32;
+constexpr size_t kTensorCoreShared = 2 * (4 * 32 * (kTensorCoreKMax + 8) + 32 * 72 + 32 * 40) + 4 * 32 * 36 + 4 * 2 * 32;
 
 Buffer half_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
     if (count >= (size_t(1) << 32))
@@ -168,11 +168,12 @@ void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOpti
                     ctx_.device().name + " has " + why + " (use the chunked form)");
     require(b.substeps == 1, "GPU scan: the chunked-f16 form takes one micro-step per token (got " +
                                  std::to_string(b.substeps) + "; use the chunked form)");
-    require(b.K % 16 == 0 && b.V % 16 == 0, "GPU scan: the chunked-f16 form needs K and V multiples of 16 (got K = " +
-                                                std::to_string(b.K) + ", V = " + std::to_string(b.V) +
-                                                "; use the chunked form)");
-    require(options.chunk == int(kTensorCoreChunk), "GPU scan: the chunked-f16 form runs chunks of 64 positions (got --chunk " +
-                                                        std::to_string(options.chunk) + ")");
+    require(b.K % 16 == 0 && b.V % 16 == 0 && b.K <= int(kTensorCoreKMax),
+            "GPU scan: the chunked-f16 form needs K and V multiples of 16 and K <= " + std::to_string(kTensorCoreKMax) +
+                " (got K = " + std::to_string(b.K) + ", V = " + std::to_string(b.V) + "; use the chunked form)");
+    const int vb = options.output_vblock;
+    require(vb == 0 || vb == 32 || vb == 64, "GPU scan: the chunked-f16 form takes value blocks of 32 or 64 (got " +
+                                                 std::to_string(vb) + ")");
 }
 
 ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
@@ -370,7 +371,7 @@ ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const Sca
     return p;
 }
 
-void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan) {
+void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states) {
     const size_t L = size_t(b.T) * b.substeps;
     const int N = int((L + plan.chunk - 1) / plan.chunk);
     const bool gated = b.has_decay && b.kind != TransitionKind::Identity;
@@ -380,7 +381,7 @@ void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan) {
         b.w = float_buffer(ctx_, L * b.H * b.K, "delta-rule W");
         b.u = float_buffer(ctx_, L * b.H * b.V, "delta-rule U");
     }
-    if (!b.sb.valid() || b.num_chunks != N) {
+    if (chunk_states && (!b.sb.valid() || b.num_chunks != N)) {
         b.sb = Buffer();
         b.sb = float_buffer(ctx_, size_t(N) * b.H * b.K * b.V, "chunk-boundary states");
     }
@@ -419,7 +420,7 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
                                 bool cast_f16) {
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
-        record_tensor_core(batch, b, timestamps, cast_f16);
+        record_tensor_core(batch, b, options, timestamps, cast_f16);
         return;
     }
     auto stamp = [&](const char* label) {
@@ -446,7 +447,8 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
         stamp("recurrent");
     } else {
         const ChunkPlan p = plan_chunked(b, options);
-        ensure_chunk_scratch(b, p);
+        ensure_chunk_scratch(b, p, true);
+        b.chunk_states_valid = true;
         push.num_chunks = uint32_t(b.num_chunks);
         const auto binds = bindings(b);
         const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H);
@@ -491,13 +493,23 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
     }
 }
 
-void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool timestamps, bool cast_f16) {
+uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
+    if (options.output_vblock != 0) return uint32_t(options.output_vblock);
+    // Blocks of 64 values read q and k half as often as blocks of 32, but leave the GPU with
+    // one workgroup per (block, head): below ~256 of them (two per SM on an H100) the narrower
+    // blocks' extra workgroups matter more.
+    return ceil_div(b.V, 64) * uint32_t(b.H) >= 256 ? 64 : 32;
+}
+
+void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options,
+                                     bool timestamps, bool cast_f16) {
     auto stamp = [&](const char* label) {
         if (timestamps) batch.timestamp(label);
     };
     ChunkPlan plan;
     plan.chunk = kTensorCoreChunk;
-    ensure_chunk_scratch(b, plan);
+    ensure_chunk_scratch(b, plan, options.keep_chunk_states);
+    b.chunk_states_valid = options.keep_chunk_states;
     const size_t L = size_t(b.T) * b.substeps;
     if (!b.q16.valid()) {
         b.q16 = half_buffer(ctx_, size_t(b.T) * b.H * b.K, "scan q (float16)");
@@ -507,6 +519,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool t
     }
     ScanPush push = make_push(b);
     push.num_chunks = uint32_t(b.num_chunks);
+    if (!options.keep_chunk_states) push.flags |= SS_FLAG_NO_CHUNK_STATES;
     const auto binds = bindings(b);
     const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H), kind = uint32_t(b.kind);
     const uint32_t subgroup = ctx_.device().subgroup_size_control ? kTensorCoreSubgroup : 0;
@@ -516,7 +529,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool t
             ComputePipeline& cast = ctx_.pipeline(scan_pipeline("scan_tc_cast", {{SS_SC_WHICH, which}}));
             batch.dispatch(cast, binds, push, std::min<uint32_t>(4096, ceil_div(counts[which] / 4, 256)));
         }
-        batch.barrier(); // float16 copies written -> read by the state pass and the outputs
+        batch.barrier(); // float16 copies written -> read by the scan
         stamp("cast f16");
         b.f16_stale = false;
     }
@@ -524,23 +537,27 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool t
         ComputePipeline& gates =
             ctx_.pipeline(scan_pipeline("scan_chunk_gates", {{SS_SC_WORKGROUP, 64}, {SS_SC_CHUNK, plan.chunk}}));
         batch.dispatch(gates, binds, push, ceil_div(size_t(H) * push.gate_width, 64), N);
-        batch.barrier(); // gcum written -> read by the state and output kernels
+        batch.barrier(); // gcum written -> read by the scan
         stamp("gates");
     }
-    ComputePipeline& state = ctx_.pipeline(scan_pipeline("scan_tc_state", {{SS_SC_KIND, kind}}, subgroup));
-    batch.dispatch(state, binds, push, ceil_div(b.K, kTensorCoreBlock), ceil_div(b.V, kTensorCoreBlock), H);
-    batch.barrier(); // boundary states written -> read by the output kernel
-    stamp("state pass");
-    ComputePipeline& out = ctx_.pipeline(scan_pipeline("scan_tc_output", {{SS_SC_KIND, kind}}, subgroup));
-    batch.dispatch(out, binds, push, ceil_div(b.V, kTensorCoreBlock), N, H);
-    stamp("outputs");
+    const uint32_t vblock = tensor_core_vblock(b, options);
+    ComputePipeline& fused = ctx_.pipeline(scan_pipeline("scan_tc_fused",
+                                                         {{SS_SC_WORKGROUP, 2 * vblock},
+                                                          {SS_SC_KIND, kind},
+                                                          {SS_SC_KDIM, uint32_t(b.K)},
+                                                          {SS_SC_VBLOCK, vblock}},
+                                                         subgroup));
+    batch.dispatch(fused, binds, push, ceil_div(b.V, vblock), H);
+    stamp("scan");
 }
 
 std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& options) const {
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
-        return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) +
-               "): chunk=64, state block 64x64, output block 64 values, 128 threads";
+        const uint32_t vb = tensor_core_vblock(b, options);
+        return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
+               std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads), chunk states " +
+               (options.keep_chunk_states ? "kept" : "not kept");
     }
     if (options.form == ScanForm::Recurrent) {
         const RecurrentPlan p = plan_recurrent(b, options);
@@ -562,7 +579,8 @@ void ScanKernels::download_outputs(const ScanBuffers& b, float* o) const {
 }
 
 Tensor ScanKernels::download_chunk_states(const ScanBuffers& b) const {
-    require(b.sb.valid(), "GPU scan: no chunked run has produced chunk-boundary states");
+    require(b.sb.valid() && b.chunk_states_valid,
+            "GPU scan: no chunked run has produced chunk-boundary states (the last run did not keep them)");
     Tensor t({b.num_chunks, b.H, b.K, b.V});
     download(ctx_, b.sb, t.ptr(), t.data.size() * sizeof(float));
     return t;

@@ -6,14 +6,15 @@
 //               and the outputs from intra-chunk products plus the boundary state
 //               (shaders/scan_chunk_*.comp); Identity, Scalar, Diagonal and DeltaRule. The state
 //               at the start of every chunk is kept and can be downloaded.
-//   ChunkedF16 - the chunked form on tensor cores (shaders/scan_tc_*.comp, GL_NV_cooperative_matrix
-//               16x16x16 f16*f16+f32), as fla's chunk_h / chunk_o: float16 copies of q, k, v;
-//               gates, state and accumulation in float32 (float32 intermediates enter the fp16
-//               products as two fp16 parts, so the result is float32-accurate for fp16 inputs).
-//               Identity and Scalar; one micro-step per token, K and V multiples of 16, chunk 64;
-//               only on devices with NV cooperative matrices and subgroups of 32 (Error otherwise).
+//   ChunkedF16 - the chunked form on tensor cores in one fused kernel (shaders/scan_tc_fused.comp,
+//               GL_NV_cooperative_matrix 16x16x16 f16*f16+f32), as fla's fused_chunk: float16
+//               copies of q, k, v; gates, state and accumulation in float32; the scores, decayed
+//               keys/queries and the state enter the products rounded to float16 once.
+//               Identity and Scalar; one micro-step per token, K and V multiples of 16, K <= 128,
+//               chunks of 32 (options.chunk does not apply); only on devices with NV cooperative
+//               matrices and subgroups of 32 (Error otherwise).
 // Recurrent and Chunked compute exactly what scan_recurrent() computes (same micro-step rules),
-// in float32; ChunkedF16 computes it for q, k, v rounded to float16.
+// in float32; ChunkedF16 computes it for q, k, v rounded to float16, to about fp16 precision.
 //
 // Use gpu_scan() for one call with host data, or ScanKernels to keep inputs resident on the
 // device and run them repeatedly (benchmarks). All calls come from the thread that owns the
@@ -46,7 +47,12 @@ struct ScanRunOptions {
     // Tuning overrides (0 = the device-based choice), for benchmarks: recurrent threads per
     // workgroup and tokens staged per block; chunked output value block and key tile.
     int recurrent_workgroup = 0, recurrent_tokens = 0;
+    // (ChunkedF16: output_vblock picks its value block, 32 or 64.)
     int output_vblock = 0, output_ktile = 0;
+    // ChunkedF16: keep the state at every chunk start (download_chunk_states). The other
+    // chunked form needs them as its intermediate and always keeps them; the fused kernel does
+    // not, and skipping them saves one float32 state write per chunk and head.
+    bool keep_chunk_states = true;
 };
 
 // GPU time per stage of one run (from timestamp queries; empty where the device has none) and
@@ -71,6 +77,7 @@ struct ScanBuffers {
     Buffer q16, k16, v16;
     bool f16_stale = true;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
+    bool chunk_states_valid = false; // whether the last chunked run kept its chunk-start states
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
     const Buffer* state_in = nullptr;
@@ -122,12 +129,14 @@ private:
     };
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
-    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan);
+    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states);
     void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
                        bool cast_f16);
     // ChunkedF16: throws Error naming what the device or the problem lacks.
     void check_tensor_core_form(const ScanBuffers& b, const ScanRunOptions& options) const;
-    void record_tensor_core(CommandBatch& batch, ScanBuffers& b, bool timestamps, bool cast_f16);
+    void record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
+                            bool cast_f16);
+    static uint32_t tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options);
 
     VulkanContext& ctx_;
 };

@@ -30,6 +30,7 @@ namespace statescope::vk {
 // Bits of ScanPush.flags.
 #define SS_FLAG_HAS_BETA 1u   // beta buffer holds [L, H] write scales; otherwise beta = 1
 #define SS_FLAG_HAS_DECAY 2u  // log_decay buffer is meaningful (always set for Scalar/Diagonal/DPLR)
+#define SS_FLAG_NO_CHUNK_STATES 4u  // tensor-core form: do not keep the state at every chunk start
 
 // Descriptor bindings of set 0: every scan pipeline uses this one layout, each kernel reads the
 // subset it needs and the host binds a small placeholder buffer to the rest.

@@ -1,0 +1,226 @@
+#version 450
+// Tensor-core chunked form (ScanForm::ChunkedF16) for no decay and scalar decay, in one kernel
+// (as fla's fused_chunk): a workgroup owns one head's state columns c0..c0+BV-1 for all K rows,
+// keeps them in float32 cooperative-matrix accumulators for the whole sequence, and walks the
+// chunks of C = 32 positions in order. For chunk n with state S = S_n at its start:
+//     o_i     = Gamma_i q_i^T S + sum_{s <= i} (q_i . k_s) beta_s exp(G_i - G_s) v_s
+//     S_{n+1} = Gamma_last S + sum_s beta_s exp(G_last - G_s) k_s v_s^T
+// where G is the chunk-local cumulative log decay (scan_chunk_gates; 0 without decay) and
+// Gamma = exp(G). Nothing but the outputs (and, unless SS_FLAG_NO_CHUNK_STATES, the state at
+// every chunk start) goes back to memory, so the kernel reads q, k, v once per value block.
+//
+// Precision: q, k, v arrive as float16 copies (scan_tc_cast). The products take float16
+// operands and accumulate in float32: the scores A = Q K^T are exact products of the inputs;
+// the masked, gated scores, the decayed keys and queries and the state enter the products
+// rounded to float16 once. The state itself is carried in float32, so those roundings do not
+// accumulate along the sequence.
+//
+// Subgroups: NS = BV / 16 of 32 invocations; subgroup j owns value columns 16j..16j+15 of the
+// block: its K/16 state tiles, both 16-row output tiles. The three causal 16x16 score tiles are
+// shared out among the subgroups. Each chunk's q, k, v are staged in shared memory at its start.
+// Workgroup (x: value block, y: head). K and V are multiples of 16, K <= TC_KMAX (host-checked).
+#extension GL_EXT_control_flow_attributes : require
+#include "common/push_constants.h"
+#include "common/scan_bindings.glsl"
+#include "common/scan_tc.glsl"
+
+layout(std430, set = 0, binding = SS_BIND_Q16) readonly buffer Q16View { uvec4 q16x[]; };
+layout(std430, set = 0, binding = SS_BIND_K16) readonly buffer K16View { uvec4 k16x[]; };
+layout(std430, set = 0, binding = SS_BIND_V16) readonly buffer V16View { uvec4 v16x[]; };
+
+layout(local_size_x_id = SS_SC_WORKGROUP) in;   // 32 * NS (the host sets it)
+layout(constant_id = SS_SC_KIND) const uint KIND = 0;
+layout(constant_id = SS_SC_KDIM) const uint KD = 128;   // K
+layout(constant_id = SS_SC_VBLOCK) const uint BV = 64;  // value columns per workgroup: 32 or 64
+
+const uint C = TC_C;
+const uint NS = BV / 16u;
+const uint WG = 32u * NS;
+const uint KT = KD / 16u;   // key tiles
+const uint K8 = KD / 8u;    // uvec4 (8 halves) per key row
+const uint V8 = BV / 8u;
+// Shared float16 rows, padded by 16 bytes so that the 8 rows a tile load touches fall in
+// different banks.
+const uint KS = TC_KMAX + 8u, VS = 64u + 8u, AS = C + 8u, AFS = C + 4u;
+const uint Q_OFF = 0u, K_OFF = C * KS, QG_OFF = 2u * C * KS, KD_OFF = 3u * C * KS;
+const uint V_OFF = 4u * C * KS, A_OFF = V_OFF + C * VS, H_TOTAL = A_OFF + C * AS;
+// q, k (raw, for the scores), q gated, k decayed, v, masked scores; float16, 8 to an element.
+// Cooperative-matrix loads from it count offsets and strides in elements (16 bytes).
+shared uvec4 hs8[H_TOTAL / 8u];
+#define LDT(m, off, stride, cm) coopMatLoadNV(m, hs8, (off) / 8u, (stride) / 8u, cm)
+shared float af[C * AFS];       // scores in float32; the last chunk's output tiles on the way out
+shared float gsh[C];            // G_i (padding rows repeat the last valid G)
+shared float bsh[C];            // beta_s (0 for padding rows)
+
+void put8_scaled(uint at, uvec4 u, float f) {
+    const vec2 a = vec2(unpackFloat2x16(u.x)) * f, b = vec2(unpackFloat2x16(u.y)) * f,
+               c = vec2(unpackFloat2x16(u.z)) * f, d = vec2(unpackFloat2x16(u.w)) * f;
+    hs8[at / 8u] = uvec4(packFloat2x16(f16vec2(a)), packFloat2x16(f16vec2(b)), packFloat2x16(f16vec2(c)),
+                         packFloat2x16(f16vec2(d)));
+}
+
+// Loads per invocation of one chunk's q/k rows and v rows (8 halves each).
+const uint QPT = (C * K8 + WG - 1u) / WG;
+const uint VPT = (C * V8 + WG - 1u) / WG;
+
+// Chunk n into shared memory: raw q and k (for the scores), q * Gamma_i and
+// k * beta_s exp(G_last - G_s) (for the state products), v, and the per-row gate factors.
+// Returns G_last. All of an invocation's loads are issued before any is stored (unrolled
+// loops into registers), so their latencies overlap. Measured on the H100 (B=8, T=4096,
+// identity; docs/benchmarks.md): a loop that stored each value before loading the next took
+// 1.16 ms, a register prefetch of the next chunk during the products 1.17 ms, this 1.06 ms;
+// the same loads into fixed-size (4) global arrays took 0.69 ms, a lead not yet carried over.
+float stage_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta, bool scaled) {
+    const uint H = pc.H, p0 = n * C, cl = min(C, pc.L - p0);
+    uvec4 lq[QPT], lk[QPT], lv[VPT];
+    float lg[QPT], lb[QPT];
+    [[unroll]] for (uint i = 0u; i < QPT; ++i) {
+        const uint e = tid + i * WG, r = e / K8, c = e % K8;
+        lq[i] = uvec4(0u);
+        lk[i] = uvec4(0u);
+        lg[i] = 0.0;
+        lb[i] = 0.0;
+        if (e < C * K8 && r < cl) {
+            const uint row = (p0 + r) * H + h;
+            lq[i] = q16x[row * K8 + c];
+            lk[i] = k16x[row * K8 + c];
+            if (gated) lg[i] = gcum_buf[row];
+            lb[i] = has_beta ? beta_buf[row] : 1.0;
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < VPT; ++i) {
+        const uint e = tid + i * WG, r = e / V8, c = e % V8;
+        lv[i] = uvec4(0u);
+        if (e < C * V8 && r < cl && c0 + 8u * c < pc.V) lv[i] = v16x[(((p0 + r) * H + h) * pc.V + c0) / 8u + c];
+    }
+    const float g_last = gated ? gcum_buf[(p0 + cl - 1u) * H + h] : 0.0;
+    if (tid < C) {
+        gsh[tid] = gated ? gcum_buf[(p0 + min(tid, cl - 1u)) * H + h] : 0.0;
+        bsh[tid] = tid < cl ? (has_beta ? beta_buf[(p0 + tid) * H + h] : 1.0) : 0.0;
+    }
+    [[unroll]] for (uint i = 0u; i < QPT; ++i) {
+        const uint e = tid + i * WG;
+        if (e < C * K8) {
+            const uint at = (e / K8) * KS + 8u * (e % K8);
+            hs8[(Q_OFF + at) / 8u] = lq[i];
+            hs8[(K_OFF + at) / 8u] = lk[i];
+            if (gated) put8_scaled(QG_OFF + at, lq[i], exp(lg[i]));
+            if (scaled) put8_scaled(KD_OFF + at, lk[i], lb[i] * (gated ? exp(g_last - lg[i]) : 1.0));
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < VPT; ++i) {
+        const uint e = tid + i * WG;
+        if (e < C * V8) hs8[(V_OFF + (e / V8) * VS + 8u * (e % V8)) / 8u] = lv[i];
+    }
+    return g_last;
+}
+
+void main() {
+    const uint c0 = gl_WorkGroupID.x * BV, h = gl_WorkGroupID.y;
+    const uint tid = gl_LocalInvocationID.x, j = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+    const uint H = pc.H, V = pc.V;
+    const bool gated = KIND == SS_KIND_SCALAR && (pc.flags & SS_FLAG_HAS_DECAY) != 0u;
+    const bool has_beta = (pc.flags & SS_FLAG_HAS_BETA) != 0u;
+    const bool scaled = gated || has_beta;
+    const bool keep = (pc.flags & SS_FLAG_NO_CHUNK_STATES) == 0u;
+    const uint qg_off = gated ? QG_OFF : Q_OFF, kd_off = scaled ? KD_OFF : K_OFF;
+    const uint col = c0 + 16u * j;
+    const bool live = col < V;   // a partial last block leaves some subgroups without columns
+
+    TC_ACC sacc[TC_KMAX / 16u];
+    [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
+        sacc[kk] = TC_ACC(0.0);
+        if (live) coopMatLoadNV(sacc[kk], s0_buf, (h * KD + 16u * kk) * V + col, V, false);
+    }
+
+    for (uint n = 0u; n < pc.num_chunks; ++n) {
+        const uint p0 = n * C, cl = min(C, pc.L - p0);
+        barrier();   // (0) the previous chunk's shared operands read -> overwritten
+        const float g_last = stage_chunk(n, h, c0, tid, gated, has_beta, scaled);
+        barrier();   // (1) operands staged -> read
+
+        // Scores A = Q K^T, causal tiles (0,0), (1,0), (1,1); float32 into af.
+        for (uint t = j; t < 3u; t += NS) {
+            const uint r = t == 0u ? 0u : 1u, c = t == 2u ? 1u : 0u;
+            TC_ACC a = TC_ACC(0.0);
+            [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
+                TC_A x, y;
+                LDT(x, Q_OFF + 16u * r * KS + 16u * kk, KS, false);
+                LDT(y, K_OFF + 16u * c * KS + 16u * kk, KS, true);   // K^T tile
+                a = coopMatMulAddNV(x, y, a);
+            }
+            coopMatStoreNV(a, af, 16u * r * AFS + 16u * c, AFS, false);
+        }
+        barrier();   // (2) scores written -> masked
+        for (uint e = tid; e < C * C / 8u; e += WG) {
+            const uint i = e / (C / 8u), s0 = 8u * (e % (C / 8u));
+            float x[8];
+            [[unroll]] for (uint b = 0u; b < 8u; ++b) {
+                const uint s = s0 + b;
+                x[b] = 0.0;
+                if (s <= i) {   // the tile above the diagonal was never written: never read it
+                    x[b] = af[i * AFS + s] * bsh[s];
+                    if (gated) x[b] *= exp(gsh[i] - gsh[s]);
+                }
+            }
+            hs8[(A_OFF + i * AS + s0) / 8u] = uvec4(packFloat2x16(f16vec2(x[0], x[1])), packFloat2x16(f16vec2(x[2], x[3])),
+                                                  packFloat2x16(f16vec2(x[4], x[5])), packFloat2x16(f16vec2(x[6], x[7])));
+        }
+        barrier();   // (3) masked scores written -> read
+
+        if (live) {
+            if (keep)
+                [[unroll]] for (uint kk = 0u; kk < KT; ++kk)
+                    coopMatStoreNV(sacc[kk], sb_buf, ((n * H + h) * KD + 16u * kk) * V + col, V, false);
+            TC_ACC o[2];
+            o[0] = TC_ACC(0.0);
+            o[1] = TC_ACC(0.0);
+            [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
+                const TC_A s16 = TC_A(sacc[kk]);
+                TC_A x;
+                LDT(x, qg_off + 16u * kk, KS, false);
+                o[0] = coopMatMulAddNV(x, s16, o[0]);
+                LDT(x, qg_off + 16u * KS + 16u * kk, KS, false);
+                o[1] = coopMatMulAddNV(x, s16, o[1]);
+            }
+            TC_A v0, v1, a;
+            LDT(v0, V_OFF + 16u * j, VS, false);
+            LDT(v1, V_OFF + 16u * VS + 16u * j, VS, false);
+            LDT(a, A_OFF, AS, false);
+            o[0] = coopMatMulAddNV(a, v0, o[0]);
+            LDT(a, A_OFF + 16u * AS, AS, false);
+            o[1] = coopMatMulAddNV(a, v0, o[1]);
+            LDT(a, A_OFF + 16u * AS + 16u, AS, false);
+            o[1] = coopMatMulAddNV(a, v1, o[1]);
+
+            [[unroll]] for (uint r = 0u; r < 2u; ++r) {
+                const uint row0 = 16u * r;   // (no break: the loop must unroll, o[] stays in registers)
+                if (row0 >= cl) {
+                } else if (row0 + 16u <= cl) {
+                    coopMatStoreNV(o[r], o_buf, ((p0 + row0) * H + h) * V + col, H * V, false);
+                } else {   // the sequence ends inside this tile: only its first rows are outputs
+                    coopMatStoreNV(o[r], af, 256u * j, 16u, false);
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    for (uint e = lane; e < 256u; e += 32u)
+                        if (row0 + e / 16u < cl) o_buf[((p0 + row0 + e / 16u) * H + h) * V + col + e % 16u] = af[256u * j + e];
+                }
+            }
+
+            // S = Gamma_last S + Kd^T V, Kd^T tiles read transposed from the staged keys.
+            const float gamma = exp(g_last);
+            [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
+                if (gated) sacc[kk] = sacc[kk] * gamma;
+                TC_A x;
+                LDT(x, kd_off + 16u * kk, KS, true);
+                sacc[kk] = coopMatMulAddNV(x, v0, sacc[kk]);
+                LDT(x, kd_off + 16u * KS + 16u * kk, KS, true);
+                sacc[kk] = coopMatMulAddNV(x, v1, sacc[kk]);
+            }
+        }
+    }
+
+    if (live)
+        [[unroll]] for (uint kk = 0u; kk < KT; ++kk)
+            coopMatStoreNV(sacc[kk], s_buf, (h * KD + 16u * kk) * V + col, V, false);
+}
