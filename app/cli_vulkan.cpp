@@ -410,7 +410,7 @@ int cmd_bench(int argc, char** argv) {
                 }
                 const double ms = median(times);
                 const bool f16 = form == ScanForm::ChunkedF16;
-                const double flops = form == ScanForm::Recurrent ? recurrent_flops(in) : chunked_flops(in, f16 ? 32 : chunk);
+                const double flops = form == ScanForm::Recurrent ? recurrent_flops(in) : chunked_flops(in, buf.chunk);
                 std::string note = stages;
                 if (check) {
                     std::vector<float> o_gpu(size_t(in.T) * in.H * in.V);

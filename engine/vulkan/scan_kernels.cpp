@@ -381,7 +381,9 @@ void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bo
         b.w = float_buffer(ctx_, L * b.H * b.K, "delta-rule W");
         b.u = float_buffer(ctx_, L * b.H * b.V, "delta-rule U");
     }
-    if (chunk_states && (!b.sb.valid() || b.num_chunks != N)) {
+    if (!chunk_states) {
+        b.sb = Buffer();   // a run that keeps none leaves none to download
+    } else if (!b.sb.valid() || b.num_chunks != N) {
         b.sb = Buffer();
         b.sb = float_buffer(ctx_, size_t(N) * b.H * b.K * b.V, "chunk-boundary states");
     }
@@ -448,7 +450,6 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
     } else {
         const ChunkPlan p = plan_chunked(b, options);
         ensure_chunk_scratch(b, p, true);
-        b.chunk_states_valid = true;
         push.num_chunks = uint32_t(b.num_chunks);
         const auto binds = bindings(b);
         const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H);
@@ -509,7 +510,6 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     ChunkPlan plan;
     plan.chunk = kTensorCoreChunk;
     ensure_chunk_scratch(b, plan, options.keep_chunk_states);
-    b.chunk_states_valid = options.keep_chunk_states;
     const size_t L = size_t(b.T) * b.substeps;
     if (!b.q16.valid()) {
         b.q16 = half_buffer(ctx_, size_t(b.T) * b.H * b.K, "scan q (float16)");
@@ -579,7 +579,7 @@ void ScanKernels::download_outputs(const ScanBuffers& b, float* o) const {
 }
 
 Tensor ScanKernels::download_chunk_states(const ScanBuffers& b) const {
-    require(b.sb.valid() && b.chunk_states_valid,
+    require(b.sb.valid(),
             "GPU scan: no chunked run has produced chunk-boundary states (the last run did not keep them)");
     Tensor t({b.num_chunks, b.H, b.K, b.V});
     download(ctx_, b.sb, t.ptr(), t.data.size() * sizeof(float));

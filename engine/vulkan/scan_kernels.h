@@ -70,14 +70,14 @@ struct ScanBuffers {
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     bool has_beta = false, has_decay = false;
     Buffer q, k, v, beta, g, a, b, S0, S, o;
-    Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start
+    Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start (released by a
+                             // ChunkedF16 run that does not keep them)
     Buffer placeholder;      // bound where a kernel reads nothing
     // ChunkedF16: float16 copies of q, k, v, made by run() when f16_stale is set (upload and
     // allocate set it; set it again after writing q, k or v yourself) and by every record().
     Buffer q16, k16, v16;
     bool f16_stale = true;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
-    bool chunk_states_valid = false; // whether the last chunked run kept its chunk-start states
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
     const Buffer* state_in = nullptr;
