@@ -100,6 +100,7 @@ void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx) {
     QString first;
     for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
     QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
+    if (c.warnings) qInfo("validation warnings: %d%s", c.warnings, qPrintable(first));
 }
 
 namespace {

@@ -27,7 +27,8 @@ statescope::ScanInputs random_scan_inputs(statescope::TransitionKind kind, int T
 // Records a test failure (QVERIFY2) unless gpu and cpu have the same shape and a relative L2
 // error below tol; `what` names the tensor in the message.
 void expect_tensors_close(const statescope::Tensor& gpu, const statescope::Tensor& cpu, double tol, const QString& what);
-// Records a test failure naming the first messages when the validation layer reported errors.
+// Records a test failure naming the first messages when the validation layer reported errors;
+// prints the count of warnings, if any.
 void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx);
 
 // The worst relative L2 errors compare_in_pieces saw.

@@ -49,13 +49,6 @@ ContextOptions validated() {
     return o;
 }
 
-void expect_no_validation_errors(const VulkanContext& ctx) {
-    const ValidationCounts c = ctx.validation_counts();
-    QString msgs;
-    for (const auto& m : c.first_messages) msgs += "\n  " + QString::fromStdString(m);
-    QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(msgs)));
-}
-
 } // namespace
 
 class TestVulkanRuntime : public QObject {
@@ -157,7 +150,7 @@ private slots:
             QCOMPARE(part[0], data[500]);
             QVERIFY_THROWS_EXCEPTION(Error, download(ctx, b, part.data(), 64, b.size() - 8));
         }
-        expect_no_validation_errors(ctx);
+        testsupport::expect_no_validation_errors(ctx);
     }
 
     void dispatcher_checks_the_pipeline_interface() {
@@ -186,7 +179,7 @@ private slots:
         PipelineDesc missing = desc;
         missing.module = "no_such_shader";
         QVERIFY_THROWS_EXCEPTION(Error, ctx.pipeline(missing));
-        expect_no_validation_errors(ctx);
+        testsupport::expect_no_validation_errors(ctx);
     }
 
     void timestamps_time_each_stage() {
@@ -207,7 +200,7 @@ private slots:
         }
         QCOMPARE(names, QStringList({"gates", "wy", "state pass", "outputs"}));
         QVERIFY(t.gpu_ms > 0);
-        expect_no_validation_errors(ctx);
+        testsupport::expect_no_validation_errors(ctx);
     }
 
     void out_of_memory_is_an_error_not_a_crash() {

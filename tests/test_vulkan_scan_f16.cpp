@@ -237,11 +237,7 @@ private slots:
 
     void validation_reported_no_errors() {
         QVERIFY(ctx_->validation_enabled());
-        const ValidationCounts c = ctx_->validation_counts();
-        QString first;
-        for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);
-        QVERIFY2(c.errors == 0, qPrintable(QString("%1 validation errors:%2").arg(c.errors).arg(first)));
-        if (c.warnings) qInfo("validation warnings: %d%s", c.warnings, qPrintable(first));
+        testsupport::expect_no_validation_errors(*ctx_);
     }
 
     void cleanupTestCase() { ctx_.reset(); }
