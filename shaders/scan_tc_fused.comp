@@ -1,13 +1,16 @@
 #version 450
-// Tensor-core chunked form (ScanForm::ChunkedF16) for no decay and scalar decay, in one kernel
-// (as fla's fused_chunk): a workgroup owns one head's state columns c0..c0+BV-1 for all K rows,
-// keeps them in float32 cooperative-matrix accumulators for the whole sequence, and walks the
-// chunks of C = 32 positions in order. For chunk n with state S = S_n at its start:
+// Tensor-core chunked form (ScanForm::ChunkedF16) for no decay, scalar decay and the (gated)
+// delta rule, in one kernel (as fla's fused_chunk): a workgroup owns one head's state columns
+// c0..c0+BV-1 for all K rows, keeps them in float32 cooperative-matrix accumulators for the
+// whole sequence, and walks the chunks of C = 32 positions in order. For chunk n with state
+// S = S_n at its start:
 //     o_i     = Gamma_i q_i^T S + sum_{s <= i} (q_i . k_s) beta_s exp(G_i - G_s) v_s
 //     S_{n+1} = Gamma_last S + sum_s beta_s exp(G_last - G_s) k_s v_s^T
 // where G is the chunk-local cumulative log decay (scan_chunk_gates; 0 without decay) and
-// Gamma = exp(G). Nothing but the outputs (and, unless SS_FLAG_NO_CHUNK_STATES, the state at
-// every chunk start) goes back to memory, so the kernel reads q, k, v once per value block.
+// Gamma = exp(G). The delta rule writes u~_s in place of beta_s v_s, the values that remain
+// after its erasures: u~ = TB V + TG (K S), with TB, TG from scan_tc_wy (see there).
+// Nothing but the outputs (and, unless SS_FLAG_NO_CHUNK_STATES, the state at every chunk
+// start) goes back to memory, so the kernel reads q, k, v once per value block.
 //
 // Precision: q, k, v arrive as float16 copies (scan_tc_cast). The products take float16
 // operands and accumulate in float32: the scores A = Q K^T are exact products of the inputs;
@@ -27,6 +30,7 @@
 layout(std430, set = 0, binding = SS_BIND_Q16) readonly buffer Q16View { uvec4 q16x[]; };
 layout(std430, set = 0, binding = SS_BIND_K16) readonly buffer K16View { uvec4 k16x[]; };
 layout(std430, set = 0, binding = SS_BIND_V16) readonly buffer V16View { uvec4 v16x[]; };
+layout(std430, set = 0, binding = SS_BIND_T16) readonly buffer T16View { float16_t t16[]; };
 
 layout(local_size_x_id = SS_SC_WORKGROUP) in;   // 32 * NS (the host sets it)
 layout(constant_id = SS_SC_KIND) const uint KIND = 0;
@@ -45,6 +49,8 @@ const uint KS = TC_KMAX + 8u, VS = 64u + 8u, AS = C + 8u, AFS = C + 4u;
 const uint Q_OFF = 0u, K_OFF = C * KS, QG_OFF = 2u * C * KS, KD_OFF = 3u * C * KS;
 const uint V_OFF = 4u * C * KS, A_OFF = V_OFF + C * VS, H_TOTAL = A_OFF + C * AS;
 // q, k (raw, for the scores), q gated, k decayed, v, masked scores; float16, 8 to an element.
+// (48 KiB in all is the most a Vulkan device must offer: the delta rule's TB and TG tiles are
+// read from global memory, where scan_tc_wy left them, instead.)
 // Cooperative-matrix loads from it count offsets and strides in elements (16 bytes).
 shared uvec4 hs8[H_TOTAL / 8u];
 #define LDT(m, off, stride, cm) coopMatLoadNV(m, hs8, (off) / 8u, (stride) / 8u, cm)
@@ -59,58 +65,83 @@ void put8_scaled(uint at, uvec4 u, float f) {
                          packFloat2x16(f16vec2(d)));
 }
 
-// Loads per invocation of one chunk's q/k rows and v rows (8 halves each).
+// Loads per invocation of one chunk's q/k rows and v rows (8 halves each): at most 8 and 2
+// (K <= 128, at least 64 invocations; C * V8 = 2 * WG always).
 const uint QPT = (C * K8 + WG - 1u) / WG;
 const uint VPT = (C * V8 + WG - 1u) / WG;
+const uint QMAX = 8u, VMAX = 2u;
 
-// Chunk n into shared memory: raw q and k (for the scores), q * Gamma_i and
-// k * beta_s exp(G_last - G_s) (for the state products), v, and the per-row gate factors.
-// Returns G_last. All of an invocation's loads are issued before any is stored (unrolled
-// loops into registers), so their latencies overlap. Measured on the H100 (B=8, T=4096,
-// identity; docs/benchmarks.md): a loop that stored each value before loading the next took
-// 1.16 ms, a register prefetch of the next chunk during the products 1.17 ms, this 1.06 ms;
-// the same loads into fixed-size (4) global arrays took 0.69 ms, a lead not yet carried over.
-float stage_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta, bool scaled) {
-    const uint H = pc.H, p0 = n * C, cl = min(C, pc.L - p0);
-    uvec4 lq[QPT], lk[QPT], lv[VPT];
-    float lg[QPT], lb[QPT];
-    [[unroll]] for (uint i = 0u; i < QPT; ++i) {
+// One chunk's loads, held in registers between fetch_chunk and stage_chunk. The arrays have
+// fixed sizes and every loop over them a constant bound, so that they unroll into registers:
+// arrays sized by specialization constants were not (on the H100 the same loads took 1.06 ms
+// against 0.69 ms in fixed-size arrays; docs/benchmarks.md).
+uvec4 rq[QMAX], rk[QMAX], rv[VMAX];
+float rg[QMAX], rb[QMAX];
+float r_glast, r_gsh, r_bsh;
+
+#include "common/scan_tc_vector_decay.glsl"
+
+// Issues the global loads of chunk n, all before any is stored, so that their latencies
+// overlap. (Issuing chunk n + 1's loads before chunk n's products instead was slower on the
+// H100: 1.09 against 0.83 ms, docs/benchmarks.md.)
+void fetch_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta) {
+    const uint H = pc.H, p0 = n * C, cl = n < pc.num_chunks ? min(C, pc.L - p0) : 0u;
+    [[unroll]] for (uint i = 0u; i < QMAX; ++i) {
         const uint e = tid + i * WG, r = e / K8, c = e % K8;
-        lq[i] = uvec4(0u);
-        lk[i] = uvec4(0u);
-        lg[i] = 0.0;
-        lb[i] = 0.0;
-        if (e < C * K8 && r < cl) {
+        rq[i] = uvec4(0u);
+        rk[i] = uvec4(0u);
+        rg[i] = 0.0;
+        rb[i] = 0.0;
+        if (i < QPT && e < C * K8 && r < cl) {
             const uint row = (p0 + r) * H + h;
-            lq[i] = q16x[row * K8 + c];
-            lk[i] = k16x[row * K8 + c];
-            if (gated) lg[i] = gcum_buf[row];
-            lb[i] = has_beta ? beta_buf[row] : 1.0;
+            rq[i] = q16x[row * K8 + c];
+            rk[i] = k16x[row * K8 + c];
+            if (gated) rg[i] = gcum_buf[row];
+            rb[i] = has_beta ? beta_buf[row] : 1.0;
         }
     }
-    [[unroll]] for (uint i = 0u; i < VPT; ++i) {
+    [[unroll]] for (uint i = 0u; i < VMAX; ++i) {
         const uint e = tid + i * WG, r = e / V8, c = e % V8;
-        lv[i] = uvec4(0u);
-        if (e < C * V8 && r < cl && c0 + 8u * c < pc.V) lv[i] = v16x[(((p0 + r) * H + h) * pc.V + c0) / 8u + c];
+        rv[i] = uvec4(0u);
+        if (i < VPT && e < C * V8 && r < cl && c0 + 8u * c < pc.V)
+            rv[i] = v16x[(((p0 + r) * H + h) * pc.V + c0) / 8u + c];
     }
-    const float g_last = gated ? gcum_buf[(p0 + cl - 1u) * H + h] : 0.0;
-    if (tid < C) {
-        gsh[tid] = gated ? gcum_buf[(p0 + min(tid, cl - 1u)) * H + h] : 0.0;
-        bsh[tid] = tid < cl ? (has_beta ? beta_buf[(p0 + tid) * H + h] : 1.0) : 0.0;
-    }
-    [[unroll]] for (uint i = 0u; i < QPT; ++i) {
-        const uint e = tid + i * WG;
-        if (e < C * K8) {
-            const uint at = (e / K8) * KS + 8u * (e % K8);
-            hs8[(Q_OFF + at) / 8u] = lq[i];
-            hs8[(K_OFF + at) / 8u] = lk[i];
-            if (gated) put8_scaled(QG_OFF + at, lq[i], exp(lg[i]));
-            if (scaled) put8_scaled(KD_OFF + at, lk[i], lb[i] * (gated ? exp(g_last - lg[i]) : 1.0));
+    r_glast = 0.0;
+    r_gsh = 0.0;
+    r_bsh = 0.0;
+    if (cl > 0u) {
+        if (gated) r_glast = gcum_buf[(p0 + cl - 1u) * H + h];
+        if (tid < C) {
+            if (gated) r_gsh = gcum_buf[(p0 + min(tid, cl - 1u)) * H + h];
+            r_bsh = tid < cl ? (has_beta ? beta_buf[(p0 + tid) * H + h] : 1.0) : 0.0;
         }
     }
-    [[unroll]] for (uint i = 0u; i < VPT; ++i) {
+    if (KIND == SS_KIND_DIAGONAL) vd_fetch(n, h, tid, cl);
+}
+
+// The fetched chunk into shared memory: raw q and k (for the scores), q * Gamma_i and
+// k * beta_s exp(G_last - G_s) (for the state products), v, and the per-row gate factors.
+// Returns G_last.
+float stage_chunk(uint tid, bool gated, bool scaled) {
+    if (tid < C) {
+        gsh[tid] = r_gsh;
+        bsh[tid] = r_bsh;
+    }
+    const float g_last = r_glast;
+    if (KIND == SS_KIND_DIAGONAL) vd_stage_scores(tid);
+    else [[unroll]] for (uint i = 0u; i < QMAX; ++i) {
         const uint e = tid + i * WG;
-        if (e < C * V8) hs8[(V_OFF + (e / V8) * VS + 8u * (e % V8)) / 8u] = lv[i];
+        if (i < QPT && e < C * K8) {
+            const uint at = (e / K8) * KS + 8u * (e % K8);
+            hs8[(Q_OFF + at) / 8u] = rq[i];
+            hs8[(K_OFF + at) / 8u] = rk[i];
+            if (gated) put8_scaled(QG_OFF + at, rq[i], exp(rg[i]));
+            if (scaled) put8_scaled(KD_OFF + at, rk[i], rb[i] * (gated ? exp(g_last - rg[i]) : 1.0));
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < VMAX; ++i) {
+        const uint e = tid + i * WG;
+        if (i < VPT && e < C * V8) hs8[(V_OFF + (e / V8) * VS + 8u * (e % V8)) / 8u] = rv[i];
     }
     return g_last;
 }
@@ -119,11 +150,15 @@ void main() {
     const uint c0 = gl_WorkGroupID.x * BV, h = gl_WorkGroupID.y;
     const uint tid = gl_LocalInvocationID.x, j = gl_SubgroupID, lane = gl_SubgroupInvocationID;
     const uint H = pc.H, V = pc.V;
-    const bool gated = KIND == SS_KIND_SCALAR && (pc.flags & SS_FLAG_HAS_DECAY) != 0u;
-    const bool has_beta = (pc.flags & SS_FLAG_HAS_BETA) != 0u;
+    const bool delta = KIND == SS_KIND_DELTA, diag = KIND == SS_KIND_DIAGONAL;
+    // gated: one decay per token (scalar, gated delta rule); diag: one per key channel.
+    const bool gated = (KIND == SS_KIND_SCALAR || delta) && (pc.flags & SS_FLAG_HAS_DECAY) != 0u;
+    // The delta rule's beta is inside TB and TG: its scores and decayed keys take none.
+    const bool has_beta = !delta && (pc.flags & SS_FLAG_HAS_BETA) != 0u;
     const bool scaled = gated || has_beta;
     const bool keep = (pc.flags & SS_FLAG_NO_CHUNK_STATES) == 0u;
-    const uint qg_off = gated ? QG_OFF : Q_OFF, kd_off = scaled ? KD_OFF : K_OFF;
+    const uint qg_off = diag ? VD_QG_OFF : gated ? QG_OFF : Q_OFF;
+    const uint kd_off = diag ? VD_KD_OFF : scaled ? KD_OFF : K_OFF;
     const uint col = c0 + 16u * j;
     const bool live = col < V;   // a partial last block leaves some subgroups without columns
 
@@ -136,45 +171,56 @@ void main() {
     for (uint n = 0u; n < pc.num_chunks; ++n) {
         const uint p0 = n * C, cl = min(C, pc.L - p0);
         barrier();   // (0) the previous chunk's shared operands read -> overwritten
-        const float g_last = stage_chunk(n, h, c0, tid, gated, has_beta, scaled);
+        fetch_chunk(n, h, c0, tid, gated, has_beta);
+        const float g_last = stage_chunk(tid, gated, scaled);
         barrier();   // (1) operands staged -> read
 
-        // Scores A = Q K^T, causal tiles (0,0), (1,0), (1,1); float32 into af.
-        for (uint t = j; t < 3u; t += NS) {
-            const uint r = t == 0u ? 0u : 1u, c = t == 2u ? 1u : 0u;
-            TC_ACC a = TC_ACC(0.0);
-            [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
-                TC_A x, y;
-                LDT(x, Q_OFF + 16u * r * KS + 16u * kk, KS, false);
-                LDT(y, K_OFF + 16u * c * KS + 16u * kk, KS, true);   // K^T tile
-                a = coopMatMulAddNV(x, y, a);
-            }
-            coopMatStoreNV(a, af, 16u * r * AFS + 16u * c, AFS, false);
-        }
-        barrier();   // (2) scores written -> masked
-        for (uint e = tid; e < C * C / 8u; e += WG) {
-            const uint i = e / (C / 8u), s0 = 8u * (e % (C / 8u));
-            float x[8];
-            [[unroll]] for (uint b = 0u; b < 8u; ++b) {
-                const uint s = s0 + b;
-                x[b] = 0.0;
-                if (s <= i) {   // the tile above the diagonal was never written: never read it
-                    x[b] = af[i * AFS + s] * bsh[s];
-                    if (gated) x[b] *= exp(gsh[i] - gsh[s]);
+        if (diag) {
+            vd_scores(tid, j);
+            barrier();   // (2) phase-1 operands read -> overwritten by phase 2
+            vd_stage_products(tid);
+        } else {
+            // Scores A = Q K^T, causal tiles (0,0), (1,0), (1,1); float32 into af.
+            for (uint t = j; t < 3u; t += NS) {
+                const uint r = t == 0u ? 0u : 1u, c = t == 2u ? 1u : 0u;
+                TC_ACC a = TC_ACC(0.0);
+                [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
+                    TC_A x, y;
+                    LDT(x, Q_OFF + 16u * r * KS + 16u * kk, KS, false);
+                    LDT(y, K_OFF + 16u * c * KS + 16u * kk, KS, true);   // K^T tile
+                    a = coopMatMulAddNV(x, y, a);
                 }
+                coopMatStoreNV(a, af, 16u * r * AFS + 16u * c, AFS, false);
             }
-            hs8[(A_OFF + i * AS + s0) / 8u] = uvec4(packFloat2x16(f16vec2(x[0], x[1])), packFloat2x16(f16vec2(x[2], x[3])),
-                                                  packFloat2x16(f16vec2(x[4], x[5])), packFloat2x16(f16vec2(x[6], x[7])));
+            barrier();   // (2) scores written -> masked
+            for (uint e = tid; e < C * C / 8u; e += WG) {
+                const uint i = e / (C / 8u), s0 = 8u * (e % (C / 8u));
+                float x[8];
+                [[unroll]] for (uint b = 0u; b < 8u; ++b) {
+                    const uint s = s0 + b;
+                    x[b] = 0.0;
+                    if (s <= i) {   // the tile above the diagonal was never written: never read it
+                        x[b] = af[i * AFS + s] * bsh[s];
+                        if (gated) x[b] *= exp(gsh[i] - gsh[s]);
+                    }
+                }
+                hs8[(A_OFF + i * AS + s0) / 8u] = uvec4(packFloat2x16(f16vec2(x[0], x[1])), packFloat2x16(f16vec2(x[2], x[3])),
+                                                      packFloat2x16(f16vec2(x[4], x[5])), packFloat2x16(f16vec2(x[6], x[7])));
+            }
         }
-        barrier();   // (3) masked scores written -> read
+        barrier();   // (3) masked scores (and the products' operands) written -> read
 
         if (live) {
             if (keep)
                 [[unroll]] for (uint kk = 0u; kk < KT; ++kk)
                     coopMatStoreNV(sacc[kk], sb_buf, ((n * H + h) * KD + 16u * kk) * V + col, V, false);
-            TC_ACC o[2];
+            // Outputs from the chunk-start state: o = Q_gated S. The delta rule also needs
+            // K S for the values it writes, u~ = TB V + TG (K S) (scan_tc_wy).
+            TC_ACC o[2], ks[2];
             o[0] = TC_ACC(0.0);
             o[1] = TC_ACC(0.0);
+            ks[0] = TC_ACC(0.0);
+            ks[1] = TC_ACC(0.0);
             [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
                 const TC_A s16 = TC_A(sacc[kk]);
                 TC_A x;
@@ -182,10 +228,37 @@ void main() {
                 o[0] = coopMatMulAddNV(x, s16, o[0]);
                 LDT(x, qg_off + 16u * KS + 16u * kk, KS, false);
                 o[1] = coopMatMulAddNV(x, s16, o[1]);
+                if (delta) {
+                    LDT(x, K_OFF + 16u * kk, KS, false);
+                    ks[0] = coopMatMulAddNV(x, s16, ks[0]);
+                    LDT(x, K_OFF + 16u * KS + 16u * kk, KS, false);
+                    ks[1] = coopMatMulAddNV(x, s16, ks[1]);
+                }
             }
+            // The values the chunk writes, rows 0-15 and 16-31 of this subgroup's columns: v,
+            // or for the delta rule u~ (TB and TG are lower triangular: tile (0,1) is zero).
             TC_A v0, v1, a;
             LDT(v0, V_OFF + 16u * j, VS, false);
             LDT(v1, V_OFF + 16u * VS + 16u * j, VS, false);
+            if (delta) {
+                const TC_A ks0 = TC_A(ks[0]), ks1 = TC_A(ks[1]);
+                const uint tb = (n * H + h) * 2u * C * C, tg = tb + C * C;
+                TC_ACC u0 = TC_ACC(0.0), u1 = TC_ACC(0.0);
+                coopMatLoadNV(a, t16, tb, C, false);
+                u0 = coopMatMulAddNV(a, v0, u0);
+                coopMatLoadNV(a, t16, tg, C, false);
+                u0 = coopMatMulAddNV(a, ks0, u0);
+                coopMatLoadNV(a, t16, tb + 16u * C, C, false);
+                u1 = coopMatMulAddNV(a, v0, u1);
+                coopMatLoadNV(a, t16, tb + 16u * C + 16u, C, false);
+                u1 = coopMatMulAddNV(a, v1, u1);
+                coopMatLoadNV(a, t16, tg + 16u * C, C, false);
+                u1 = coopMatMulAddNV(a, ks0, u1);
+                coopMatLoadNV(a, t16, tg + 16u * C + 16u, C, false);
+                u1 = coopMatMulAddNV(a, ks1, u1);
+                v0 = TC_A(u0);
+                v1 = TC_A(u1);
+            }
             LDT(a, A_OFF, AS, false);
             o[0] = coopMatMulAddNV(a, v0, o[0]);
             LDT(a, A_OFF + 16u * AS, AS, false);
@@ -211,6 +284,7 @@ void main() {
             const float gamma = exp(g_last);
             [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
                 if (gated) sacc[kk] = sacc[kk] * gamma;
+                if (diag) vd_decay_state(sacc[kk], kk);
                 TC_A x;
                 LDT(x, kd_off + 16u * kk, KS, true);
                 sacc[kk] = coopMatMulAddNV(x, v0, sacc[kk]);

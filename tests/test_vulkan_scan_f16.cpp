@@ -1,9 +1,10 @@
 // The tensor-core chunked form (ScanForm::ChunkedF16, shaders/scan_tc_fused.comp) against the
 // CPU reference scan_recurrent() on the same inputs rounded to float16 first, so that the
 // comparison is fair (the form converts q, k, v to fp16): outputs, final state and every
-// chunk-start state, Identity and Scalar (with and without beta), on awkward sizes (T not a
-// multiple of the chunk of 32, T < 32, H = 1, odd H, K != V, V not a multiple of the value
-// block, both value blocks), and against the recurrent GPU form over 10,000 tokens.
+// chunk-start state, for Identity, Scalar and Diagonal (with and without beta) and the delta
+// rule (beta up to 1, and gated with beta up to 2), on awkward sizes (T not a multiple of the
+// chunk of 32, T < 32, H = 1, odd H, K != V, V not a multiple of the value block, both value
+// blocks), and against the recurrent GPU form over 10,000 tokens.
 //
 // The form needs VK_NV_cooperative_matrix (16x16x16 f16*f16+f32) and subgroups of 32: lavapipe
 // has neither, so on CI the correctness tests skip and only the refusal test runs (a device
@@ -15,6 +16,8 @@
 // value, independent across the terms of each sum, gives a relative L2 error of a few 1e-4;
 // the state is carried in float32, so it does not grow along the sequence (the 10,007-token
 // test checks that). A bug (a wrong tile, mask, gate or chunk boundary) gives errors of order 1.
+// The delta rule adds the fp16 roundings of its UT transform (TB, TG) and of K S, the vector
+// decay those of its scaled sub-chunk halves: the same order.
 #include "core/error.h"
 #include "core/scan.h"
 #include "test_support.h"
@@ -76,6 +79,7 @@ class TestVulkanScanF16 : public QObject {
 
     static void expect_close(const float* gpu, const float* cpu, size_t n, double tol, const QString& what) {
         const double err = relative_l2(gpu, cpu, n);
+        qInfo("%s: relative L2 error %.2e", qPrintable(what), err);
         QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
     }
 
@@ -101,7 +105,9 @@ private slots:
     void unavailable_or_unsupported_is_an_error() {
         QVERIFY(ScanKernels::supports(TransitionKind::Identity, ScanForm::ChunkedF16));
         QVERIFY(ScanKernels::supports(TransitionKind::Scalar, ScanForm::ChunkedF16));
-        QVERIFY(!ScanKernels::supports(TransitionKind::DeltaRule, ScanForm::ChunkedF16));
+        QVERIFY(ScanKernels::supports(TransitionKind::DeltaRule, ScanForm::ChunkedF16));
+        QVERIFY(ScanKernels::supports(TransitionKind::Diagonal, ScanForm::ChunkedF16));
+        QVERIFY(!ScanKernels::supports(TransitionKind::DiagPlusRankOne, ScanForm::ChunkedF16));
         std::mt19937 rng(9);
         ScanRunOptions opt;
         opt.form = ScanForm::ChunkedF16;
@@ -117,8 +123,16 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, odd_k, S24.ptr(), o.ptr(), opt));
         ScanInputs two_steps = testsupport::random_scan_inputs(TransitionKind::Scalar, 20, 1, 16, 16, 2, rng);
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, two_steps, S.ptr(), o.ptr(), opt));
-        ScanInputs delta = testsupport::random_scan_inputs(TransitionKind::DeltaRule, 20, 1, 16, 16, 1, rng);
-        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, delta, S.ptr(), o.ptr(), opt));
+        ScanInputs dplr = testsupport::random_scan_inputs(TransitionKind::DiagPlusRankOne, 20, 1, 16, 16, 1, rng);
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, dplr, S.ptr(), o.ptr(), opt));
+        // Vector decay: K in {16, 32, 64, 128} and value blocks of 64 only.
+        ScanInputs diag48 = testsupport::random_scan_inputs(TransitionKind::Diagonal, 20, 1, 48, 16, 1, rng);
+        Tensor S48({1, 48, 16});
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, diag48, S48.ptr(), o.ptr(), opt));
+        ScanInputs diag = testsupport::random_scan_inputs(TransitionKind::Diagonal, 20, 1, 16, 16, 1, rng);
+        ScanRunOptions block32 = opt;
+        block32.output_vblock = 32;
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, diag, S.ptr(), o.ptr(), block32));
         ScanInputs big_k = testsupport::random_scan_inputs(TransitionKind::Scalar, 20, 1, 144, 16, 1, rng);
         Tensor S144({1, 144, 16});
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, big_k, S144.ptr(), o.ptr(), opt));
@@ -143,7 +157,7 @@ private slots:
         QTest::addColumn<int>("K");
         QTest::addColumn<int>("V");
         QTest::addColumn<int>("vblock");
-        QTest::addColumn<bool>("beta");
+        QTest::addColumn<bool>("beta");   // write scales; for the delta rule: up to 2 and gated
         struct Size {
             int T, H, K, V, vblock;
         };
@@ -151,12 +165,18 @@ private slots:
         // last value block without columns; both value blocks; H = 1 and odd H.
         const Size sizes[] = {{37, 1, 16, 32, 0},  {150, 3, 64, 48, 0}, {130, 5, 128, 128, 64}, {130, 5, 128, 128, 32},
                               {200, 2, 32, 80, 64}, {64, 1, 48, 16, 0},  {1, 2, 16, 16, 0},      {70, 3, 112, 48, 64}};
-        for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar})
+        for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::DeltaRule,
+                                    TransitionKind::Diagonal})
             for (bool beta : {false, true})
-                for (const Size& s : sizes)
+                for (Size s : sizes) {
+                    if (kind == TransitionKind::Diagonal) {   // its K and value-block limits
+                        if (s.K != 16 && s.K != 32 && s.K != 64 && s.K != 128) s.K = s.K < 64 ? 32 : 64;
+                        if (s.vblock == 32) continue;
+                    }
                     QTest::addRow("%s%s T%d H%d K%d V%d block%d", transition_name(kind), beta ? "+beta" : "", s.T, s.H,
                                   s.K, s.V, s.vblock)
                         << int(kind) << s.T << s.H << s.K << s.V << s.vblock << beta;
+                }
     }
     void matches_cpu_on_f16_inputs() {
         if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
@@ -169,8 +189,10 @@ private slots:
         QFETCH(bool, beta);
         std::mt19937 rng(4000 + kind * 31 + T + K * 7 + V + vblock);
         const auto tk = TransitionKind(kind);
-        ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng);
-        if (!beta) {
+        const bool delta = tk == TransitionKind::DeltaRule;
+        ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng, beta ? 2.0f : 1.0f, /*gated=*/beta);
+        if (delta) {
+        } else if (!beta) {
             in.beta = Tensor();
         } else if (in.beta.data.empty()) {   // random_scan_inputs gives Identity no write scales
             in.beta = Tensor({T, 1, H});
@@ -203,13 +225,15 @@ private slots:
         QTest::addColumn<int>("kind");
         QTest::newRow("identity") << int(TransitionKind::Identity);
         QTest::newRow("scalar") << int(TransitionKind::Scalar);
+        QTest::newRow("gated delta rule") << int(TransitionKind::DeltaRule);
+        QTest::newRow("vector decay") << int(TransitionKind::Diagonal);
     }
     void agrees_with_recurrent_long() {
         if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
         QFETCH(int, kind);
         const int T = 10007, H = 3, K = 32, V = 48;
         std::mt19937 rng(5000 + kind);
-        ScanInputs in = testsupport::random_scan_inputs(TransitionKind(kind), T, H, K, V, 1, rng);
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind(kind), T, H, K, V, 1, rng, 2.0f);
         round_qkv(in);
         Tensor S0({H, K, V});
         testsupport::fill_normal(S0, rng, 0.5f);
@@ -233,6 +257,28 @@ private slots:
             expect_close(o_tc.ptr(), o_rec.ptr(), o_rec.data.size(), kTolerance, what + " outputs vs recurrent");
             expect_close(S_tc.ptr(), S_rec.ptr(), S_rec.data.size(), kTolerance, what + " state vs recurrent");
         }
+    }
+
+    // Vector decay with log decays down to -30 per token (a factor 1e-13): the diagonal tiles'
+    // gates and the scaled halves of the off-diagonal tile stay within [0, 1], so nothing
+    // overflows to inf or NaN, and the result matches.
+    void vector_decay_survives_strong_decay() {
+        if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
+        const int T = 100, H = 2, K = 64, V = 32;
+        std::mt19937 rng(6000);
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Diagonal, T, H, K, V, 1, rng);
+        std::uniform_real_distribution<float> strong(-30.0f, -0.01f);
+        for (float& g : in.log_decay.data) g = strong(rng);
+        round_qkv(in);
+        Tensor S0({H, K, V});
+        testsupport::fill_normal(S0, rng, 0.5f);
+        CpuResult ref = cpu_scan(in, S0);
+        ScanRunOptions opt;
+        opt.form = ScanForm::ChunkedF16;
+        Tensor S = S0, o({T, H, V});
+        gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt);
+        expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, "strong vector decay outputs");
+        expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, "strong vector decay final state");
     }
 
     void validation_reported_no_errors() {

@@ -11,7 +11,7 @@ namespace statescope::vk {
 namespace {
 // A kernel that has not finished after this long is treated as a hung device.
 constexpr uint64_t kFenceTimeoutNs = uint64_t(600) * 1000 * 1000 * 1000;
-constexpr uint32_t kMaxBindingsPerSet = 24;   // the scan layout has 17
+constexpr uint32_t kMaxBindingsPerSet = 24;   // the scan layout has 18
 } // namespace
 
 CommandBatch::CommandBatch(VulkanContext& ctx, uint32_t max_dispatches, uint32_t max_timestamps)

@@ -78,6 +78,7 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_Q16] = or_placeholder(b.q16);
     v[SS_BIND_K16] = or_placeholder(b.k16);
     v[SS_BIND_V16] = or_placeholder(b.v16);
+    v[SS_BIND_T16] = or_placeholder(b.t16);
     return v;
 }
 
@@ -139,7 +140,7 @@ constexpr size_t kLoopIterationBudget = 30000;
 ScanKernels::ScanKernels(VulkanContext& ctx) : ctx_(ctx) {}
 
 bool ScanKernels::supports(TransitionKind kind, ScanForm form) {
-    if (form == ScanForm::ChunkedF16) return kind == TransitionKind::Identity || kind == TransitionKind::Scalar;
+    if (form == ScanForm::ChunkedF16) return kind != TransitionKind::DiagPlusRankOne;
     return form == ScanForm::Recurrent || kind != TransitionKind::DiagPlusRankOne;
 }
 
@@ -151,6 +152,8 @@ bool ScanKernels::tensor_cores_available(std::string* why) const {
              d.coop_matrix_nv_shapes.end())
         reason = std::string("no ") + kTensorCoreShape + " cooperative-matrix shape at subgroup scope";
     else if (!d.float16 || !d.storage16) reason = "no float16 arithmetic or 16-bit storage buffers";
+    else if (!d.subgroup_in_compute || !(d.subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT))
+        reason = "no subgroup shuffles in compute shaders";
     else if (d.subgroup_size != kTensorCoreSubgroup && !(d.subgroup_size_control && d.subgroup_min <= kTensorCoreSubgroup &&
                                                          d.subgroup_max >= kTensorCoreSubgroup))
         reason = "subgroups of " + std::to_string(d.subgroup_size) + " (the kernels need 32)";
@@ -174,6 +177,15 @@ void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOpti
     const int vb = options.output_vblock;
     require(vb == 0 || vb == 32 || vb == 64, "GPU scan: the chunked-f16 form takes value blocks of 32 or 64 (got " +
                                                  std::to_string(vb) + ")");
+    if (b.kind == TransitionKind::Diagonal) {
+        // scan_tc_vector_decay.glsl: a row's K/8 invocations form a power-of-two lane cluster,
+        // and 128 invocations (value blocks of 64) hold a chunk's rows in registers.
+        require(b.K == 16 || b.K == 32 || b.K == 64 || b.K == 128,
+                "GPU scan: the chunked-f16 form of vector decay needs K = 16, 32, 64 or 128 (got K = " +
+                    std::to_string(b.K) + "; use the chunked form)");
+        require(vb == 0 || vb == 64, "GPU scan: the chunked-f16 form of vector decay takes value blocks of 64 (got " +
+                                         std::to_string(vb) + ")");
+    }
 }
 
 ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
@@ -371,13 +383,13 @@ ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const Sca
     return p;
 }
 
-void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states) {
+void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states, bool delta_wu) {
     const size_t L = size_t(b.T) * b.substeps;
     const int N = int((L + plan.chunk - 1) / plan.chunk);
     const bool gated = b.has_decay && b.kind != TransitionKind::Identity;
     const size_t gate_width = b.kind == TransitionKind::Diagonal ? size_t(b.K) : 1;
     if (gated && !b.gcum.valid()) b.gcum = float_buffer(ctx_, L * b.H * gate_width, "chunk cumulative gates");
-    if (b.kind == TransitionKind::DeltaRule && !b.w.valid()) {
+    if (delta_wu && b.kind == TransitionKind::DeltaRule && !b.w.valid()) {
         b.w = float_buffer(ctx_, L * b.H * b.K, "delta-rule W");
         b.u = float_buffer(ctx_, L * b.H * b.V, "delta-rule U");
     }
@@ -496,6 +508,7 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
 
 uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
     if (options.output_vblock != 0) return uint32_t(options.output_vblock);
+    if (b.kind == TransitionKind::Diagonal) return 64;   // (see check_tensor_core_form)
     // Blocks of 64 values read q and k half as often as blocks of 32, but leave the GPU with
     // one workgroup per (block, head): below ~256 of them (two per SM on an H100) the narrower
     // blocks' extra workgroups matter more.
@@ -509,7 +522,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     };
     ChunkPlan plan;
     plan.chunk = kTensorCoreChunk;
-    ensure_chunk_scratch(b, plan, options.keep_chunk_states);
+    ensure_chunk_scratch(b, plan, options.keep_chunk_states, /*delta_wu=*/false);
     const size_t L = size_t(b.T) * b.substeps;
     if (!b.q16.valid()) {
         b.q16 = half_buffer(ctx_, size_t(b.T) * b.H * b.K, "scan q (float16)");
@@ -517,6 +530,10 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         b.v16 = half_buffer(ctx_, L * b.H * b.V, "scan v (float16)");
         cast_f16 = true;
     }
+    const bool delta = b.kind == TransitionKind::DeltaRule;
+    const size_t t16_count = size_t(b.num_chunks) * b.H * 2 * kTensorCoreChunk * kTensorCoreChunk;
+    if (delta && (!b.t16.valid() || b.t16.size() != t16_count * 2))
+        b.t16 = half_buffer(ctx_, t16_count, "delta-rule UT transform (float16)");
     ScanPush push = make_push(b);
     push.num_chunks = uint32_t(b.num_chunks);
     if (!options.keep_chunk_states) push.flags |= SS_FLAG_NO_CHUNK_STATES;
@@ -533,12 +550,19 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         stamp("cast f16");
         b.f16_stale = false;
     }
-    if (b.kind == TransitionKind::Scalar && b.has_decay) {
+    if (b.kind != TransitionKind::Identity && b.has_decay) {
         ComputePipeline& gates =
             ctx_.pipeline(scan_pipeline("scan_chunk_gates", {{SS_SC_WORKGROUP, 64}, {SS_SC_CHUNK, plan.chunk}}));
         batch.dispatch(gates, binds, push, ceil_div(size_t(H) * push.gate_width, 64), N);
         batch.barrier(); // gcum written -> read by the scan
         stamp("gates");
+    }
+    if (delta) {
+        ComputePipeline& wy =
+            ctx_.pipeline(scan_pipeline("scan_tc_wy", {{SS_SC_KDIM, uint32_t(b.K)}}, subgroup));
+        batch.dispatch(wy, binds, push, N, H);
+        batch.barrier(); // TB, TG written -> read by the scan
+        stamp("wy");
     }
     const uint32_t vblock = tensor_core_vblock(b, options);
     ComputePipeline& fused = ctx_.pipeline(scan_pipeline("scan_tc_fused",

@@ -10,9 +10,10 @@
 //               GL_NV_cooperative_matrix 16x16x16 f16*f16+f32), as fla's fused_chunk: float16
 //               copies of q, k, v; gates, state and accumulation in float32; the scores, decayed
 //               keys/queries and the state enter the products rounded to float16 once.
-//               Identity and Scalar; one micro-step per token, K and V multiples of 16, K <= 128,
-//               chunks of 32 (options.chunk does not apply); only on devices with NV cooperative
-//               matrices and subgroups of 32 (Error otherwise).
+//               Identity, Scalar, Diagonal (K = 16, 32, 64 or 128) and DeltaRule (gated too; its
+//               UT transform from shaders/scan_tc_wy.comp); one micro-step per token, K and V
+//               multiples of 16, K <= 128, chunks of 32 (options.chunk does not apply); only on
+//               devices with NV cooperative matrices and subgroups of 32 (Error otherwise).
 // Recurrent and Chunked compute exactly what scan_recurrent() computes (same micro-step rules),
 // in float32; ChunkedF16 computes it for q, k, v rounded to float16, to about fp16 precision.
 //
@@ -77,6 +78,7 @@ struct ScanBuffers {
     // allocate set it; set it again after writing q, k or v yourself) and by every record().
     Buffer q16, k16, v16;
     bool f16_stale = true;
+    Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
@@ -129,7 +131,9 @@ private:
     };
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
-    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states);
+    // delta_wu: the float32 W and U of the delta rule (the chunked form's; ChunkedF16 keeps its
+    // UT transform in t16 instead).
+    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states, bool delta_wu = true);
     void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
                        bool cast_f16);
     // ChunkedF16: throws Error naming what the device or the problem lacks.

@@ -52,7 +52,9 @@ namespace statescope::vk {
 #define SS_BIND_Q16 14       // [T, H, K] float16 copy of q  (tensor-core chunked form)
 #define SS_BIND_K16 15       // [L, H, K] float16 copy of k
 #define SS_BIND_V16 16       // [L, H, V] float16 copy of v
-#define SS_BINDING_COUNT 17
+#define SS_BIND_T16 17       // [N, H, 2, 32, 32] float16 TB, TG of each chunk (tensor-core delta
+                             //             rule; scan_tc_wy.comp)
+#define SS_BINDING_COUNT 18
 
 // Specialization-constant ids.
 #define SS_SC_WORKGROUP 0    // local_size_x
