@@ -6,6 +6,7 @@
 #include "vulkan/scan_kernels.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -221,10 +222,11 @@ double median(std::vector<double> v) {
 void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked,chunked-f16]\n"
-               "                            [--chunk C] [--repeat N] [--no-check] [--verbose] [--chunk-states]\n"
+               "                            [--chunk C] [--repeat N] [--warmup-ms MS] [--no-check] [--verbose] [--chunk-states]\n"
                "                            [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
-               "  are batched as B*H heads. Times are GPU timestamps (median of N runs after two warm-ups);\n"
+               "  are batched as B*H heads. Times are GPU timestamps, the median of N runs recorded back to\n"
+               "  back in one submission after --warmup-ms (default 1000) of warm-up runs;\n"
                "  --verbose prints each kernel's launch parameters. chunked-f16 (tensor cores, NVIDIA) converts\n"
                "  q, k, v to float16 once, in the first warm-up run, and is timed on those fp16 inputs; it is\n"
                "  one fused kernel with chunks of 32 (--chunk applies to the chunked form) and keeps the state\n"
@@ -297,13 +299,14 @@ int cmd_bench(int argc, char** argv) {
         bench_usage();
         return 0;
     }
-    Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat",
+    Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat", "warmup-ms",
                                            "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile"},
                               {"no-check", "verbose", "chunk-states"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
     const int V = int(parse_count("--dv", o.get("dv", "128")));
     const int repeat = int(parse_count("--repeat", o.get("repeat", "5")));
+    const int warmup_ms = int(parse_count("--warmup-ms", o.get("warmup-ms", "1000")));
     const int chunk = int(parse_count("--chunk", o.get("chunk", "64")));
     const bool check = !o.has("no-check");
     const bool verbose = o.has("verbose");
@@ -378,15 +381,26 @@ int cmd_bench(int argc, char** argv) {
                 std::vector<double> times;
                 std::string stages;
                 try {
-                    // Warm-up: pipeline creation, first-touch costs, clocks leaving idle.
-                    kernels.run(buf, opt);
-                    kernels.run(buf, opt);
+                    // Warm-up: pipeline creation, first-touch costs, and clocks leaving idle:
+                    // --warmup-ms of runs, in submissions of ~50 ms with no host round trip
+                    // between their runs. The host work between two rows (inputs, the float64
+                    // check) idles the GPU for seconds; one run per submission, even for 1 s,
+                    // left the H100 at 345-1290 MHz for some rows, timed 3-5x slow
+                    // (docs/benchmarks.md).
+                    const auto warm_start = std::chrono::steady_clock::now();
+                    int per_submit = 2;
+                    do {
+                        const auto t0 = std::chrono::steady_clock::now();
+                        kernels.run_repeated(buf, opt, per_submit);
+                        if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50))
+                            per_submit = std::min(per_submit * 2, 128);
+                    } while (std::chrono::steady_clock::now() - warm_start < std::chrono::milliseconds(warmup_ms));
                     if (verbose) std::printf("  %s %s: %s\n", transition_name(kind), scan_form_name(form),
                                              kernels.describe(buf, opt).c_str());
+                    // The timed runs: back to back in one submission as well.
                     std::vector<std::vector<double>> stage_times;
                     std::vector<std::string> stage_names;
-                    for (int r = 0; r < repeat; ++r) {
-                        const ScanTiming t = kernels.run(buf, opt);
+                    for (const ScanTiming& t : kernels.run_repeated(buf, opt, repeat)) {
                         times.push_back(ctx.device().timestamps ? t.gpu_ms : t.wall_ms);
                         stage_times.resize(t.stages_ms.size());
                         stage_names.resize(t.stages_ms.size());

@@ -266,6 +266,33 @@ private slots:
     }
 
     // Last: everything above ran under VK_LAYER_KHRONOS_validation without a single error.
+    // run_repeated (the benchmark's back-to-back runs): one timing per run with the stages that
+    // run() reports, and the same outputs as one run.
+    void repeated_runs_time_each_run() {
+        std::mt19937 rng(77);
+        const int T = 150, H = 3, K = 16, V = 24;
+        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::DeltaRule, T, H, K, V, 1, rng);
+        ScanKernels kernels(*ctx_);
+        ScanBuffers b = kernels.upload(in, nullptr);
+        ScanRunOptions opt;
+        opt.form = ScanForm::Chunked;
+        opt.chunk = 32;
+        const ScanTiming one = kernels.run(b, opt);
+        Tensor o1({T, H, V});
+        kernels.download_outputs(b, o1.ptr());
+        const std::vector<ScanTiming> three = kernels.run_repeated(b, opt, 3);
+        QCOMPARE(three.size(), size_t(3));
+        for (const ScanTiming& t : three) {
+            QCOMPARE(t.stages_ms.size(), one.stages_ms.size());
+            for (size_t s = 0; s < t.stages_ms.size(); ++s) QCOMPARE(t.stages_ms[s].first, one.stages_ms[s].first);
+            QVERIFY(t.wall_ms > 0);
+        }
+        Tensor o3({T, H, V});
+        kernels.download_outputs(b, o3.ptr());
+        QCOMPARE(o3.data, o1.data);
+        QVERIFY_THROWS_EXCEPTION(Error, kernels.run_repeated(b, opt, 0));
+    }
+
     void validation_reported_no_errors() {
         QVERIFY(ctx_->validation_enabled());
         testsupport::expect_no_validation_errors(*ctx_);

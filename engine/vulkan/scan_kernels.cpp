@@ -421,6 +421,39 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
     return timing;
 }
 
+std::vector<ScanTiming> ScanKernels::run_repeated(ScanBuffers& b, const ScanRunOptions& options, int runs) {
+    require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
+                                                 " form is not implemented for " + transition_name(b.kind) +
+                                                 " (use the recurrent form)");
+    require(runs >= 1 && runs <= 256, "GPU scan: run_repeated takes 1 to 256 runs");
+    // A run records at most a few stages on a GPU (more only where a CPU driver splits loops).
+    constexpr const char* kRunEnd = "|";
+    const auto start = std::chrono::steady_clock::now();
+    CommandBatch batch(ctx_, uint32_t(64 * runs + 16), uint32_t(8 * runs + 8));
+    batch.begin();
+    batch.timestamp("start");
+    for (int r = 0; r < runs; ++r) {
+        record_stages(batch, b, options, /*timestamps=*/true, /*cast_f16=*/r == 0 && b.f16_stale);
+        batch.barrier();   // this run's outputs -> the next run (which rewrites them)
+        batch.timestamp(kRunEnd);
+    }
+    batch.submit_and_wait();
+    const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+    std::vector<ScanTiming> out(static_cast<size_t>(runs));
+    size_t r = 0;
+    for (const auto& [label, ms] : batch.intervals()) {
+        if (label == kRunEnd) {   // the barrier between runs: no stage of either
+            if (++r == out.size()) break;
+            continue;
+        }
+        out[r].stages_ms.emplace_back(label, ms);
+        out[r].gpu_ms += ms;
+    }
+    for (ScanTiming& t : out) t.wall_ms = wall / runs;
+    return out;
+}
+
 void ScanKernels::record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options) {
     require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
                                                  " form is not implemented for " + transition_name(b.kind) +

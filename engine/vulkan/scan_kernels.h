@@ -103,6 +103,10 @@ public:
     // Runs the scan on resident buffers: S = scan(S0), o = outputs. Repeatable (S0 is not
     // modified). Throws Error for unsupported kind/form pairs and VulkanError for device failures.
     ScanTiming run(ScanBuffers& b, const ScanRunOptions& options);
+    // `runs` runs recorded back to back into one submission, each timed per stage (benchmarks:
+    // no host round trip between runs leaves the GPU idle, so its clocks stay up). Where the
+    // device has no timestamps, each run gets the submission's wall time divided by `runs`.
+    std::vector<ScanTiming> run_repeated(ScanBuffers& b, const ScanRunOptions& options, int runs);
     // Records the same work into a batch that the caller submits (no timestamps), ending with a
     // barrier so that later kernels of the batch see o and the final state.
     void record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options);
