@@ -77,6 +77,27 @@ class TestVulkanScanF16 : public QObject {
     bool tensor_cores_ = false;
     QString why_not_;
 
+    // The form and the CPU reference on `in` with its q, k, v rounded to fp16, from a random
+    // initial state; boundary receives the chunk-start states.
+    struct F16Run {
+        CpuResult ref;
+        Tensor S, o, boundary;
+    };
+    F16Run run_against_cpu(ScanInputs& in, std::mt19937& rng, int vblock = 0) {
+        round_qkv(in);
+        Tensor S0({in.H, in.K, in.V});
+        testsupport::fill_normal(S0, rng, 0.5f);
+        F16Run r;
+        r.ref = cpu_scan(in, S0);
+        ScanRunOptions opt;
+        opt.form = ScanForm::ChunkedF16;
+        opt.output_vblock = vblock;
+        r.S = S0;
+        r.o = Tensor({in.T, in.H, in.V});
+        gpu_scan(*ctx_, in, r.S.ptr(), r.o.ptr(), opt, &r.boundary);
+        return r;
+    }
+
     static void expect_close(const float* gpu, const float* cpu, size_t n, double tol, const QString& what) {
         const double err = relative_l2(gpu, cpu, n);
         qInfo("%s: relative L2 error %.2e", qPrintable(what), err);
@@ -100,8 +121,8 @@ private slots:
               tensor_cores_ ? "available" : reason.c_str());
     }
 
-    // Without NV cooperative matrices the form is refused with an Error that says why, and only
-    // Identity and Scalar claim support.
+    // Without NV cooperative matrices the form is refused with an Error that says why; every
+    // kind but DPLR claims support.
     void unavailable_or_unsupported_is_an_error() {
         QVERIFY(ScanKernels::supports(TransitionKind::Identity, ScanForm::ChunkedF16));
         QVERIFY(ScanKernels::supports(TransitionKind::Scalar, ScanForm::ChunkedF16));
@@ -199,15 +220,7 @@ private slots:
             std::uniform_real_distribution<float> u01(0.0f, 1.0f);
             for (float& b : in.beta.data) b = u01(rng);
         }
-        round_qkv(in);
-        Tensor S0({H, K, V});
-        testsupport::fill_normal(S0, rng, 0.5f);
-        CpuResult ref = cpu_scan(in, S0);
-        ScanRunOptions opt;
-        opt.form = ScanForm::ChunkedF16;
-        opt.output_vblock = vblock;
-        Tensor S = S0, o({T, H, V}), boundary;
-        gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt, &boundary);
+        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock);
         const QString what = QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V);
         expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, what + " outputs");
         expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, what + " final state");
@@ -269,14 +282,7 @@ private slots:
         ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Diagonal, T, H, K, V, 1, rng);
         std::uniform_real_distribution<float> strong(-30.0f, -0.01f);
         for (float& g : in.log_decay.data) g = strong(rng);
-        round_qkv(in);
-        Tensor S0({H, K, V});
-        testsupport::fill_normal(S0, rng, 0.5f);
-        CpuResult ref = cpu_scan(in, S0);
-        ScanRunOptions opt;
-        opt.form = ScanForm::ChunkedF16;
-        Tensor S = S0, o({T, H, V});
-        gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt);
+        const auto [ref, S, o, boundary] = run_against_cpu(in, rng);
         expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, "strong vector decay outputs");
         expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, "strong vector decay final state");
     }
