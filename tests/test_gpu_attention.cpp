@@ -29,7 +29,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
-#include <fstream>
 #include <memory>
 #include <random>
 
@@ -69,11 +68,7 @@ Errors compare(const Tensor& gpu, const cpu::Mat& cpu) {
 }
 
 // Random-weight configurations (Checkpoint::synthetic) for the paths the llama reference leaves out.
-struct SyntheticConfig {
-    const char* name;
-    const char* json;
-};
-const SyntheticConfig kSynthetic[] = {
+const testsupport::SyntheticConfig kSynthetic[] = {
     {"llama 6 heads over 2 kv heads D24 llama3 rope biases",
      R"({"model_type": "llama", "hidden_size": 40, "num_hidden_layers": 2, "num_attention_heads": 6,
          "num_key_value_heads": 2, "head_dim": 24, "intermediate_size": 72, "vocab_size": 300,
@@ -295,15 +290,8 @@ private slots:
     void synthetic_model_long_sequence() {
         QFETCH(int, index);
         QTemporaryDir tmp;
-        QVERIFY(tmp.isValid());
-        const std::string config = tmp.path().toStdString() + "/config.json";
-        std::ofstream(config) << kSynthetic[index].json;
-        std::shared_ptr<const Model> cpu;
-        try {
-            cpu = load_model(Checkpoint::synthetic(config, 11));
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        const std::shared_ptr<const Model> cpu = testsupport::load_synthetic(tmp.path(), kSynthetic[index].json, 11);
+        if (!cpu) return;
         compare_long_sequence(cpu);
     }
 

@@ -20,7 +20,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <algorithm>
-#include <fstream>
 #include <memory>
 #include <random>
 
@@ -32,11 +31,7 @@ const char* const kReferenceModels[] = {"delta_net", "delta_net_negeig", "gated_
 
 // Random-weight configurations (Checkpoint::synthetic) for the code paths the reference models
 // leave out.
-struct SyntheticConfig {
-    const char* name;
-    const char* json;
-};
-const SyntheticConfig kSynthetic[] = {
+const testsupport::SyntheticConfig kSynthetic[] = {
     {"gated_deltanet 2 qk heads 6 value heads K12 V18",
      R"({"model_type": "gated_deltanet", "hidden_size": 48, "num_hidden_layers": 2, "num_heads": 2,
          "num_v_heads": 6, "head_dim": 12, "expand_v": 1.5, "vocab_size": 300})"},
@@ -110,15 +105,8 @@ private slots:
     void synthetic_model_long_sequence() {
         QFETCH(int, index);
         QTemporaryDir tmp;
-        QVERIFY(tmp.isValid());
-        const std::string config = tmp.path().toStdString() + "/config.json";
-        std::ofstream(config) << kSynthetic[index].json;
-        std::shared_ptr<const Model> cpu;
-        try {
-            cpu = load_model(Checkpoint::synthetic(config, 7));
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        const std::shared_ptr<const Model> cpu = testsupport::load_synthetic(tmp.path(), kSynthetic[index].json, 7);
+        if (!cpu) return;
         compare_long_sequence(cpu);
     }
 

@@ -17,7 +17,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <algorithm>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <random>
@@ -61,11 +60,7 @@ void expect_same_library_state(const Model& cpu_model, const SequenceState& gpu_
 // and a finite time_step_limit (the clamp); HGRN2 with short convolutions and three layers of
 // lower bounds; RetNet with grouped kv heads, K != V, a feature map, an odd number of heads of
 // K = 10 (the rotary kernel's awkward sizes), and without the output gate.
-struct SyntheticConfig {
-    const char* name;
-    const char* json;
-};
-const SyntheticConfig kSynthetic[] = {
+const testsupport::SyntheticConfig kSynthetic[] = {
     {"mamba expand 1.5 d_state 7 rank 5 conv 3 biases",
      R"({"model_type": "mamba", "hidden_size": 40, "num_hidden_layers": 2, "expand": 1.5, "state_size": 7,
          "time_step_rank": 5, "conv_kernel": 3, "use_bias": true, "use_conv_bias": false, "vocab_size": 300})"},
@@ -168,13 +163,10 @@ private slots:
     void synthetic_model_matches_cpu() {
         QFETCH(int, index);
         QTemporaryDir tmp;
-        QVERIFY(tmp.isValid());
-        const std::string config = tmp.path().toStdString() + "/config.json";
-        std::ofstream(config) << kSynthetic[index].json;
-        std::shared_ptr<Model> cpu;
+        const std::shared_ptr<Model> cpu = testsupport::load_synthetic(tmp.path(), kSynthetic[index].json, 11);
+        if (!cpu) return;
         std::unique_ptr<gpu::GpuModel> gpu_model;
         try {
-            cpu = load_model(Checkpoint::synthetic(config, 11));
             gpu_model = std::make_unique<gpu::GpuModel>(cpu, *ctx_);
         } catch (const std::exception& e) {
             QFAIL(e.what());

@@ -1,10 +1,14 @@
 #include "test_support.h"
 
+#include "core/checkpoint.h"
+
 #include <QDir>
+#include <QFile>
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 using namespace statescope;
 
@@ -151,6 +155,22 @@ void compare_in_pieces(const statescope::Model& cpu, const statescope::Model& gp
                            worst.state);
             if (QTest::currentTestFailed()) return;
         }
+    }
+}
+
+std::shared_ptr<statescope::Model> load_synthetic(const QString& dir, const char* json, uint64_t seed) {
+    const QString config = dir + "/config.json";
+    QFile f(config);
+    if (dir.isEmpty() || !f.open(QIODevice::WriteOnly) || f.write(json) != qint64(std::strlen(json))) {
+        QTest::qFail(qPrintable("cannot write " + config), __FILE__, __LINE__);
+        return nullptr;
+    }
+    f.close();
+    try {
+        return statescope::load_model(statescope::Checkpoint::synthetic(config.toStdString(), seed));
+    } catch (const std::exception& e) {
+        QTest::qFail(e.what(), __FILE__, __LINE__);
+        return nullptr;
     }
 }
 

@@ -15,6 +15,17 @@ std::string reference_dir();
 // The 12 folders of ../shared/reference/models, sorted.
 QStringList reference_model_names();
 
+// A random-weight configuration (Checkpoint::synthetic) for code paths the reference models
+// leave out: a test-row name and the config.json text.
+struct SyntheticConfig {
+    const char* name;
+    const char* json;
+};
+// Writes `json` as config.json into `dir` (the caller's temporary folder) and loads a model with
+// random weights drawn from `seed`. On failure records a test failure naming the error and
+// returns null (the caller returns).
+std::shared_ptr<statescope::Model> load_synthetic(const QString& dir, const char* json, uint64_t seed);
+
 // Fills t with values from N(0, stddev).
 void fill_normal(statescope::Tensor& t, std::mt19937& rng, float stddev = 1.0f);
 
