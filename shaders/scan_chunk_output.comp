@@ -4,7 +4,8 @@
 //     Att[i][s] = sum_r q_i[r] k_s[r] exp(G_i[r] - G_s[r])      (G per key channel: Diagonal)
 //               = (q_i . k_s) exp(G_i - G_s)                   (Scalar, DeltaRule; no exp: Identity)
 // where S0 = sb[n] is the state at the chunk start (scan_chunk_state), u~ = beta v, or for the
-// delta rule the corrected values scan_chunk_state left in U. Only positions that end a token
+// delta rule (and DPLR's virtual scan, scan_chunk_dplr; gates per channel) the corrected values
+// scan_chunk_state left in U. Only positions that end a token
 // (micro-step substeps-1) have a query and an output. Exponents are only ever taken of
 // G_i - G_s with s <= i (never positive), so no intermediate can overflow.
 //
@@ -26,7 +27,7 @@ const uint C4 = (C + 3u) / 4u;      // row tiles (the host keeps C4 * C4 and C4 
 const uint CP = 4u * C4;            // rows padded to whole tiles
 const uint C4S = C4 + 1u;           // vec4s per staged row (one of padding)
 const uint VB4 = VB / 4u;
-const bool DIAG = KIND == SS_KIND_DIAGONAL;
+const bool DIAG = KIND == SS_KIND_DIAGONAL || KIND == SS_KIND_DPLR;   // gates per key channel
 // Shared layout in vec4s: attT [CP][C4S] (attT[s][i/4] holds Att[i][s]), then a region that
 // phase 1 uses for qT, kT, gT [KT][C4S] and S0 [KT][VB4], and phase 2 for u~ [CP][VB4].
 const uint ATT = CP * C4S;
@@ -124,7 +125,7 @@ void main() {
         float u = 0.0;
         if (s < cl && c < vb) {
             const uint idx = ((p0 + s) * H + h) * V + c0 + c;
-            u = KIND == SS_KIND_DELTA ? u_buf[idx] : beta_at(p0 + s, h) * v_buf[idx];
+            u = (KIND == SS_KIND_DELTA || KIND == SS_KIND_DPLR) ? u_buf[idx] : beta_at(p0 + s, h) * v_buf[idx];
         }
         reg4[s * VB4 + c / 4u][c % 4u] = u;
     }

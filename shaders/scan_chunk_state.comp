@@ -3,9 +3,11 @@
 // head's state and walks the chunks in order:
 //     sb[n]   = S                                     (state at the start of chunk n: kept)
 //     u~      = beta v                                (Identity, Scalar, Diagonal)
-//     u~      = U - W S   (written back over U)       (DeltaRule; W, U from scan_chunk_wy)
+//     u~      = U - W S   (written back over U)       (DeltaRule; W, U from scan_chunk_wy;
+//                                                      DPLR's virtual scan, scan_chunk_dplr)
 //     S       = diag(Gamma_last) S + sum_s diag(exp(G_last - G_s)) k_s u~_s^T
-// G is the chunk-local cumulative log gate (scan_chunk_gates), per key channel for Diagonal.
+// G is the chunk-local cumulative log gate (scan_chunk_gates), per key channel for Diagonal and
+// DPLR.
 // Key rows are independent for every kind but the delta rule (whose u~ needs all of S), so the
 // delta rule runs with KB = K and the others may split K across workgroups.
 //
@@ -23,7 +25,7 @@ layout(constant_id = SS_SC_VBLOCK) const uint VB = 32;   // multiple of 4
 layout(constant_id = SS_SC_KBLOCK) const uint KB = 128;
 
 const uint NT = gl_WorkGroupSize.x;
-const bool DELTA = KIND == SS_KIND_DELTA;
+const bool DELTA = KIND == SS_KIND_DELTA || KIND == SS_KIND_DPLR;   // values U - W S
 const uint C4 = (C + 3u) / 4u;
 const uint CP = 4u * C4;
 const uint C4S = C4 + 1u;
@@ -43,7 +45,7 @@ shared vec4 scr4[SCR];
 shared vec4 u4[U4];
 
 float gate_cum(uint p, uint h, uint r) {
-    if (KIND == SS_KIND_DIAGONAL) return gcum_buf[(p * pc.H + h) * pc.K + r];
+    if (KIND == SS_KIND_DIAGONAL || KIND == SS_KIND_DPLR) return gcum_buf[(p * pc.H + h) * pc.K + r];
     if ((pc.flags & SS_FLAG_HAS_DECAY) != 0u) return gcum_buf[p * pc.H + h];
     return 0.0;
 }

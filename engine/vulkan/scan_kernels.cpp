@@ -44,6 +44,8 @@ Buffer upload_tensor(VulkanContext& ctx, const Tensor& t, const std::string& nam
     return b;
 }
 
+bool key_gates(TransitionKind k) { return k == TransitionKind::Diagonal || k == TransitionKind::DiagPlusRankOne; }
+
 ScanPush make_push(const ScanBuffers& b) {
     ScanPush p{};
     p.T = uint32_t(b.T);
@@ -53,8 +55,14 @@ ScanPush make_push(const ScanBuffers& b) {
     p.substeps = uint32_t(b.substeps);
     p.L = uint32_t(b.T) * uint32_t(b.substeps);
     p.flags = (b.has_beta ? SS_FLAG_HAS_BETA : 0u) | (b.has_decay ? SS_FLAG_HAS_DECAY : 0u);
-    p.gate_width = b.kind == TransitionKind::Diagonal ? uint32_t(b.K) : 1u;
+    p.gate_width = key_gates(b.kind) ? uint32_t(b.K) : 1u;
     return p;
+}
+
+// The chunked form runs DiagPlusRankOne as a scan of two micro-steps per token
+// (shaders/scan_chunk_dplr.comp): its chunk, gates and scratch count those.
+uint32_t chunk_substeps(const ScanBuffers& b) {
+    return b.kind == TransitionKind::DiagPlusRankOne ? 2u : uint32_t(b.substeps);
 }
 
 // The 14 bindings of push_constants.h, in order; unused ones get the placeholder.
@@ -79,6 +87,7 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_K16] = or_placeholder(b.k16);
     v[SS_BIND_V16] = or_placeholder(b.v16);
     v[SS_BIND_T16] = or_placeholder(b.t16);
+    v[SS_BIND_DPLR_KEYS] = or_placeholder(b.dplr_keys);
     return v;
 }
 
@@ -141,7 +150,7 @@ ScanKernels::ScanKernels(VulkanContext& ctx) : ctx_(ctx) {}
 
 bool ScanKernels::supports(TransitionKind kind, ScanForm form) {
     if (form == ScanForm::ChunkedF16) return kind != TransitionKind::DiagPlusRankOne;
-    return form == ScanForm::Recurrent || kind != TransitionKind::DiagPlusRankOne;
+    return true;
 }
 
 bool ScanKernels::tensor_cores_available(std::string* why) const {
@@ -316,7 +325,10 @@ ScanKernels::RecurrentPlan ScanKernels::plan_recurrent(const ScanBuffers& b, con
 ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const {
     const DeviceInfo& d = ctx_.device();
     ChunkPlan p;
-    const uint32_t n = uint32_t(b.substeps);
+    require(b.kind != TransitionKind::DiagPlusRankOne || b.substeps == 1,
+            "GPU scan: the chunked form of diagonal plus rank one takes one micro-step per token (got " +
+                std::to_string(b.substeps) + "; use the recurrent form)");
+    const uint32_t n = chunk_substeps(b);
     require(options.chunk >= 1 && options.chunk <= 64, "GPU scan: chunk must be between 1 and 64 positions");
     p.chunk = std::max(n, uint32_t(options.chunk) / n * n);
     require(p.chunk <= 64, "GPU scan: " + std::to_string(n) + " micro-steps per token do not fit a chunk of 64");
@@ -324,7 +336,9 @@ ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const Sca
     const uint32_t max_threads = d.max_workgroup_invocations;
     const uint32_t C = p.chunk, C4 = (C + 3) / 4;
     const uint32_t K = uint32_t(b.K), V = uint32_t(b.V);
-    const bool delta = b.kind == TransitionKind::DeltaRule, diag = b.kind == TransitionKind::Diagonal;
+    // DPLR's virtual scan has the delta rule's state-dependent values and per-channel gates.
+    const bool dplr = b.kind == TransitionKind::DiagPlusRankOne;
+    const bool delta = b.kind == TransitionKind::DeltaRule || dplr, diag = b.kind == TransitionKind::Diagonal || dplr;
     const uint32_t vcap = round_up(V, 4);   // no value block wider than V needs
     // Every kernel's threads: at least one per 4x4 tile of its largest product, a multiple of 32.
     auto threads = [&](uint32_t tiles) { return std::max<uint32_t>(64, round_up(tiles, 32)); };
@@ -384,22 +398,24 @@ ScanKernels::ChunkPlan ScanKernels::plan_chunked(const ScanBuffers& b, const Sca
 }
 
 void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states, bool delta_wu) {
-    const size_t L = size_t(b.T) * b.substeps;
+    const size_t L = size_t(b.T) * chunk_substeps(b);
     const int N = int((L + plan.chunk - 1) / plan.chunk);
     const bool gated = b.has_decay && b.kind != TransitionKind::Identity;
-    const size_t gate_width = b.kind == TransitionKind::Diagonal ? size_t(b.K) : 1;
+    const size_t gate_width = key_gates(b.kind) ? size_t(b.K) : 1;
     if (gated && !b.gcum.valid()) b.gcum = float_buffer(ctx_, L * b.H * gate_width, "chunk cumulative gates");
-    if (delta_wu && b.kind == TransitionKind::DeltaRule && !b.w.valid()) {
-        b.w = float_buffer(ctx_, L * b.H * b.K, "delta-rule W");
-        b.u = float_buffer(ctx_, L * b.H * b.V, "delta-rule U");
+    const bool dplr = b.kind == TransitionKind::DiagPlusRankOne;
+    if (delta_wu && (b.kind == TransitionKind::DeltaRule || dplr) && !b.w.valid()) {
+        b.w = float_buffer(ctx_, L * b.H * b.K, dplr ? "DPLR W" : "delta-rule W");
+        b.u = float_buffer(ctx_, L * b.H * b.V, dplr ? "DPLR U" : "delta-rule U");
     }
+    if (dplr && !b.dplr_keys.valid()) b.dplr_keys = float_buffer(ctx_, L * b.H * b.K, "DPLR interleaved keys");
     if (!chunk_states) {
         b.sb = Buffer();   // a run that keeps none leaves none to download
     } else if (!b.sb.valid() || b.num_chunks != N) {
         b.sb = Buffer();
         b.sb = float_buffer(ctx_, size_t(N) * b.H * b.K * b.V, "chunk-boundary states");
     }
-    b.chunk = int(plan.chunk);
+    b.chunk = int(plan.chunk / (dplr ? 2 : 1));   // chunk-start states count real positions
     b.num_chunks = N;
 }
 
@@ -496,7 +512,13 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
         const ChunkPlan p = plan_chunked(b, options);
         ensure_chunk_scratch(b, p, true);
         push.num_chunks = uint32_t(b.num_chunks);
+        const bool dplr = b.kind == TransitionKind::DiagPlusRankOne;
+        push.substeps = chunk_substeps(b);
+        push.L = uint32_t(b.T) * push.substeps;
         const auto binds = bindings(b);
+        // DPLR: the state and output kernels read the interleaved keys (a_t, k_t) as theirs.
+        auto scan_binds = binds;
+        if (dplr) scan_binds[SS_BIND_K] = &b.dplr_keys;
         const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H);
         const bool gated = b.has_decay && b.kind != TransitionKind::Identity;
         if (gated) {
@@ -513,6 +535,13 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
             batch.barrier(); // W, U written -> read by the state pass
             stamp("wy");
         }
+        if (dplr) {
+            ComputePipeline& prep = ctx_.pipeline(
+                scan_pipeline("scan_chunk_dplr", {{SS_SC_WORKGROUP, 256}, {SS_SC_CHUNK, p.chunk}}));
+            batch.dispatch(prep, binds, push, N, H);
+            batch.barrier(); // keys, W, U written -> read by the state pass
+            stamp("dplr");
+        }
         ComputePipeline& state = ctx_.pipeline(scan_pipeline(
             "scan_chunk_state", {{SS_SC_WORKGROUP, p.state_workgroup},
                                  {SS_SC_KIND, kind},
@@ -525,7 +554,7 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
             push.seg_begin = c;
             push.seg_end = std::min(N, c + p.state_segment);
             push.seg_first = c == 0;
-            batch.dispatch(state, binds, push, ceil_div(b.V, p.state_vblock), ceil_div(b.K, p.state_kblock), H);
+            batch.dispatch(state, scan_binds, push, ceil_div(b.V, p.state_vblock), ceil_div(b.K, p.state_kblock), H);
         }
         batch.barrier(); // boundary states and u~ written -> read by the output kernel
         stamp("state pass");
@@ -534,7 +563,7 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
                                                                                  {SS_SC_CHUNK, p.chunk},
                                                                                  {SS_SC_KTILE, p.out_ktile},
                                                                                  {SS_SC_VBLOCK, p.out_vblock}}));
-        batch.dispatch(out, binds, push, N, ceil_div(b.V, p.out_vblock), H);
+        batch.dispatch(out, scan_binds, push, N, ceil_div(b.V, p.out_vblock), H);
         stamp("outputs");
     }
 }

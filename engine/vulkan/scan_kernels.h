@@ -4,8 +4,10 @@
 //   Chunked   - chunks of positions processed in parallel: chunk-local cumulative gates, the WY/UT
 //               representation for the delta rule, a sequential pass over chunk-boundary states,
 //               and the outputs from intra-chunk products plus the boundary state
-//               (shaders/scan_chunk_*.comp); Identity, Scalar, Diagonal and DeltaRule. The state
-//               at the start of every chunk is kept and can be downloaded.
+//               (shaders/scan_chunk_*.comp); every kind: DiagPlusRankOne runs as a scan of two
+//               micro-steps per token with delta-rule-like values (scan_chunk_dplr.comp), so
+//               its chunk counts two positions per token. The state at the start of every
+//               chunk is kept and can be downloaded.
 //   ChunkedF16 - the chunked form on tensor cores in one fused kernel (shaders/scan_tc_fused.comp,
 //               GL_NV_cooperative_matrix 16x16x16 f16*f16+f32), as fla's fused_chunk: float16
 //               copies of q, k, v; gates, state and accumulation in float32; the scores, decayed
@@ -79,6 +81,7 @@ struct ScanBuffers {
     Buffer q16, k16, v16;
     bool f16_stale = true;
     Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
+    Buffer dplr_keys;   // Chunked DiagPlusRankOne: a_t, k_t interleaved (shaders/scan_chunk_dplr.comp)
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).

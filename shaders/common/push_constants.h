@@ -54,7 +54,9 @@ namespace statescope::vk {
 #define SS_BIND_V16 16       // [L, H, V] float16 copy of v
 #define SS_BIND_T16 17       // [N, H, 2, 32, 32] float16 TB, TG of each chunk (tensor-core delta
                              //             rule; scan_tc_wy.comp)
-#define SS_BINDING_COUNT 18
+#define SS_BIND_DPLR_KEYS 18 // [2T, H, K] chunked DiagPlusRankOne: keys a_t, k_t of micro-steps 2t, 2t+1
+                             //             (scan_chunk_dplr.comp)
+#define SS_BINDING_COUNT 19
 
 // Specialization-constant ids.
 #define SS_SC_WORKGROUP 0    // local_size_x
