@@ -306,6 +306,7 @@ int cmd_bench(int argc, char** argv) {
     const int K = int(parse_count("--dk", o.get("dk", "128")));
     const int V = int(parse_count("--dv", o.get("dv", "128")));
     const int repeat = int(parse_count("--repeat", o.get("repeat", "5")));
+    if (repeat > 256) throw Error("--repeat: at most 256 runs (they are recorded into one submission)");
     const int warmup_ms = int(parse_count("--warmup-ms", o.get("warmup-ms", "1000")));
     const int chunk = int(parse_count("--chunk", o.get("chunk", "64")));
     const bool check = !o.has("no-check");
