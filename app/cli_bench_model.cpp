@@ -2,8 +2,11 @@
 // CPU reference or a Vulkan device, with the GPU's agreement with the CPU next to its times.
 //
 //   statescope-cli bench-model MODEL... [--backend cpu|vulkan] [--device D] [--tokens N]
-//                  [--steps M] [--weights auto|f32|f16|bf16] [--repeats R]
+//                  [--steps M] [--weights auto|f32|f16|bf16] [--repeats R] [--profile]
 //
+// --profile (GPU): after the timed steps, M more steps with a timestamp after every kernel,
+// and under each model's row the GPU time per step of each kernel; the rest of the step's
+// wall time is the host's (recording, submission, waiting).
 // MODEL is a folder or a config .json (random weights in the family's real shapes). On the GPU
 // the sequence state stays on the device: prefill is one call over N tokens (recorded in pieces
 // of 2048), a step is one token with only its logits read back, as decoding does.
@@ -38,6 +41,7 @@ int cmd_bench_model(int argc, char** argv) {
     std::vector<std::string> models;
     std::string backend = "vulkan", device, weights = "auto";
     long T = 2048, steps = 32, repeats = 3;
+    bool profile = false;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> const char* {
@@ -50,6 +54,7 @@ int cmd_bench_model(int argc, char** argv) {
         else if (a == "--steps") steps = cli::parse_positive(a, value());
         else if (a == "--repeats") repeats = cli::parse_positive(a, value());
         else if (a == "--weights") weights = value();
+        else if (a == "--profile") profile = true;
         else if (a.rfind("--", 0) == 0) throw Error("bench-model: unknown option " + a);
         else models.push_back(a);
     }
@@ -91,6 +96,11 @@ int cmd_bench_model(int argc, char** argv) {
         const std::span<const int32_t> prompt(ids.data(), size_t(T));
 
         double best = 1e30, step_ms = 0, state_mib = 0, agreement = NAN;
+        struct KernelRow {
+            std::string name;
+            double calls, ms;   // per step
+        };
+        std::vector<KernelRow> kernels;   // --profile
         std::string wtype = "F32";
         Tensor last_logits;
         if (!ctx) {
@@ -121,6 +131,15 @@ int cmd_bench_model(int argc, char** argv) {
             for (long s = 0; s < steps; ++s)
                 g.forward_resident(std::span<const int32_t>(ids.data() + T + s, 1), st, last_only);
             step_ms = ms_since(t0) / double(steps);
+            if (profile) {
+                g.clear_profile();
+                g.set_profiling(true);
+                for (long s = 0; s < steps; ++s)
+                    g.forward_resident(std::span<const int32_t>(ids.data() + T + s, 1), st, last_only);
+                g.set_profiling(false);
+                for (const auto& [name, k] : g.profile())
+                    kernels.push_back({name, double(k.calls) / double(steps), k.ms / double(steps)});
+            }
             state_mib = double(st.bytes()) / (1 << 20);
             // Agreement with the CPU reference on the prompt's last logits (skipped for long
             // prompts of large models, where the CPU run would dominate the benchmark).
@@ -135,6 +154,15 @@ int cmd_bench_model(int argc, char** argv) {
         std::printf("%-26s %-18s %12lld %7s %14.0f %10.3f %12.1f %14s\n", short_name(path).c_str(),
                     cpu->info().family.c_str(), static_cast<long long>(cpu->info().parameters), wtype.c_str(),
                     double(T) / best * 1e3, step_ms, state_mib, agree);
+        if (!kernels.empty()) {
+            std::sort(kernels.begin(), kernels.end(), [](const KernelRow& a, const KernelRow& b) { return a.ms > b.ms; });
+            double gpu = 0;
+            for (const KernelRow& k : kernels) gpu += k.ms;
+            std::printf("  a step's GPU time by kernel (%.3f ms of GPU work in a %.3f ms step):\n", gpu, step_ms);
+            for (const KernelRow& k : kernels)
+                std::printf("    %-44s %6.1f calls %9.3f ms %5.1f%%\n", k.name.c_str(), k.calls, k.ms,
+                            gpu > 0 ? 100.0 * k.ms / gpu : 0.0);
+        }
         std::fflush(stdout);
     }
     return 0;

@@ -19,6 +19,7 @@
 
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
 #include <algorithm>
 #include <memory>
 #include <random>
@@ -108,6 +109,36 @@ private slots:
         const std::shared_ptr<const Model> cpu = testsupport::load_synthetic(tmp.path(), kSynthetic[index].json, 7);
         if (!cpu) return;
         compare_long_sequence(cpu);
+    }
+
+    // --profile's source: with profiling on, every kernel of a forward has a GPU time under its
+    // module's name (the scan under "scan <form> (<kind>)"), and the results do not change.
+    void profiling_times_every_kernel_and_changes_nothing() {
+        if (!ctx_->device().timestamps) QSKIP("this device has no timestamp queries");
+        std::shared_ptr<const Model> cpu = load_model(reference_folder("gated_deltanet"));
+        gpu::GpuModel gpu_model(cpu, *ctx_);
+        const std::vector<int32_t> ids = {5, 17, 3, 9, 11, 2, 7, 30, 1, 4};
+        SequenceState plain_state = cpu->initial_state(), profiled_state = cpu->initial_state();
+        const Tensor plain = gpu_model.forward(ids, plain_state).logits;
+        gpu_model.set_profiling(true);
+        const Tensor profiled = gpu_model.forward(ids, profiled_state).logits;
+        gpu_model.set_profiling(false);
+        QCOMPARE(profiled.data, plain.data);
+        const auto& prof = gpu_model.profile();
+        QVERIFY(prof.count("ops_matmul") == 1 && prof.at("ops_matmul").calls > 0);
+        QVERIFY(prof.count("scan recurrent (delta rule)") == 1);
+        for (const auto& [name, k] : prof) {
+            QVERIFY2(k.calls > 0 && k.ms >= 0 && std::isfinite(k.ms), name.c_str());
+        }
+        // Switched off, later forwards add nothing.
+        const size_t kernels = prof.size();
+        const long calls = prof.at("ops_matmul").calls;
+        SequenceState again = cpu->initial_state();
+        gpu_model.forward(ids, again);
+        QCOMPARE(gpu_model.profile().size(), kernels);
+        QCOMPARE(gpu_model.profile().at("ops_matmul").calls, calls);
+        gpu_model.clear_profile();
+        QVERIFY(gpu_model.profile().empty());
     }
 
     void reference_verify_on_gpu_data() { reference_model_long_sequence_data(); }

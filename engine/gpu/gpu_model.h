@@ -55,6 +55,10 @@ public:
     WeightType weight_type() const { return weights_->type(); }
     size_t weight_bytes() const { return weights_->bytes(); }
     vk::VulkanContext& context() const { return ctx_; }
+    // Per-kernel GPU time of the forwards since profiling was switched on (Ops::profile).
+    void set_profiling(bool on) const { ops_->set_profiling(on); }
+    const std::map<std::string, Ops::KernelTime>& profile() const { return ops_->profile(); }
+    void clear_profile() const { ops_->clear_profile(); }
 
 private:
     std::shared_ptr<const Model> cpu_;

@@ -168,12 +168,42 @@ struct Ops::Arena {
 
 // ---- recording ---------------------------------------------------------------------------
 
+// Dispatches per batch (then a flush starts a fresh descriptor pool), and, when profiling, the
+// timestamps a batch holds: one per dispatch, scan or copy, and the batch's start.
+constexpr uint32_t kMaxDispatches = 2048, kProfileTimestamps = 2 * kMaxDispatches;
+constexpr const char* kProfileStart = "(start)";
+
 Ops::Ops(vk::VulkanContext& ctx, WeightCache& weights)
-    : ctx_(ctx), weights_(weights), batch_(std::make_unique<vk::CommandBatch>(ctx, 2048, 64)),
+    : ctx_(ctx), weights_(weights), batch_(std::make_unique<vk::CommandBatch>(ctx, kMaxDispatches, 64)),
       arena_(std::make_unique<Arena>(ctx)),
       placeholder_(std::make_unique<vk::Buffer>(ctx, 16, vk::MemoryKind::Device, "placeholder")) {}
 
 Ops::~Ops() = default;
+
+void Ops::set_profiling(bool on) {
+    if (on == profiling_) return;
+    if (recording_) flush();   // what was recorded runs first (between forwards: nothing)
+    profiling_ = on;
+    batch_ = std::make_unique<vk::CommandBatch>(ctx_, kMaxDispatches, on ? kProfileTimestamps : 64);
+    if (recording_) {
+        batch_->begin();
+        stamp(kProfileStart);
+    }
+}
+
+void Ops::stamp(const std::string& label) {
+    if (profiling_) batch_->timestamp(label);
+}
+
+void Ops::collect_profile() {
+    if (!profiling_) return;
+    for (const auto& [label, ms] : batch_->intervals()) {
+        if (label == kProfileStart) continue;
+        KernelTime& k = profile_[label];
+        k.ms += ms;
+        ++k.calls;
+    }
+}
 
 void Ops::begin() {
     if (recording_) flush();
@@ -181,6 +211,7 @@ void Ops::begin() {
     recycle_staging();
     if (scans_) scans_->trim();
     batch_->begin();
+    stamp(kProfileStart);
     recorded_ = 0;
     recording_ = true;
 }
@@ -188,18 +219,21 @@ void Ops::begin() {
 void Ops::flush() {
     require(recording_, "GPU ops: flush() before begin()");
     batch_->submit_and_wait();
+    collect_profile();
     recycle_staging();
     batch_->begin();
+    stamp(kProfileStart);
     recorded_ = 0;
 }
 
 void Ops::dispatch(const vk::PipelineDesc& desc, const std::vector<const vk::Buffer*>& buffers, const void* push,
                    size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
     require(recording_, "GPU ops: dispatch before begin()");
-    if (recorded_ + 16 >= 2048) flush();   // a fresh descriptor pool; scratch stays valid
+    if (recorded_ + 16 >= kMaxDispatches) flush();   // a fresh descriptor pool; scratch stays valid
     vk::ComputePipeline& pipe = ctx_.pipeline(desc);
     batch_->dispatch(pipe, buffers, push, push_bytes, gx, gy, gz);
     batch_->barrier();
+    stamp(desc.module);
     ++recorded_;
 }
 
@@ -228,6 +262,7 @@ Mat Ops::upload(const float* data, uint32_t rows, uint32_t cols, const std::stri
     std::memcpy(static_cast<char*>(staging.mapped()) + at, data, bytes);
     batch_->copy(staging, at, const_cast<vk::Buffer&>(*m.buf), size_t(m.offset) * 4, bytes);
     batch_->barrier();
+    stamp("upload");
     staging_used_ = at + bytes;
     return m;
 }

@@ -158,6 +158,18 @@ public:
     vk::VulkanContext& context() { return ctx_; }
     WeightCache& weights() { return weights_; }
 
+    // Per-kernel GPU time (timestamp queries after every dispatch; off by default: a timestamp
+    // per kernel costs a little). Keys are shader modules ("scan chunked" etc. for scans and
+    // "upload" for host copies); totals accumulate over flushes until clear_profile().
+    struct KernelTime {
+        double ms = 0;
+        long calls = 0;
+    };
+    void set_profiling(bool on);   // flushes what is recorded
+    bool profiling() const { return profiling_; }
+    const std::map<std::string, KernelTime>& profile() const { return profile_; }
+    void clear_profile() { profile_.clear(); }
+
     // Starts recording and frees the scratch of the previous forward (call once per forward).
     void begin();
     // Submits what was recorded and waits; recording continues in a fresh batch. Scratch stays.
@@ -223,6 +235,10 @@ private:
     size_t staging_used_ = 0;
     uint32_t recorded_ = 0;   // dispatches in the current batch (flushed before the pool runs out)
     bool recording_ = false;
+    bool profiling_ = false;
+    std::map<std::string, KernelTime> profile_;
+    void stamp(const std::string& label);   // profiling: the GPU time since the last stamp
+    void collect_profile();                 // after a submission: intervals into profile_
 };
 
 } // namespace statescope::gpu

@@ -65,6 +65,7 @@ Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& 
                                                                                      : vk::ScanForm::Recurrent;
     if (recorded_ + 64 >= 2048) flush();
     scans_->kernels.record(*batch_, b, opt);
+    stamp(std::string("scan ") + vk::scan_form_name(opt.form) + " (" + transition_name(in.kind) + ")");
     recorded_ += 8;
     return {&b.o, 0, uint32_t(in.T), uint32_t(in.H * in.V), uint32_t(in.H * in.V)};
 }
