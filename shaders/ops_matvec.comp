@@ -15,6 +15,33 @@ layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 
 #include "common/weights.glsl"
 
+#ifdef MV_SUBGROUP
+// Variant for devices with subgroup arithmetic: one subgroup per output, no shared memory and
+// no barrier (the tree below costs 6 barriers, which dominated a decoding step on lavapipe:
+// docs/benchmarks.md). The host dispatches ceil(N / (256 / subgroup size)) workgroups.
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+void main() {
+    const uint lane = gl_SubgroupInvocationID, S = gl_SubgroupSize;
+    const uint n = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
+    if (n >= pc.N) return;   // the whole subgroup leaves together
+    float acc[MV_ROWS];
+    for (uint m = 0; m < MV_ROWS; ++m) acc[m] = 0.0;
+    for (uint k = lane; k < pc.Kd; k += S) {
+        const float wv = load_weight(pc.w_offset + n * pc.Kd + k);
+        for (uint m = 0; m < MV_ROWS; ++m)
+            if (m < pc.M) acc[m] += wv * x[pc.x_offset + m * pc.x_stride + k];
+    }
+    for (uint m = 0; m < MV_ROWS; ++m) {
+        if (m >= pc.M) break;   // uniform
+        float v = subgroupAdd(acc[m]);
+        if (lane == 0u) {
+            if (pc.has_bias != 0u) v += bias[pc.bias_offset + n];
+            y[pc.y_offset + m * pc.y_stride + n] = v;
+        }
+    }
+}
+#else
 shared float part[MV_ROWS][256];
 
 void main() {
@@ -45,3 +72,4 @@ void main() {
                 y[pc.y_offset + m * pc.y_stride + n] = v;
             }
 }
+#endif

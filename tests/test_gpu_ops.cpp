@@ -88,13 +88,18 @@ private slots:
                 ref[size_t(m) * N + n] = float(acc);
             }
         gpu::WeightCache cache(*ctx_, wt);
-        gpu::Ops ops(*ctx_, cache);
-        ops.begin();
-        const gpu::Mat x = ops.upload(xw.data(), M, wide, "x").cols_range(3, K);
-        const gpu::Mat bias = cache.vector(b.data(), N, "bias");
-        const gpu::Mat y = ops.linear(x, cache.matrix(w.data(), N, K, "w"), &bias);
-        const Tensor got = ops.download(y);
-        expect_close(got.ptr(), ref.data(), ref.size(), 2e-6, "linear");
+        // Up to 8 rows take the matrix-vector kernel: its subgroup variant (where the device
+        // has subgroup arithmetic) and its portable one.
+        for (bool portable : {false, true}) {
+            gpu::Ops ops(*ctx_, cache);
+            ops.set_portable_kernels(portable);
+            ops.begin();
+            const gpu::Mat x = ops.upload(xw.data(), M, wide, "x").cols_range(3, K);
+            const gpu::Mat bias = cache.vector(b.data(), N, "bias");
+            const gpu::Mat y = ops.linear(x, cache.matrix(w.data(), N, K, "w"), &bias);
+            const Tensor got = ops.download(y);
+            expect_close(got.ptr(), ref.data(), ref.size(), 2e-6, portable ? "linear (portable)" : "linear");
+        }
         QCOMPARE(ctx_->validation_counts().errors, 0);
     }
 

@@ -315,6 +315,15 @@ Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
     return y;
 }
 
+uint32_t Ops::matvec_subgroup_size() const {
+    // The subgroup variant needs subgroup arithmetic in compute shaders and whole subgroups in
+    // its 256 invocations; without a required size, compute shaders run at the reported size.
+    const vk::DeviceInfo& d = ctx_.device();
+    const bool ok = !portable_ && d.subgroup_in_compute && (d.subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                    d.subgroup_size >= 4 && 256 % d.subgroup_size == 0;
+    return ok ? d.subgroup_size : 0;
+}
+
 Mat Ops::linear(const Mat& x, const Weight& w, const Mat* bias) {
     Mat y = alloc(x.rows, w.out, "linear output");
     linear_into(x, w, bias, y);
@@ -349,7 +358,10 @@ void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat&
         q.M = std::min<uint32_t>(x.rows - m0, 65535u * 64u);
         q.x_offset += m0 * x.stride;
         q.y_offset += m0 * y.stride;
-        if (q.M <= kMatvecRows)
+        if (q.M <= kMatvecRows && matvec_subgroup_size() > 0)   // one subgroup per output
+            dispatch(kernel_pipeline("ops_matvec_sg", 4, sizeof q, spec), bufs, &q, sizeof q,
+                     ceil_div(blk.rows, 256 / matvec_subgroup_size()));
+        else if (q.M <= kMatvecRows)   // 64 invocations per output, a shared-memory tree
             dispatch(kernel_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
         else
             dispatch(kernel_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),

@@ -166,6 +166,9 @@ public:
         long calls = 0;
     };
     void set_profiling(bool on);   // flushes what is recorded
+    // Kernels without subgroup operations even where the device has them (the matrix-vector
+    // product has both variants; tests run each).
+    void set_portable_kernels(bool on) { portable_ = on; }
     bool profiling() const { return profiling_; }
     const std::map<std::string, KernelTime>& profile() const { return profile_; }
     void clear_profile() { profile_.clear(); }
@@ -236,9 +239,11 @@ private:
     uint32_t recorded_ = 0;   // dispatches in the current batch (flushed before the pool runs out)
     bool recording_ = false;
     bool profiling_ = false;
+    bool portable_ = false;
     std::map<std::string, KernelTime> profile_;
     void stamp(const std::string& label);   // profiling: the GPU time since the last stamp
     void collect_profile();                 // after a submission: intervals into profile_
+    uint32_t matvec_subgroup_size() const;  // 0: the device cannot run ops_matvec_sg
 };
 
 } // namespace statescope::gpu
