@@ -59,10 +59,13 @@ Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& 
     b.state_out = &state_out;
     vk::ScanRunOptions opt;
     // The chunked form pays off once there are a few chunks of work; a decoding step and short
-    // prompts go token by token.
+    // prompts go token by token. DPLR (RWKV-7) stays recurrent: its chunked form runs twice the
+    // positions plus a per-chunk transform, was 10% slower than the recurrent form on lavapipe
+    // and has not been timed on a GPU yet (docs/benchmarks.md).
     const bool long_call = size_t(in.T) * in.substeps >= 64;
-    opt.form = long_call && vk::ScanKernels::supports(in.kind, vk::ScanForm::Chunked) ? vk::ScanForm::Chunked
-                                                                                     : vk::ScanForm::Recurrent;
+    const bool chunked = long_call && in.kind != TransitionKind::DiagPlusRankOne &&
+                         vk::ScanKernels::supports(in.kind, vk::ScanForm::Chunked);
+    opt.form = chunked ? vk::ScanForm::Chunked : vk::ScanForm::Recurrent;
     if (recorded_ + 64 >= 2048) flush();
     scans_->kernels.record(*batch_, b, opt);
     stamp(std::string("scan ") + vk::scan_form_name(opt.form) + " (" + transition_name(in.kind) + ")");
