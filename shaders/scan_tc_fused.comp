@@ -1,13 +1,15 @@
 #version 450
-// Tensor-core chunked form (ScanForm::ChunkedF16) for no decay, scalar decay and the (gated)
-// delta rule, in one kernel (as fla's fused_chunk): a workgroup owns one head's state columns
+// Tensor-core chunked form (ScanForm::ChunkedF16) for no decay, scalar decay, the (gated) delta
+// rule and vector decay (common/scan_tc_vector_decay.glsl), in one kernel (as fla's
+// fused_chunk): a workgroup owns one head's state columns
 // c0..c0+BV-1 for all K rows, keeps them in float32 cooperative-matrix accumulators for the
 // whole sequence, and walks the chunks of C = 32 positions in order. For chunk n with state
 // S = S_n at its start:
 //     o_i     = Gamma_i q_i^T S + sum_{s <= i} (q_i . k_s) beta_s exp(G_i - G_s) v_s
 //     S_{n+1} = Gamma_last S + sum_s beta_s exp(G_last - G_s) k_s v_s^T
 // where G is the chunk-local cumulative log decay (scan_chunk_gates; 0 without decay) and
-// Gamma = exp(G). The delta rule writes u~_s in place of beta_s v_s, the values that remain
+// Gamma = exp(G) (per key channel for vector decay, whose scores need the gates inside their
+// sums). The delta rule writes u~_s in place of beta_s v_s, the values that remain
 // after its erasures: u~ = TB V + TG (K S), with TB, TG from scan_tc_wy (see there).
 // Nothing but the outputs (and, unless SS_FLAG_NO_CHUNK_STATES, the state at every chunk
 // start) goes back to memory, so the kernel reads q, k, v once per value block.
@@ -48,9 +50,10 @@ const uint V8 = BV / 8u;
 const uint KS = TC_KMAX + 8u, VS = 64u + 8u, AS = C + 8u, AFS = C + 4u;
 const uint Q_OFF = 0u, K_OFF = C * KS, QG_OFF = 2u * C * KS, KD_OFF = 3u * C * KS;
 const uint V_OFF = 4u * C * KS, A_OFF = V_OFF + C * VS, H_TOTAL = A_OFF + C * AS;
-// q, k (raw, for the scores), q gated, k decayed, v, masked scores; float16, 8 to an element.
-// (48 KiB in all is the most a Vulkan device must offer: the delta rule's TB and TG tiles are
-// read from global memory, where scan_tc_wy left them, instead.)
+// q, k (raw, for the scores), q gated, k decayed, v, masked scores; float16, 8 to an element
+// (vector decay lays out its first four regions differently, in two phases). 48 KiB in all is
+// what Vulkan devices commonly offer (the H100's driver too): the delta rule's TB and TG tiles
+// are read from global memory, where scan_tc_wy left them, instead.
 // Cooperative-matrix loads from it count offsets and strides in elements (16 bytes).
 shared uvec4 hs8[H_TOTAL / 8u];
 #define LDT(m, off, stride, cm) coopMatLoadNV(m, hs8, (off) / 8u, (stride) / 8u, cm)
