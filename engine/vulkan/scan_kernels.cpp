@@ -651,7 +651,10 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
                " workgroup=" + std::to_string(p.workgroup) + " tokens/block=" + std::to_string(p.tokens);
     }
     const ChunkPlan p = plan_chunked(b, options);
-    return "chunk=" + std::to_string(p.chunk) + ", state block " + std::to_string(p.state_kblock) + "x" +
+    const std::string dplr_note = b.kind == TransitionKind::DiagPlusRankOne
+                                      ? " (" + std::to_string(p.chunk / 2) + " tokens of 2 virtual micro-steps)"
+                                      : "";
+    return "chunk=" + std::to_string(p.chunk) + dplr_note + ", state block " + std::to_string(p.state_kblock) + "x" +
            std::to_string(p.state_vblock) + " (" + std::to_string(p.state_workgroup) + " threads), output block " +
            std::to_string(p.out_vblock) + " (" + std::to_string(p.out_workgroup) + " threads)";
 }
