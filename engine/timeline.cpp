@@ -207,18 +207,22 @@ void check_window(const Model& m, int layer, int64_t first, int64_t last, int64_
 }
 } // namespace
 
+SequenceState Timeline::forward_window(int64_t first, int64_t last, ForwardObserver& observer) {
+    SequenceState st = start_before(first);
+    run_to(st, first);
+    ForwardOptions opts;
+    opts.all_logits = false;
+    opts.observer = &observer;
+    model_.forward(std::span<const int32_t>(tokens_.data() + first, size_t(last - first + 1)), st, opts);
+    return st;
+}
+
 LayerWindow Timeline::scan_window(int layer, int64_t first, int64_t last, SequenceState* after) {
     check_window(model_, layer, first, last, length());
     if (model_.info().layers[size_t(layer)].mixer != MixerKind::Recurrent)
         throw Error("layer " + std::to_string(layer) + " is a softmax-attention layer and has no scan inputs");
-    SequenceState st = start_before(first);
-    run_to(st, first);
-    // One forward call over the window, so that the layer reports it as one scan.
     WindowObserver obs(layer);
-    ForwardOptions opts;
-    opts.all_logits = false;
-    opts.observer = &obs;
-    model_.forward(std::span<const int32_t>(tokens_.data() + first, size_t(last - first + 1)), st, opts);
+    SequenceState st = forward_window(first, last, obs);
     if (!obs.scan_) throw Error("layer " + std::to_string(layer) + " reported no scan inputs");
     cursor_ = st;
     if (after) *after = std::move(st);
@@ -229,13 +233,8 @@ AttentionWindow Timeline::attention_window(int layer, int64_t first, int64_t las
     check_window(model_, layer, first, last, length());
     if (model_.info().layers[size_t(layer)].mixer != MixerKind::SoftmaxAttention)
         throw Error("layer " + std::to_string(layer) + " is recurrent; use its scan inputs");
-    SequenceState st = start_before(first);
-    run_to(st, first);
     WindowObserver obs(layer);
-    ForwardOptions opts;
-    opts.all_logits = false;
-    opts.observer = &obs;
-    model_.forward(std::span<const int32_t>(tokens_.data() + first, size_t(last - first + 1)), st, opts);
+    SequenceState st = forward_window(first, last, obs);
     if (!obs.attention_) throw Error("layer " + std::to_string(layer) + " reported no attention tensors");
     cursor_ = st;
     if (after) *after = std::move(st);

@@ -96,6 +96,9 @@ private:
     SequenceState start_before(int64_t position) const;
     // Runs tokens [state.position, position) through the model, in slices of at most interval_.
     void run_to(SequenceState& state, int64_t position, ForwardObserver* observer = nullptr);
+    // Tokens [first, last] in one forward call with `observer` (so that a layer reports the
+    // window as one scan or one attention call); returns the state after `last`.
+    SequenceState forward_window(int64_t first, int64_t last, ForwardObserver& observer);
     void keep_checkpoint(const SequenceState& state);
     void enforce_budget();
 
