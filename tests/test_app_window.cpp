@@ -63,6 +63,14 @@ bool settle(app::MainWindow& w, int timeout_ms = 60000) {
     return false;
 }
 
+// Shows the window, sets the tokens, opens the model and waits for its first frame.
+bool show_and_open(app::MainWindow& w, const app::TokenInput& tokens, const QString& model) {
+    w.show();
+    w.set_token_input(tokens);
+    w.open_model(model);
+    return settle(w);
+}
+
 QImage picture(QWidget* w) { return w->grab().toImage().convertToFormat(QImage::Format_RGB32); }
 
 int differing_pixels(const QImage& a, const QImage& b) {
@@ -210,10 +218,7 @@ private slots:
     void opens_a_model_and_shows_the_engines_state() {
         app::MainWindow w;
         w.resize(1400, 900);
-        w.show();
-        w.set_token_input(some_tokens(40));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(40), model_dir("gla")));
         app::Controller& c = w.controller();
         QCOMPARE(c.length(), 40);
         QCOMPARE(c.token(), 39); // opens at the last token
@@ -250,10 +255,7 @@ private slots:
 
     void steps_and_jumps_by_keys_and_controls() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(30));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(30), model_dir("gla")));
         app::Controller& c = w.controller();
         // Without a window manager (Xvfb) nothing activates the window; shortcuts need it active.
         w.activateWindow();
@@ -297,10 +299,7 @@ private slots:
 
     void state_picture_changes_with_the_state() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(20));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(20), model_dir("gla")));
         app::Controller& c = w.controller();
         c.set_token(5);
         QVERIFY(settle(w));
@@ -328,10 +327,7 @@ private slots:
 
     void the_vtk_view_renders_the_trajectory() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(25));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(25), model_dir("gla")));
         const QImage img = w.trajectory_view()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
         QVERIFY(!img.isNull());
         // Something other than the white background: the path, the axes, the caption.
@@ -346,10 +342,7 @@ private slots:
 
     void stale_results_are_dropped() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(60));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(60), model_dir("gla")));
         app::Controller& c = w.controller();
         // A burst of requests without returning to the event loop: only the last one may show.
         for (int t = 0; t < 60; t += 3) c.set_token(t);
@@ -372,10 +365,7 @@ private slots:
         // The worker extends its last window when the position moves forward and reuses it when
         // only the head changes; what it shows must equal a window computed from scratch.
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(50));
-        w.open_model(model_dir("gated_deltaproduct"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(50), model_dir("gated_deltaproduct")));
         app::Controller& c = w.controller();
         c.set_window(8);
         c.set_token(20);
@@ -401,10 +391,7 @@ private slots:
 
     void continuing_appends_the_models_own_tokens() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(20));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(20), model_dir("gla")));
         app::Controller& c = w.controller();
         c.continue_from(9, 6); // keep tokens 0..9, generate 6
         QVERIFY(settle(w));
@@ -426,10 +413,7 @@ private slots:
 
     void generation_is_live_and_can_be_stopped() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(12));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(12), model_dir("gla")));
         app::Controller& c = w.controller();
         // Tokens arrive one by one: the sequence grows through every length on the way.
         std::vector<int64_t> lengths;
@@ -459,10 +443,7 @@ private slots:
 
     void load_errors_are_shown_and_the_model_stays() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(10));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(10), model_dir("gla")));
         QTemporaryDir dir;
         w.open_model(dir.path() + "/no-such-model");
         QTRY_VERIFY_WITH_TIMEOUT(!w.error_text().isEmpty(), 20000);
@@ -599,10 +580,7 @@ private slots:
                      "model": {"type": "BPE", "vocab": {" ": 0, "a": 1, "b": 2, "c": 3, "ab": 4}, "merges": ["a b"]}})");
         tj.close();
         app::MainWindow w;
-        w.show();
-        w.set_token_input(app::tokens_from_text("ab cab"));
-        w.open_model(dir.path());
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, app::tokens_from_text("ab cab"), dir.path()));
         QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
         const auto& m = *w.controller().model();
         QCOMPARE(m.tokens, (std::vector<int32_t>{4, 0, 3, 4}));
@@ -715,10 +693,7 @@ private slots:
         QVERIFY(write_hand_built_deltanet(dir.path()));
         const std::vector<int32_t> ids = {0, 5, 2, 1, 7, 0, 3, 4, 2, 0};
         app::MainWindow w;
-        w.show();
-        w.set_token_input(app::tokens_from_ids("0,5,2,1,7,0,3,4,2,0"));
-        w.open_model(dir.path());
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, app::tokens_from_ids("0,5,2,1,7,0,3,4,2,0"), dir.path()));
         QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
         app::Controller& c = w.controller();
         QCOMPARE(c.length(), int64_t(ids.size()));
@@ -774,10 +749,7 @@ private slots:
     void attention_maps_have_the_scale_modes() {
         app::MainWindow w;
         w.resize(1400, 900);
-        w.show();
-        w.set_token_input(some_tokens(40));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(40), model_dir("gla")));
         app::Controller& c = w.controller();
         views::HeatmapView* exact = w.exact_attention_view();
         views::HeatmapView* softmax = w.softmax_attention_view();
@@ -888,10 +860,7 @@ private slots:
 
     void exports_parse() {
         app::MainWindow w;
-        w.show();
-        w.set_token_input(some_tokens(16));
-        w.open_model(model_dir("gla"));
-        QVERIFY(settle(w));
+        QVERIFY(show_and_open(w, some_tokens(16), model_dir("gla")));
         QTemporaryDir dir;
         QString err;
         views::HeatmapView* state = w.state_view();
