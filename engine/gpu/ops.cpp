@@ -168,9 +168,9 @@ struct Ops::Arena {
 
 // ---- recording ---------------------------------------------------------------------------
 
-// Dispatches per batch (then a flush starts a fresh descriptor pool), and, when profiling, the
-// timestamps a batch holds: one per dispatch, scan or copy, and the batch's start.
-constexpr uint32_t kMaxDispatches = 2048, kProfileTimestamps = 2 * kMaxDispatches;
+// When profiling, the timestamps a batch holds: one per dispatch, scan or copy, and the
+// batch's start.
+constexpr uint32_t kProfileTimestamps = 2 * Ops::kMaxDispatches;
 constexpr const char* kProfileStart = "(start)";
 
 Ops::Ops(vk::VulkanContext& ctx, WeightCache& weights)

@@ -158,6 +158,9 @@ public:
     vk::VulkanContext& context() { return ctx_; }
     WeightCache& weights() { return weights_; }
 
+    // Dispatches per batch, then a flush starts a fresh descriptor pool (scans count 64).
+    static constexpr uint32_t kMaxDispatches = 2048;
+
     // Per-kernel GPU time (timestamp queries after every dispatch; off by default: a timestamp
     // per kernel costs a little). Keys are shader modules ("scan chunked" etc. for scans and
     // "upload" for host copies); totals accumulate over flushes until clear_profile().

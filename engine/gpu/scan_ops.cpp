@@ -66,7 +66,7 @@ Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& 
     const bool chunked = long_call && in.kind != TransitionKind::DiagPlusRankOne &&
                          vk::ScanKernels::supports(in.kind, vk::ScanForm::Chunked);
     opt.form = chunked ? vk::ScanForm::Chunked : vk::ScanForm::Recurrent;
-    if (recorded_ + 64 >= 2048) flush();
+    if (recorded_ + 64 >= kMaxDispatches) flush();
     scans_->kernels.record(*batch_, b, opt);
     stamp(std::string("scan ") + vk::scan_form_name(opt.form) + " (" + transition_name(in.kind) + ")");
     recorded_ += 8;

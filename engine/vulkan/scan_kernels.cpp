@@ -148,6 +148,11 @@ constexpr size_t kLoopIterationBudget = 30000;
 
 ScanKernels::ScanKernels(VulkanContext& ctx) : ctx_(ctx) {}
 
+void ScanKernels::require_supported(TransitionKind kind, ScanForm form) {
+    require(supports(kind, form), std::string("GPU scan: the ") + scan_form_name(form) + " form is not implemented for " +
+                                      transition_name(kind) + " (use the recurrent form)");
+}
+
 bool ScanKernels::supports(TransitionKind kind, ScanForm form) {
     if (form == ScanForm::ChunkedF16) return kind != TransitionKind::DiagPlusRankOne;
     return true;
@@ -420,29 +425,14 @@ void ScanKernels::ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bo
 }
 
 ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
-    require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
-                                                 " form is not implemented for " + transition_name(b.kind) +
-                                                 " (use the recurrent form)");
-    const auto start = std::chrono::steady_clock::now();
-    CommandBatch batch(ctx_);
-    batch.begin();
-    batch.timestamp("start");
-    record_stages(batch, b, options, /*timestamps=*/true, /*cast_f16=*/b.f16_stale);
-    batch.submit_and_wait();
-
-    ScanTiming timing;
-    timing.stages_ms = batch.intervals();
-    for (const auto& s : timing.stages_ms) timing.gpu_ms += s.second;
-    timing.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return timing;
+    return run_repeated(b, options, 1).front();
 }
 
 std::vector<ScanTiming> ScanKernels::run_repeated(ScanBuffers& b, const ScanRunOptions& options, int runs) {
-    require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
-                                                 " form is not implemented for " + transition_name(b.kind) +
-                                                 " (use the recurrent form)");
+    require_supported(b.kind, options.form);
     require(runs >= 1 && runs <= 256, "GPU scan: run_repeated takes 1 to 256 runs");
-    // A run records at most a few stages on a GPU (more only where a CPU driver splits loops).
+    // A run allocates a few descriptor sets (a CPU driver's split loops reuse theirs: same
+    // buffers) and stamps one timestamp per stage.
     constexpr const char* kRunEnd = "|";
     const auto start = std::chrono::steady_clock::now();
     CommandBatch batch(ctx_, uint32_t(64 * runs + 16), uint32_t(8 * runs + 8));
@@ -471,9 +461,7 @@ std::vector<ScanTiming> ScanKernels::run_repeated(ScanBuffers& b, const ScanRunO
 }
 
 void ScanKernels::record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options) {
-    require(supports(b.kind, options.form), std::string("GPU scan: the ") + scan_form_name(options.form) +
-                                                 " form is not implemented for " + transition_name(b.kind) +
-                                                 " (use the recurrent form)");
+    require_supported(b.kind, options.form);
     // The caller's kernels may have written q, k, v since the last call: always convert.
     record_stages(batch, b, options, /*timestamps=*/false, /*cast_f16=*/true);
     batch.barrier();   // o and the final state -> whatever the caller records next

@@ -94,6 +94,8 @@ public:
     explicit ScanKernels(VulkanContext& ctx);
 
     static bool supports(TransitionKind kind, ScanForm form);
+    // Throws Error naming the form and kind when supports() is false.
+    static void require_supported(TransitionKind kind, ScanForm form);
     // Whether this device can run ScanForm::ChunkedF16 (false with the reason in `why`).
     bool tensor_cores_available(std::string* why = nullptr) const;
 
