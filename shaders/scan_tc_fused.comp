@@ -61,12 +61,14 @@ shared float af[C * AFS];       // scores in float32; the last chunk's output ti
 shared float gsh[C];            // G_i (padding rows repeat the last valid G)
 shared float bsh[C];            // beta_s (0 for padding rows)
 
-void put8_scaled(uint at, uvec4 u, float f) {
-    const vec2 a = vec2(unpackFloat2x16(u.x)) * f, b = vec2(unpackFloat2x16(u.y)) * f,
-               c = vec2(unpackFloat2x16(u.z)) * f, d = vec2(unpackFloat2x16(u.w)) * f;
+// u (8 halves) times per-channel factors f0 (channels 0-3) and f1 (4-7), stored at `at`.
+void put8_channels(uint at, uvec4 u, vec4 f0, vec4 f1) {
+    const vec2 a = vec2(unpackFloat2x16(u.x)) * f0.xy, b = vec2(unpackFloat2x16(u.y)) * f0.zw,
+               c = vec2(unpackFloat2x16(u.z)) * f1.xy, d = vec2(unpackFloat2x16(u.w)) * f1.zw;
     hs8[at / 8u] = uvec4(packFloat2x16(f16vec2(a)), packFloat2x16(f16vec2(b)), packFloat2x16(f16vec2(c)),
                          packFloat2x16(f16vec2(d)));
 }
+void put8_scaled(uint at, uvec4 u, float f) { put8_channels(at, u, vec4(f), vec4(f)); }
 
 // Loads per invocation of one chunk's q/k rows and v rows (8 halves each): at most 8 and 2
 // (K <= 128, at least 64 invocations; C * V8 = 2 * WG always).

@@ -1,6 +1,6 @@
 // Vector decay (GLA, HGRN2: one log decay per key channel) in the fused tensor-core scan
-// (included by scan_tc_fused.comp after its shared memory and registers). With G the
-// chunk-local cumulative log decay per channel k and Gamma = exp(G):
+// (included by scan_tc_fused.comp after its shared memory, registers and put8_channels). With
+// G the chunk-local cumulative log decay per channel k and Gamma = exp(G):
 //     scores  A[i][s] = sum_k q_ik k_sk exp(G_ik - G_sk) beta_s       (s <= i)
 //     outputs o_i     = (q_i * Gamma_i)^T S + sum_{s <= i} A[i][s] v_s
 //     state   S'      = diag(Gamma_last) S + sum_s (k_s * beta_s Gamma_last / Gamma_s) v_s^T
@@ -59,14 +59,6 @@ void vd_fetch(uint n, uint h, uint tid, uint cl) {
     }
 }
 
-// u (8 halves) times per-channel factors f0 (channels 0-3) and f1 (4-7), stored at `at`.
-void vd_put8(uint at, uvec4 u, vec4 f0, vec4 f1) {
-    const vec2 a = vec2(unpackFloat2x16(u.x)) * f0.xy, b = vec2(unpackFloat2x16(u.y)) * f0.zw,
-               x = vec2(unpackFloat2x16(u.z)) * f1.xy, y = vec2(unpackFloat2x16(u.w)) * f1.zw;
-    hs8[at / 8u] = uvec4(packFloat2x16(f16vec2(a)), packFloat2x16(f16vec2(b)), packFloat2x16(f16vec2(x)),
-                         packFloat2x16(f16vec2(y)));
-}
-
 // Phase 1 staging: raw keys, G, the scaled halves for the off-diagonal tile, exp(G_last).
 void vd_stage_scores(uint tid) {
     const uint c = tid % K8;
@@ -79,9 +71,9 @@ void vd_stage_scores(uint tid) {
             hs8[g] = floatBitsToUint(vd_g[i][0]);
             hs8[g + 1u] = floatBitsToUint(vd_g[i][1]);
             if (r < 16u)   // keys of sub-chunk 0: k_s beta_s exp(G_15 - G_s)
-                vd_put8(VD_QK_OFF + at, rk[i], rb[i] * exp(vd_gref[0] - vd_g[i][0]), rb[i] * exp(vd_gref[1] - vd_g[i][1]));
+                put8_channels(VD_QK_OFF + at, rk[i], rb[i] * exp(vd_gref[0] - vd_g[i][0]), rb[i] * exp(vd_gref[1] - vd_g[i][1]));
             else           // queries of sub-chunk 1: q_i exp(G_i - G_15)
-                vd_put8(VD_QK_OFF + at, rq[i], exp(vd_g[i][0] - vd_gref[0]), exp(vd_g[i][1] - vd_gref[1]));
+                put8_channels(VD_QK_OFF + at, rq[i], exp(vd_g[i][0] - vd_gref[0]), exp(vd_g[i][1] - vd_gref[1]));
         }
     }
     if (tid < K8) {
@@ -151,8 +143,8 @@ void vd_stage_products(uint tid) {
         const uint e = tid + i * WG, r = e / K8;
         if (i < QPT && e < C * K8) {
             const uint at = r * KS + 8u * c;
-            vd_put8(VD_QG_OFF + at, rq[i], exp(vd_g[i][0]), exp(vd_g[i][1]));
-            vd_put8(VD_KD_OFF + at, rk[i], rb[i] * exp(vd_glast[0] - vd_g[i][0]), rb[i] * exp(vd_glast[1] - vd_g[i][1]));
+            put8_channels(VD_QG_OFF + at, rq[i], exp(vd_g[i][0]), exp(vd_g[i][1]));
+            put8_channels(VD_KD_OFF + at, rk[i], rb[i] * exp(vd_glast[0] - vd_g[i][0]), rb[i] * exp(vd_glast[1] - vd_g[i][1]));
         }
     }
 }
