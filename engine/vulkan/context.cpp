@@ -116,7 +116,7 @@ VulkanContext::VulkanContext(const ContextOptions& options) {
             if (const char* e = std::getenv("STATESCOPE_VULKAN_DEVICE")) request = e;
         chosen_ = choose_device(devices_, request);
         physical_ = physicals_[chosen_];
-        create_device();
+        create_device(options.pipeline_statistics || env_flag("STATESCOPE_PIPELINE_STATISTICS"));
     } catch (...) {
         // The destructor does not run for a constructor that throws: release what exists.
         if (pool_) vkDestroyCommandPool(device_, pool_, nullptr);
@@ -180,7 +180,7 @@ void VulkanContext::create_instance(bool validation, bool require_validation) {
     }
 }
 
-void VulkanContext::create_device() {
+void VulkanContext::create_device(bool pipeline_statistics) {
     const DeviceInfo& info = device();
     float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -220,6 +220,23 @@ void VulkanContext::create_device() {
         extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
         *tail = &cm;
         tail = &cm.pNext;
+    }
+
+    VkPhysicalDeviceShaderClockFeaturesKHR clk{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR};
+    if (info.shader_clock) {   // only the profiling variant of the tensor-core scan reads it
+        clk.shaderSubgroupClock = VK_TRUE;
+        extensions.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+        *tail = &clk;
+        tail = &clk.pNext;
+    }
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pe{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+    if (pipeline_statistics && info.has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+        pe.pipelineExecutableInfo = VK_TRUE;
+        extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+        *tail = &pe;
+        tail = &pe.pNext;
+        capture_statistics_ = true;
     }
 
     // The tensor-core kernels declare the Vulkan memory model (GL_NV_cooperative_matrix comes
@@ -283,6 +300,13 @@ ComputePipeline& VulkanContext::pipeline(const PipelineDesc& desc) {
     if (it != pipelines_.end()) return *it->second;
     auto p = std::make_unique<ComputePipeline>(*this, desc);
     return *pipelines_.emplace(key, std::move(p)).first->second;
+}
+
+std::vector<std::string> VulkanContext::pipeline_statistics() const {
+    std::vector<std::string> lines;
+    for (const auto& [key, p] : pipelines_)
+        if (!p->statistics().empty()) lines.push_back(key + ": " + p->statistics());
+    return lines;
 }
 
 void VulkanContext::wait_idle() {

@@ -174,6 +174,7 @@ DeviceInfo query_device(VkInstance instance, VkPhysicalDevice pd, int index) {
     VkPhysicalDeviceBufferDeviceAddressFeatures bda{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_BUFFER_DEVICE_ADDRESS_FEATURES};
     VkPhysicalDeviceSubgroupSizeControlFeatures sgscf{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cmnv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceShaderClockFeaturesKHR clk{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR};
     VkPhysicalDeviceFeatures2 feats2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     feats2.pNext = &st16;
     tail = &st16.pNext;
@@ -184,6 +185,8 @@ DeviceInfo query_device(VkInstance instance, VkPhysicalDevice pd, int index) {
     if (has_bda) { *tail = &bda; tail = &bda.pNext; }
     if (has_sgsc) { *tail = &sgscf; tail = &sgscf.pNext; }
     if (has_cmnv) { *tail = &cmnv; tail = &cmnv.pNext; }
+    const bool has_clock = d.has_extension(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+    if (has_clock) { *tail = &clk; tail = &clk.pNext; }
     vkGetPhysicalDeviceFeatures2(pd, &feats2);
     d.storage16 = st16.storageBuffer16BitAccess;
     d.float16 = has_f16 && f16.shaderFloat16;
@@ -193,6 +196,7 @@ DeviceInfo query_device(VkInstance instance, VkPhysicalDevice pd, int index) {
     d.coop_matrix_nv = has_cmnv && cmnv.cooperativeMatrix;
     d.coop_matrix_khr = d.has_extension("VK_KHR_cooperative_matrix");
     d.float_atomics = d.has_extension(VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
+    d.shader_clock = has_clock && clk.shaderSubgroupClock;
     if (d.coop_matrix_nv) query_coop_matrix_nv(instance, pd, d);
     return d;
 }

@@ -29,6 +29,7 @@ struct DeviceInfo {
     // Arithmetic and storage types.
     bool float16 = false, int8 = false, storage16 = false;
     bool float_atomics = false;           // VK_EXT_shader_atomic_float
+    bool shader_clock = false;            // VK_KHR_shader_clock, subgroup scope (kernel phase profiles)
     bool buffer_device_address = false;
 
     // Cooperative matrices (tensor cores): the NV extension is what Debian's glslc can target.

@@ -4,6 +4,47 @@
 #include "vulkan/embedded_shaders.h"
 
 namespace statescope::vk {
+namespace {
+
+// The statistics of every executable of `pipeline` (a compute pipeline has one), as
+// "name value" pairs joined by commas. A driver that reports none gives an empty string.
+std::string query_statistics(VulkanContext& ctx, VkPipeline pipeline) {
+    VkDevice dev = ctx.handle();
+    auto props = reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(
+        vkGetDeviceProcAddr(dev, "vkGetPipelineExecutablePropertiesKHR"));
+    auto stats = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+        vkGetDeviceProcAddr(dev, "vkGetPipelineExecutableStatisticsKHR"));
+    if (!props || !stats) return {};
+    VkPipelineInfoKHR pi{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+    pi.pipeline = pipeline;
+    uint32_t n = 0;
+    ctx.check(props(dev, &pi, &n, nullptr), "vkGetPipelineExecutablePropertiesKHR");
+    std::string out;
+    for (uint32_t e = 0; e < n; ++e) {
+        VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+        ei.pipeline = pipeline;
+        ei.executableIndex = e;
+        uint32_t m = 0;
+        ctx.check(stats(dev, &ei, &m, nullptr), "vkGetPipelineExecutableStatisticsKHR");
+        std::vector<VkPipelineExecutableStatisticKHR> s(m, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+        ctx.check(stats(dev, &ei, &m, s.data()), "vkGetPipelineExecutableStatisticsKHR");
+        for (uint32_t i = 0; i < m; ++i) {
+            std::string v;
+            switch (s[i].format) {
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: v = s[i].value.b32 ? "yes" : "no"; break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: v = std::to_string(s[i].value.i64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: v = std::to_string(s[i].value.u64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: v = std::to_string(s[i].value.f64); break;
+            default: v = "?";
+            }
+            if (!out.empty()) out += ", ";
+            out += std::string(s[i].name) + " " + v;
+        }
+    }
+    return out;
+}
+
+} // namespace
 
 std::string PipelineDesc::key() const {
     std::string k = module + "|b" + std::to_string(bindings) + "|p" + std::to_string(push_bytes) + "|sg" +
@@ -71,8 +112,10 @@ ComputePipeline::ComputePipeline(VulkanContext& ctx, const PipelineDesc& desc) :
             cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
         }
         cpci.layout = layout_;
+        if (ctx.captures_pipeline_statistics()) cpci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
         ctx.check(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpci, nullptr, &pipeline_),
                   ("vkCreateComputePipelines" + what).c_str());
+        if (ctx.captures_pipeline_statistics()) statistics_ = query_statistics(ctx, pipeline_);
     } catch (...) {
         if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
         if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);

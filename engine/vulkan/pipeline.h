@@ -38,10 +38,13 @@ public:
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
     const PipelineDesc& desc() const { return desc_; }
     const std::string& name() const { return desc_.module; }
+    // The driver's compile statistics ("Register Count 128, ..."), when the context captures them.
+    const std::string& statistics() const { return statistics_; }
 
 private:
     VulkanContext& ctx_;
     PipelineDesc desc_;
+    std::string statistics_;
     VkShaderModule module_ = VK_NULL_HANDLE;
     VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;
