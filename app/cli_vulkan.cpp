@@ -99,6 +99,7 @@ void print_device(const DeviceInfo& d, bool selected) {
     std::printf("   float16: %s, int8: %s, 16-bit storage: %s, float atomics: %s, buffer device address: %s\n",
                 yes_no(d.float16).c_str(), yes_no(d.int8).c_str(), yes_no(d.storage16).c_str(),
                 yes_no(d.float_atomics).c_str(), yes_no(d.buffer_device_address).c_str());
+    std::printf("   shader clock (subgroup): %s\n", yes_no(d.shader_clock).c_str());
     std::printf("   shared memory: %u KiB per workgroup, workgroup: up to %u invocations, push constants: %u bytes\n",
                 d.max_shared_memory / 1024, d.max_workgroup_invocations, d.max_push_constants);
     std::printf("   memory: %s device-local (unified with host: %s), storage buffer range %s\n",
@@ -223,14 +224,20 @@ void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked,chunked-f16]\n"
                "                            [--chunk C] [--repeat N] [--warmup-ms MS] [--no-check] [--verbose] [--chunk-states]\n"
-               "                            [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
+               "                            [--pipeline-stats] [--tc-prefetch P] [--tc-profile] [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
                "  are batched as B*H heads. Times are GPU timestamps, the median of N runs recorded back to\n"
                "  back in one submission after --warmup-ms (default 1000) of warm-up runs;\n"
                "  --verbose prints each kernel's launch parameters. chunked-f16 (tensor cores, NVIDIA) converts\n"
                "  q, k, v to float16 once, in the first warm-up run, and is timed on those fp16 inputs; it is\n"
                "  one fused kernel with chunks of 32 (--chunk applies to the chunked form) and keeps the state\n"
-               "  at every chunk start only with --chunk-states (the chunked form always keeps them).\n",
+               "  at every chunk start only with --chunk-states (the chunked form always keeps them).\n"
+               "  --pipeline-stats prints the driver's compile statistics of every kernel used (registers,\n"
+               "  spills; where the device has VK_KHR_pipeline_executable_properties). --tc-prefetch P: chunked-f16\n"
+               "  issues each chunk's loads at its start (P = 0), the next chunk's before the current chunk's\n"
+               "  products (P = 1), or spread over P = 2 or 3 of its phases (default: 3 for scalar decay and\n"
+               "  the delta rule with at least 256 workgroups, else 0); --tc-profile runs its\n"
+               "  clock-instrumented variant and prints the cycles per chunk of each phase of the kernel.\n",
                stderr);
 }
 
@@ -300,8 +307,8 @@ int cmd_bench(int argc, char** argv) {
         return 0;
     }
     Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat", "warmup-ms",
-                                           "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile"},
-                              {"no-check", "verbose", "chunk-states"});
+                                           "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile", "tc-prefetch"},
+                              {"no-check", "verbose", "chunk-states", "pipeline-stats", "tc-profile"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
     const int V = int(parse_count("--dv", o.get("dv", "128")));
@@ -338,6 +345,7 @@ int cmd_bench(int argc, char** argv) {
 
     ContextOptions copt;
     copt.device = o.get("device");
+    copt.pipeline_statistics = o.has("pipeline-stats");
     VulkanContext ctx(copt);
     ScanKernels kernels(ctx);
     std::printf("device: %s (%s), Vulkan %s\n", ctx.device().name.c_str(), device_type_name(ctx.device().type),
@@ -375,6 +383,13 @@ int cmd_bench(int argc, char** argv) {
                 opt.form = form;
                 opt.chunk = chunk;
                 opt.keep_chunk_states = form != ScanForm::ChunkedF16 || o.has("chunk-states");
+                if (o.has("tc-prefetch")) {
+                    const std::string v = o.get("tc-prefetch");
+                    if (v != "0" && v != "1" && v != "2" && v != "3")
+                        throw Error("--tc-prefetch: '" + v + "' is not 0, 1, 2 or 3");
+                    opt.tc_prefetch = v[0] - '0';
+                }
+                opt.tc_profile = o.has("tc-profile") && form == ScanForm::ChunkedF16;
                 if (o.has("rec-workgroup")) opt.recurrent_workgroup = int(parse_count("--rec-workgroup", o.get("rec-workgroup")));
                 if (o.has("rec-tokens")) opt.recurrent_tokens = int(parse_count("--rec-tokens", o.get("rec-tokens")));
                 if (o.has("out-vblock")) opt.output_vblock = int(parse_count("--out-vblock", o.get("out-vblock")));
@@ -454,11 +469,23 @@ int cmd_bench(int argc, char** argv) {
                 std::printf("%-24s %-11s %4d %6d %5d %10.3f %9.1f %9.3f  %s\n", transition_name(kind),
                             scan_form_name(form), cfg.B, cfg.T, H, ms, min_bytes(in, f16) / (ms * 1e6),
                             flops / (ms * 1e9), note.c_str());
+                if (opt.tc_profile) {
+                    const TensorCoreProfile p = kernels.tensor_core_profile(buf);
+                    std::printf("  cycles per chunk (%d workgroups, %d chunks; subgroup 0's SM clock): total %.0f\n",
+                                p.workgroups, p.chunks, p.total);
+                    for (const auto& [name, cycles] : p.phases)
+                        std::printf("    %-30s %8.0f  %5.1f%%\n", name.c_str(), cycles, 100.0 * cycles / std::max(1.0, p.total));
+                }
                 std::fflush(stdout);
             }
         }
     }
     std::printf("GB/s: each input read once, outputs and state written once; TFLOP/s: the form's own algorithm.\n");
+    if (o.has("pipeline-stats")) {
+        if (!ctx.captures_pipeline_statistics())
+            std::printf("pipeline statistics: %s lacks VK_KHR_pipeline_executable_properties\n", ctx.device().name.c_str());
+        for (const std::string& line : ctx.pipeline_statistics()) std::printf("pipeline %s\n", line.c_str());
+    }
     if (failures) std::printf("%d failures (see above)\n", failures);
     return failures ? 1 : 0;
 }

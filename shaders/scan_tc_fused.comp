@@ -34,10 +34,33 @@ layout(std430, set = 0, binding = SS_BIND_K16) readonly buffer K16View { uvec4 k
 layout(std430, set = 0, binding = SS_BIND_V16) readonly buffer V16View { uvec4 v16x[]; };
 layout(std430, set = 0, binding = SS_BIND_T16) readonly buffer T16View { float16_t t16[]; };
 
+#ifdef TC_PROFILE
+// The profiling variant (ScanRunOptions::tc_profile): subgroup 0 reads the SM clock between
+// the phases of every chunk and adds up each phase's cycles; lane 0 writes the sums, one row
+// of 16 per workgroup, at the end. The clock reads may keep the compiler from moving work
+// across phase boundaries, so the total runs a little slower than the plain kernel.
+#extension GL_ARB_shader_clock : require
+layout(std430, set = 0, binding = SS_BIND_PROFILE) buffer ProfileBuf { uint prof_buf[]; };
+uint prof_sum[TC_PROF_PHASES];
+uint prof_last;
+void prof(uint phase) {
+    const uint now = clock2x32ARB().x;
+    prof_sum[phase] += now - prof_last;   // unsigned: a wrap of the low word still subtracts right
+    prof_last = now;
+}
+#define PROF(phase) prof(phase)
+#else
+#define PROF(phase)
+#endif
+
 layout(local_size_x_id = SS_SC_WORKGROUP) in;   // 32 * NS (the host sets it)
 layout(constant_id = SS_SC_KIND) const uint KIND = 0;
 layout(constant_id = SS_SC_KDIM) const uint KD = 128;   // K
 layout(constant_id = SS_SC_VBLOCK) const uint BV = 64;  // value columns per workgroup: 32 or 64
+// 0: each chunk's loads at its start. 1: chunk n+1's loads issued after chunk n is staged, all
+// at once; 2 or 3: spread over that many of chunk n's phases (after barriers 1, 2 and 3), so
+// that fewer are in flight at a time (vector decay: all at once, after its phase-2 staging).
+layout(constant_id = SS_SC_PREFETCH) const uint PREFETCH = 0;
 
 const uint C = TC_C;
 const uint NS = BV / 16u;
@@ -86,42 +109,54 @@ float r_glast, r_gsh, r_bsh;
 
 #include "common/scan_tc_vector_decay.glsl"
 
-// Issues the global loads of chunk n, all before any is stored, so that their latencies
-// overlap. (Issuing chunk n + 1's loads before chunk n's products instead was slower on the
-// H100: 1.09 against 0.83 ms, docs/benchmarks.md.)
-void fetch_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta) {
+// Issues the global loads of chunk n, or with parts > 1 the share `part` of them: the loads
+// are items (q rows with their gates and betas, k rows, v rows, the per-chunk scalars) and
+// part p takes the p-th of `parts` runs of them, so that PREFETCH can spread the next chunk's
+// loads over this chunk's phases. Every condition is constant after specialization.
+uint fetch_part_of(uint item, uint parts) { return item * parts / (2u * QPT + VPT + 1u); }
+
+void fetch_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta, uint part, uint parts) {
     const uint H = pc.H, p0 = n * C, cl = n < pc.num_chunks ? min(C, pc.L - p0) : 0u;
     [[unroll]] for (uint i = 0u; i < QMAX; ++i) {
         const uint e = tid + i * WG, r = e / K8, c = e % K8;
-        rq[i] = uvec4(0u);
-        rk[i] = uvec4(0u);
-        rg[i] = 0.0;
-        rb[i] = 0.0;
-        if (i < QPT && e < C * K8 && r < cl) {
-            const uint row = (p0 + r) * H + h;
-            rq[i] = q16x[row * K8 + c];
-            rk[i] = k16x[row * K8 + c];
-            if (gated) rg[i] = gcum_buf[row];
-            rb[i] = has_beta ? beta_buf[row] : 1.0;
+        const uint row = (p0 + r) * H + h;
+        const bool valid = i < QPT && e < C * K8 && r < cl;
+        if (fetch_part_of(i, parts) == part) {
+            rq[i] = uvec4(0u);
+            rg[i] = 0.0;
+            rb[i] = 0.0;
+            if (valid) {
+                rq[i] = q16x[row * K8 + c];
+                if (gated) rg[i] = gcum_buf[row];
+                rb[i] = has_beta ? beta_buf[row] : 1.0;
+            }
         }
+        if (fetch_part_of(QPT + i, parts) == part) rk[i] = valid ? k16x[row * K8 + c] : uvec4(0u);
     }
     [[unroll]] for (uint i = 0u; i < VMAX; ++i) {
         const uint e = tid + i * WG, r = e / V8, c = e % V8;
-        rv[i] = uvec4(0u);
-        if (i < VPT && e < C * V8 && r < cl && c0 + 8u * c < pc.V)
-            rv[i] = v16x[(((p0 + r) * H + h) * pc.V + c0) / 8u + c];
-    }
-    r_glast = 0.0;
-    r_gsh = 0.0;
-    r_bsh = 0.0;
-    if (cl > 0u) {
-        if (gated) r_glast = gcum_buf[(p0 + cl - 1u) * H + h];
-        if (tid < C) {
-            if (gated) r_gsh = gcum_buf[(p0 + min(tid, cl - 1u)) * H + h];
-            r_bsh = tid < cl ? (has_beta ? beta_buf[(p0 + tid) * H + h] : 1.0) : 0.0;
+        if (fetch_part_of(2u * QPT + i, parts) == part) {
+            rv[i] = uvec4(0u);
+            if (i < VPT && e < C * V8 && r < cl && c0 + 8u * c < pc.V)
+                rv[i] = v16x[(((p0 + r) * H + h) * pc.V + c0) / 8u + c];
         }
     }
-    if (KIND == SS_KIND_DIAGONAL) vd_fetch(n, h, tid, cl);
+    if (part + 1u == parts) {
+        r_glast = 0.0;
+        r_gsh = 0.0;
+        r_bsh = 0.0;
+        if (cl > 0u) {
+            if (gated) r_glast = gcum_buf[(p0 + cl - 1u) * H + h];
+            if (tid < C) {
+                if (gated) r_gsh = gcum_buf[(p0 + min(tid, cl - 1u)) * H + h];
+                r_bsh = tid < cl ? (has_beta ? beta_buf[(p0 + tid) * H + h] : 1.0) : 0.0;
+            }
+        }
+        if (KIND == SS_KIND_DIAGONAL) vd_fetch(n, h, tid, cl);
+    }
+}
+void fetch_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta) {
+    fetch_chunk(n, h, c0, tid, gated, has_beta, 0u, 1u);
 }
 
 // The fetched chunk into shared memory: raw q and k (for the scores), q * Gamma_i and
@@ -173,17 +208,34 @@ void main() {
         if (live) coopMatLoadNV(sacc[kk], s0_buf, (h * KD + 16u * kk) * V + col, V, false);
     }
 
+#ifdef TC_PROFILE
+    [[unroll]] for (uint i = 0u; i < TC_PROF_PHASES; ++i) prof_sum[i] = 0u;
+    prof_last = clock2x32ARB().x;
+    const uint prof_start = prof_last;
+#endif
+    if (PREFETCH != 0u) fetch_chunk(0u, h, c0, tid, gated, has_beta);
     for (uint n = 0u; n < pc.num_chunks; ++n) {
         const uint p0 = n * C, cl = min(C, pc.L - p0);
         barrier();   // (0) the previous chunk's shared operands read -> overwritten
-        fetch_chunk(n, h, c0, tid, gated, has_beta);
+        PROF(0u);
+        if (PREFETCH == 0u) fetch_chunk(n, h, c0, tid, gated, has_beta);
+        PROF(1u);
         const float g_last = stage_chunk(tid, gated, scaled);
+        PROF(2u);
         barrier();   // (1) operands staged -> read
+        PROF(3u);
+        // The load registers are free again (for vector decay, once its phase-2 staging has
+        // read them): with PREFETCH, the next chunk's loads go out now and land while this
+        // chunk's products run.
+        if (PREFETCH != 0u && !diag) fetch_chunk(n + 1u, h, c0, tid, gated, has_beta, 0u, PREFETCH);
 
         if (diag) {
             vd_scores(tid, j);
+            PROF(4u);
             barrier();   // (2) phase-1 operands read -> overwritten by phase 2
+            PROF(5u);
             vd_stage_products(tid);
+            if (PREFETCH != 0u) fetch_chunk(n + 1u, h, c0, tid, gated, has_beta);
         } else {
             // Scores A = Q K^T, causal tiles (0,0), (1,0), (1,1); float32 into af.
             for (uint t = j; t < 3u; t += NS) {
@@ -197,7 +249,10 @@ void main() {
                 }
                 coopMatStoreNV(a, af, 16u * r * AFS + 16u * c, AFS, false);
             }
+            PROF(4u);
             barrier();   // (2) scores written -> masked
+            if (PREFETCH >= 2u) fetch_chunk(n + 1u, h, c0, tid, gated, has_beta, 1u, PREFETCH);
+            PROF(5u);
             for (uint e = tid; e < C * C / 8u; e += WG) {
                 const uint i = e / (C / 8u), s0 = 8u * (e % (C / 8u));
                 float x[8];
@@ -213,7 +268,10 @@ void main() {
                                                       packFloat2x16(f16vec2(x[4], x[5])), packFloat2x16(f16vec2(x[6], x[7])));
             }
         }
+        PROF(6u);
         barrier();   // (3) masked scores (and the products' operands) written -> read
+        if (PREFETCH >= 3u && !diag) fetch_chunk(n + 1u, h, c0, tid, gated, has_beta, 2u, PREFETCH);
+        PROF(7u);
 
         if (live) {
             if (keep)
@@ -285,6 +343,7 @@ void main() {
                 }
             }
 
+            PROF(8u);
             // S = Gamma_last S + Kd^T V, Kd^T tiles read transposed from the staged keys.
             const float gamma = exp(g_last);
             [[unroll]] for (uint kk = 0u; kk < KT; ++kk) {
@@ -296,8 +355,16 @@ void main() {
                 LDT(x, kd_off + 16u * KS + 16u * kk, KS, true);
                 sacc[kk] = coopMatMulAddNV(x, v1, sacc[kk]);
             }
+            PROF(9u);
         }
     }
+#ifdef TC_PROFILE
+    if (j == 0u && lane == 0u) {
+        const uint row = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 16u;
+        [[unroll]] for (uint i = 0u; i < TC_PROF_PHASES; ++i) prof_buf[row + i] = prof_sum[i];
+        prof_buf[row + 15u] = clock2x32ARB().x - prof_start;
+    }
+#endif
 
     if (live)
         [[unroll]] for (uint kk = 0u; kk < KT; ++kk)

@@ -83,7 +83,7 @@ class TestVulkanScanF16 : public QObject {
         CpuResult ref;
         Tensor S, o, boundary;
     };
-    F16Run run_against_cpu(ScanInputs& in, std::mt19937& rng, int vblock = 0) {
+    F16Run run_against_cpu(ScanInputs& in, std::mt19937& rng, int vblock = 0, int prefetch = 0) {
         round_qkv(in);
         Tensor S0({in.H, in.K, in.V});
         testsupport::fill_normal(S0, rng, 0.5f);
@@ -92,6 +92,7 @@ class TestVulkanScanF16 : public QObject {
         ScanRunOptions opt;
         opt.form = ScanForm::ChunkedF16;
         opt.output_vblock = vblock;
+        opt.tc_prefetch = prefetch;
         r.S = S0;
         r.o = Tensor({in.T, in.H, in.V});
         gpu_scan(*ctx_, in, r.S.ptr(), r.o.ptr(), opt, &r.boundary);
@@ -179,6 +180,7 @@ private slots:
         QTest::addColumn<int>("V");
         QTest::addColumn<int>("vblock");
         QTest::addColumn<bool>("beta");   // write scales; for the delta rule: up to 2 and gated
+        QTest::addColumn<int>("prefetch");   // ScanRunOptions::tc_prefetch
         struct Size {
             int T, H, K, V, vblock;
         };
@@ -188,15 +190,17 @@ private slots:
                               {200, 2, 32, 80, 64}, {64, 1, 48, 16, 0},  {1, 2, 16, 16, 0},      {70, 3, 112, 48, 64}};
         for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::DeltaRule,
                                     TransitionKind::Diagonal})
-            for (bool beta : {false, true})
+            for (int variant = 0; variant < 5; ++variant)   // no beta; beta with prefetch 0, 1, 2, 3
                 for (Size s : sizes) {
+                    const bool beta = variant > 0;
+                    const int prefetch = std::max(0, variant - 1);
                     if (kind == TransitionKind::Diagonal) {   // its K and value-block limits
                         if (s.K != 16 && s.K != 32 && s.K != 64 && s.K != 128) s.K = s.K < 64 ? 32 : 64;
                         if (s.vblock == 32) continue;
                     }
-                    QTest::addRow("%s%s T%d H%d K%d V%d block%d", transition_name(kind), beta ? "+beta" : "", s.T, s.H,
-                                  s.K, s.V, s.vblock)
-                        << int(kind) << s.T << s.H << s.K << s.V << s.vblock << beta;
+                    QTest::addRow("%s%s prefetch%d T%d H%d K%d V%d block%d", transition_name(kind), beta ? "+beta" : "",
+                                  prefetch, s.T, s.H, s.K, s.V, s.vblock)
+                        << int(kind) << s.T << s.H << s.K << s.V << s.vblock << beta << prefetch;
                 }
     }
     void matches_cpu_on_f16_inputs() {
@@ -208,6 +212,7 @@ private slots:
         QFETCH(int, V);
         QFETCH(int, vblock);
         QFETCH(bool, beta);
+        QFETCH(int, prefetch);
         std::mt19937 rng(4000 + kind * 31 + T + K * 7 + V + vblock);
         const auto tk = TransitionKind(kind);
         const bool delta = tk == TransitionKind::DeltaRule;
@@ -220,7 +225,7 @@ private slots:
             std::uniform_real_distribution<float> u01(0.0f, 1.0f);
             for (float& b : in.beta.data) b = u01(rng);
         }
-        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock);
+        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock, prefetch);
         const QString what = QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V);
         expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, what + " outputs");
         expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, what + " final state");
@@ -285,6 +290,43 @@ private slots:
         const auto [ref, S, o, boundary] = run_against_cpu(in, rng);
         expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, "strong vector decay outputs");
         expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, "strong vector decay final state");
+    }
+
+    // The clock-instrumented variant computes the same result and reports a cycle count for
+    // every phase; the phases (subgroup 0's time in the chunk loop) fit inside the total.
+    void profiled_variant_matches_and_reports_phases() {
+        if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
+        if (!ctx_->device().shader_clock) QSKIP("the device has no subgroup shader clock (VK_KHR_shader_clock)");
+        for (TransitionKind kind : {TransitionKind::Scalar, TransitionKind::DeltaRule, TransitionKind::Diagonal}) {
+            const int T = 300, H = 3, K = 64, V = 80;
+            std::mt19937 rng(7000 + int(kind));
+            ScanInputs in = testsupport::random_scan_inputs(kind, T, H, K, V, 1, rng, 2.0f);
+            round_qkv(in);
+            Tensor S_ref({H, K, V}), o_ref({T, H, V});
+            scan_recurrent(in, S_ref.ptr(), o_ref.ptr());
+            ScanKernels kernels(*ctx_);
+            ScanBuffers b = kernels.upload(in, nullptr);
+            ScanRunOptions opt;
+            opt.form = ScanForm::ChunkedF16;
+            QVERIFY_THROWS_EXCEPTION(Error, kernels.tensor_core_profile(b));   // no profiled run yet
+            opt.tc_profile = true;
+            kernels.run(b, opt);
+            Tensor o({T, H, V});
+            kernels.download_outputs(b, o.ptr());
+            expect_close(o.ptr(), o_ref.ptr(), o.data.size(), kTolerance, QString("profiled %1").arg(transition_name(kind)));
+            const TensorCoreProfile p = kernels.tensor_core_profile(b);
+            QCOMPARE(p.chunks, (T + 31) / 32);
+            const int vblock = kind == TransitionKind::Diagonal ? 64 : 32;   // few heads: blocks of 32
+            QCOMPARE(p.workgroups, H * ((V + vblock - 1) / vblock));
+            QCOMPARE(int(p.phases.size()), 10);
+            double sum = 0;
+            for (const auto& [name, cycles] : p.phases) {
+                QVERIFY2(cycles >= 0, name.c_str());
+                sum += cycles;
+            }
+            QVERIFY(p.phases[2].second > 0);   // the loads' wait and staging take time
+            QVERIFY2(sum > 0 && sum <= p.total * 1.001, qPrintable(QString("phases %1 > total %2").arg(sum).arg(p.total)));
+        }
     }
 
     void validation_reported_no_errors() {

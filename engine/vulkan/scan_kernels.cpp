@@ -88,6 +88,7 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_V16] = or_placeholder(b.v16);
     v[SS_BIND_T16] = or_placeholder(b.t16);
     v[SS_BIND_DPLR_KEYS] = or_placeholder(b.dplr_keys);
+    v[SS_BIND_PROFILE] = or_placeholder(b.profile);
     return v;
 }
 
@@ -565,6 +566,19 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
     return ceil_div(b.V, 64) * uint32_t(b.H) >= 256 ? 64 : 32;
 }
 
+// The prefetch depth of the fused kernel (ScanRunOptions::tc_prefetch). On the H100 (docs/
+// benchmarks.md, session 5), spreading the next chunk's loads over three phases took scalar
+// decay from 1.15 to 1.02 ms and the delta rule from 1.72 to 1.45 ms at B=8, T=4096, but made
+// no decay slower (0.68 to 0.97 ms), and every kind slower when each SM holds a single
+// workgroup (T=65536, B=1): the in-flight loads delay the shared-memory reads of the products
+// (--tc-profile shows the score phase waiting), which pays only where the scalar gates' extra
+// loads and arithmetic have something to hide behind.
+uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups) {
+    if (options.tc_prefetch >= 0) return uint32_t(options.tc_prefetch);
+    const bool gated_scalar = b.kind == TransitionKind::Scalar || b.kind == TransitionKind::DeltaRule;
+    return gated_scalar && workgroups >= 256 ? 3u : 0u;
+}
+
 void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options,
                                      bool timestamps, bool cast_f16) {
     auto stamp = [&](const char* label) {
@@ -587,7 +601,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     ScanPush push = make_push(b);
     push.num_chunks = uint32_t(b.num_chunks);
     if (!options.keep_chunk_states) push.flags |= SS_FLAG_NO_CHUNK_STATES;
-    const auto binds = bindings(b);
+    auto binds = bindings(b);
     const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H), kind = uint32_t(b.kind);
     const uint32_t subgroup = ctx_.device().subgroup_size_control ? kTensorCoreSubgroup : 0;
     if (cast_f16) {
@@ -615,11 +629,25 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         stamp("wy");
     }
     const uint32_t vblock = tensor_core_vblock(b, options);
-    ComputePipeline& fused = ctx_.pipeline(scan_pipeline("scan_tc_fused",
+    require(options.tc_prefetch >= -1 && options.tc_prefetch <= 3,
+            "GPU scan: tc_prefetch takes 0 to 3, or -1 for the default (got " + std::to_string(options.tc_prefetch) + ")");
+    const uint32_t prefetch = tensor_core_prefetch(b, options, ceil_div(b.V, vblock) * H);
+    if (options.tc_profile) {
+        require(ctx_.device().shader_clock, "GPU scan: profiling the tensor-core form needs VK_KHR_shader_clock, which " +
+                                                ctx_.device().name + " lacks");
+        const uint32_t groups = ceil_div(b.V, vblock) * H;
+        if (!b.profile.valid() || b.profile_workgroups != int(groups)) {
+            b.profile = Buffer(ctx_, size_t(groups) * 16 * sizeof(uint32_t), MemoryKind::Device, "tensor-core scan profile");
+            b.profile_workgroups = int(groups);
+        }
+        binds[SS_BIND_PROFILE] = &b.profile;
+    }
+    ComputePipeline& fused = ctx_.pipeline(scan_pipeline(options.tc_profile ? "scan_tc_fused_prof" : "scan_tc_fused",
                                                          {{SS_SC_WORKGROUP, 2 * vblock},
                                                           {SS_SC_KIND, kind},
                                                           {SS_SC_KDIM, uint32_t(b.K)},
-                                                          {SS_SC_VBLOCK, vblock}},
+                                                          {SS_SC_VBLOCK, vblock},
+                                                          {SS_SC_PREFETCH, prefetch}},
                                                          subgroup));
     batch.dispatch(fused, binds, push, ceil_div(b.V, vblock), H);
     stamp("scan");
@@ -629,8 +657,11 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
         const uint32_t vb = tensor_core_vblock(b, options);
+        const uint32_t prefetch = tensor_core_prefetch(b, options, ceil_div(b.V, vb) * uint32_t(b.H));
         return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
-               std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads), chunk states " +
+               std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads)" +
+               (prefetch ? ", next chunk prefetched in " + std::to_string(prefetch) + " part(s)" : "") +
+               ", chunk states " +
                (options.keep_chunk_states ? "kept" : "not kept");
     }
     if (options.form == ScanForm::Recurrent) {
@@ -661,6 +692,29 @@ Tensor ScanKernels::download_chunk_states(const ScanBuffers& b) const {
     Tensor t({b.num_chunks, b.H, b.K, b.V});
     download(ctx_, b.sb, t.ptr(), t.data.size() * sizeof(float));
     return t;
+}
+
+TensorCoreProfile ScanKernels::tensor_core_profile(const ScanBuffers& b) const {
+    require(b.profile.valid(), "GPU scan: no tensor-core run with profiling (ScanRunOptions::tc_profile) to read");
+    // The phases of scan_tc_fused.comp's chunk loop, in its PROF() order.
+    static const char* const names[] = {"barrier 0 (chunk start)", "issue loads", "wait loads + stage", "barrier 1",
+                                        "scores", "barrier 2", "mask (vector decay: stage 2)", "barrier 3",
+                                        "outputs (+ delta values)", "state update"};
+    std::vector<uint32_t> raw(size_t(b.profile_workgroups) * 16);
+    download(ctx_, b.profile, raw.data(), raw.size() * sizeof(uint32_t));
+    TensorCoreProfile p;
+    p.workgroups = b.profile_workgroups;
+    p.chunks = b.num_chunks;
+    const double per = 1.0 / (double(p.workgroups) * std::max(1, p.chunks));
+    for (int i = 0; i < 10; ++i) {
+        double sum = 0;
+        for (int g = 0; g < p.workgroups; ++g) sum += raw[size_t(g) * 16 + i];
+        p.phases.emplace_back(names[i], sum * per);
+    }
+    double total = 0;
+    for (int g = 0; g < p.workgroups; ++g) total += raw[size_t(g) * 16 + 15];
+    p.total = total * per;
+    return p;
 }
 
 ScanTiming gpu_scan(VulkanContext& ctx, const ScanInputs& in, float* S, float* o, const ScanRunOptions& options,

@@ -56,6 +56,24 @@ struct ScanRunOptions {
     // chunked form needs them as its intermediate and always keeps them; the fused kernel does
     // not, and skipping them saves one float32 state write per chunk and head.
     bool keep_chunk_states = true;
+    // ChunkedF16: 0 issues each chunk's global loads at its start; 1 issues the next chunk's
+    // loads before this chunk's products, so that they overlap the tensor-core work (costs the
+    // registers that hold them); 2 or 3 spread them over that many of the chunk's phases.
+    // -1: the measured choice (tensor_core_prefetch in scan_kernels.cpp).
+    int tc_prefetch = -1;
+    // ChunkedF16 (no DPLR): run the profiling variant of the fused kernel, which adds up the
+    // SM-clock cycles of each phase of its chunk loop (needs VK_KHR_shader_clock); read them
+    // with ScanKernels::tensor_core_profile. For tuning: the clock reads cost some speed.
+    bool tc_profile = false;
+};
+
+// Cycles per chunk of each phase of the fused tensor-core kernel, averaged over its workgroups
+// (ScanRunOptions::tc_profile). Barrier phases are time spent waiting for the workgroup's
+// other subgroups; the others are subgroup 0's own work.
+struct TensorCoreProfile {
+    std::vector<std::pair<std::string, double>> phases;
+    double total = 0;   // cycles per chunk from the kernel's start to its end
+    int workgroups = 0, chunks = 0;
 };
 
 // GPU time per stage of one run (from timestamp queries; empty where the device has none) and
@@ -82,6 +100,8 @@ struct ScanBuffers {
     bool f16_stale = true;
     Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
     Buffer dplr_keys;   // Chunked DiagPlusRankOne: a_t, k_t interleaved (shaders/scan_chunk_dplr.comp)
+    Buffer profile;     // ScanRunOptions::tc_profile's phase cycles, 16 per workgroup
+    int profile_workgroups = 0;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
@@ -120,6 +140,8 @@ public:
     void download_outputs(const ScanBuffers& b, float* o) const;   // [T, H, V]
     // [N, H, K, V]: the state before position n * chunk, for each chunk n of the last chunked run.
     Tensor download_chunk_states(const ScanBuffers& b) const;
+    // The phase cycles of the last run with ScanRunOptions::tc_profile (Error if there was none).
+    TensorCoreProfile tensor_core_profile(const ScanBuffers& b) const;
 
     // The parameters run() would use (for the benchmark's report): a short description.
     std::string describe(const ScanBuffers& b, const ScanRunOptions& options) const;
