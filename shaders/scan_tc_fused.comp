@@ -37,11 +37,11 @@ layout(std430, set = 0, binding = SS_BIND_T16) readonly buffer T16View { float16
 #ifdef TC_PROFILE
 // The profiling variant (ScanRunOptions::tc_profile): subgroup 0 reads the SM clock between
 // the phases of every chunk and adds up each phase's cycles; lane 0 writes the sums, one row
-// of 16 per workgroup, at the end. The clock reads may keep the compiler from moving work
+// of SS_PROFILE_ROW per workgroup, at the end (ScanKernels::tensor_core_profile names them). The clock reads may keep the compiler from moving work
 // across phase boundaries, so the total runs a little slower than the plain kernel.
 #extension GL_ARB_shader_clock : require
 layout(std430, set = 0, binding = SS_BIND_PROFILE) buffer ProfileBuf { uint prof_buf[]; };
-uint prof_sum[TC_PROF_PHASES];
+uint prof_sum[SS_PROFILE_PHASES];
 uint prof_last;
 void prof(uint phase) {
     const uint now = clock2x32ARB().x;
@@ -209,7 +209,7 @@ void main() {
     }
 
 #ifdef TC_PROFILE
-    [[unroll]] for (uint i = 0u; i < TC_PROF_PHASES; ++i) prof_sum[i] = 0u;
+    [[unroll]] for (uint i = 0u; i < SS_PROFILE_PHASES; ++i) prof_sum[i] = 0u;
     prof_last = clock2x32ARB().x;
     const uint prof_start = prof_last;
 #endif
@@ -360,9 +360,9 @@ void main() {
     }
 #ifdef TC_PROFILE
     if (j == 0u && lane == 0u) {
-        const uint row = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 16u;
-        [[unroll]] for (uint i = 0u; i < TC_PROF_PHASES; ++i) prof_buf[row + i] = prof_sum[i];
-        prof_buf[row + 15u] = clock2x32ARB().x - prof_start;
+        const uint row = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * SS_PROFILE_ROW;
+        [[unroll]] for (uint i = 0u; i < SS_PROFILE_PHASES; ++i) prof_buf[row + i] = prof_sum[i];
+        prof_buf[row + SS_PROFILE_ROW - 1u] = clock2x32ARB().x - prof_start;
     }
 #endif
 

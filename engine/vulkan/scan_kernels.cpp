@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <limits>
 
 namespace statescope::vk {
@@ -201,6 +202,10 @@ void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOpti
         require(vb == 0 || vb == 64, "GPU scan: the chunked-f16 form of vector decay takes value blocks of 64 (got " +
                                          std::to_string(vb) + ")");
     }
+    require(options.tc_prefetch >= -1 && options.tc_prefetch <= 3,
+            "GPU scan: tc_prefetch takes 0 to 3, or -1 for the default (got " + std::to_string(options.tc_prefetch) + ")");
+    require(!options.tc_profile || ctx_.device().shader_clock,
+            "GPU scan: profiling the tensor-core form needs VK_KHR_shader_clock, which " + ctx_.device().name + " lacks");
 }
 
 ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
@@ -628,16 +633,12 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         batch.barrier(); // TB, TG written -> read by the scan
         stamp("wy");
     }
-    const uint32_t vblock = tensor_core_vblock(b, options);
-    require(options.tc_prefetch >= -1 && options.tc_prefetch <= 3,
-            "GPU scan: tc_prefetch takes 0 to 3, or -1 for the default (got " + std::to_string(options.tc_prefetch) + ")");
-    const uint32_t prefetch = tensor_core_prefetch(b, options, ceil_div(b.V, vblock) * H);
+    const uint32_t vblock = tensor_core_vblock(b, options), groups = ceil_div(b.V, vblock) * H;
+    const uint32_t prefetch = tensor_core_prefetch(b, options, groups);
     if (options.tc_profile) {
-        require(ctx_.device().shader_clock, "GPU scan: profiling the tensor-core form needs VK_KHR_shader_clock, which " +
-                                                ctx_.device().name + " lacks");
-        const uint32_t groups = ceil_div(b.V, vblock) * H;
         if (!b.profile.valid() || b.profile_workgroups != int(groups)) {
-            b.profile = Buffer(ctx_, size_t(groups) * 16 * sizeof(uint32_t), MemoryKind::Device, "tensor-core scan profile");
+            b.profile = Buffer(ctx_, size_t(groups) * SS_PROFILE_ROW * sizeof(uint32_t), MemoryKind::Device,
+                               "tensor-core scan profile");
             b.profile_workgroups = int(groups);
         }
         binds[SS_BIND_PROFILE] = &b.profile;
@@ -700,19 +701,21 @@ TensorCoreProfile ScanKernels::tensor_core_profile(const ScanBuffers& b) const {
     static const char* const names[] = {"barrier 0 (chunk start)", "issue loads", "wait loads + stage", "barrier 1",
                                         "scores", "barrier 2", "mask (vector decay: stage 2)", "barrier 3",
                                         "outputs (+ delta values)", "state update"};
-    std::vector<uint32_t> raw(size_t(b.profile_workgroups) * 16);
+    static_assert(std::size(names) == SS_PROFILE_PHASES);
+    constexpr size_t row = SS_PROFILE_ROW;
+    std::vector<uint32_t> raw(size_t(b.profile_workgroups) * row);
     download(ctx_, b.profile, raw.data(), raw.size() * sizeof(uint32_t));
     TensorCoreProfile p;
     p.workgroups = b.profile_workgroups;
     p.chunks = b.num_chunks;
     const double per = 1.0 / (double(p.workgroups) * std::max(1, p.chunks));
-    for (int i = 0; i < 10; ++i) {
+    for (size_t i = 0; i < std::size(names); ++i) {
         double sum = 0;
-        for (int g = 0; g < p.workgroups; ++g) sum += raw[size_t(g) * 16 + i];
+        for (int g = 0; g < p.workgroups; ++g) sum += raw[size_t(g) * row + i];
         p.phases.emplace_back(names[i], sum * per);
     }
     double total = 0;
-    for (int g = 0; g < p.workgroups; ++g) total += raw[size_t(g) * 16 + 15];
+    for (int g = 0; g < p.workgroups; ++g) total += raw[size_t(g) * row + row - 1];
     p.total = total * per;
     return p;
 }

@@ -56,7 +56,7 @@ namespace statescope::vk {
                              //             rule; scan_tc_wy.comp)
 #define SS_BIND_DPLR_KEYS 18 // [2T, H, K] chunked DiagPlusRankOne: keys a_t, k_t of micro-steps 2t, 2t+1
                              //             (scan_chunk_dplr.comp)
-#define SS_BIND_PROFILE 19   // [workgroups, 16] uint: ScanRunOptions::tc_profile's phase cycles
+#define SS_BIND_PROFILE 19   // [workgroups, SS_PROFILE_ROW] uint: ScanRunOptions::tc_profile's phase cycles
 #define SS_BINDING_COUNT 20
 
 // Specialization-constant ids.
@@ -72,7 +72,12 @@ namespace statescope::vk {
 #define SS_SC_TOKENS 9       // recurrent: tokens staged in shared memory per block
 #define SS_SC_SUBSTEPS 10    // recurrent: micro-steps per token
 #define SS_SC_WHICH 11       // float16 cast: 0 = q, 1 = k, 2 = v
-#define SS_SC_PREFETCH 12    // tensor-core scan: 1 = issue chunk n+1's loads during chunk n's products
+#define SS_SC_PREFETCH 12    // tensor-core scan: 0-3, ScanRunOptions::tc_prefetch
+
+// The profiled tensor-core scan (SS_BIND_PROFILE): per workgroup a row of SS_PROFILE_ROW uints,
+// the cycles of its SS_PROFILE_PHASES chunk-loop phases first, its total cycles last.
+#define SS_PROFILE_PHASES 10
+#define SS_PROFILE_ROW 16
 
 SS_PUSH_BLOCK_BEGIN
     SS_U32 T;            // tokens

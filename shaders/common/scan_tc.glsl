@@ -16,7 +16,5 @@
 // The fused kernel's chunk and its largest key size (the host's plan mirrors these).
 const uint TC_C = 32u;
 const uint TC_KMAX = 128u;
-// The fused kernel's profiled phases (ScanKernels::phase_names mirrors them).
-const uint TC_PROF_PHASES = 10u;
 
 #endif
