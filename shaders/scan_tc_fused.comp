@@ -38,7 +38,8 @@ layout(std430, set = 0, binding = SS_BIND_T16) readonly buffer T16View { float16
 // The profiling variant (ScanRunOptions::tc_profile): subgroup 0 reads the SM clock between
 // the phases of every chunk and adds up each phase's cycles; lane 0 writes the sums, one row
 // of SS_PROFILE_ROW per workgroup, at the end (ScanKernels::tensor_core_profile names them). The clock reads may keep the compiler from moving work
-// across phase boundaries, so the total runs a little slower than the plain kernel.
+// across phase boundaries, so its time differs from the plain kernel's (on the H100 from 13%
+// faster to 30% slower, docs/benchmarks.md).
 #extension GL_ARB_shader_clock : require
 layout(std430, set = 0, binding = SS_BIND_PROFILE) buffer ProfileBuf { uint prof_buf[]; };
 uint prof_sum[SS_PROFILE_PHASES];

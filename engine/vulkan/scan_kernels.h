@@ -63,7 +63,7 @@ struct ScanRunOptions {
     int tc_prefetch = -1;
     // ChunkedF16 (no DPLR): run the profiling variant of the fused kernel, which adds up the
     // SM-clock cycles of each phase of its chunk loop (needs VK_KHR_shader_clock); read them
-    // with ScanKernels::tensor_core_profile. For tuning: the clock reads cost some speed.
+    // with ScanKernels::tensor_core_profile. For tuning: the clock reads change its speed.
     bool tc_profile = false;
 };
 
