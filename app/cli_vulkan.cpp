@@ -224,7 +224,7 @@ void bench_usage() {
     std::fputs("usage: statescope-cli bench [--device D] [--configs BxT,...] [--heads H] [--dk K] [--dv V]\n"
                "                            [--kinds identity,scalar,diagonal,delta,dplr] [--forms recurrent,chunked,chunked-f16]\n"
                "                            [--chunk C] [--repeat N] [--warmup-ms MS] [--no-check] [--verbose] [--chunk-states]\n"
-               "                            [--pipeline-stats] [--tc-prefetch P] [--tc-profile] [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
+               "                            [--pipeline-stats] [--tc-prefetch P] [--tc-profile] [--tc-segments N] [--rec-workgroup N] [--rec-tokens N] [--out-vblock N] [--out-ktile N]\n"
                "  defaults: --configs 8x4096,1x65536 --heads 16 --dk 128 --dv 128 --repeat 5; B sequences\n"
                "  are batched as B*H heads. Times are GPU timestamps, the median of N runs recorded back to\n"
                "  back in one submission after --warmup-ms (default 1000) of warm-up runs;\n"
@@ -237,7 +237,9 @@ void bench_usage() {
                "  issues each chunk's loads at its start (P = 0), the next chunk's before the current chunk's\n"
                "  products (P = 1), or spread over P = 2 or 3 of its phases (default: 3 for scalar decay and\n"
                "  the delta rule with at least 256 workgroups, else 0); --tc-profile runs its\n"
-               "  clock-instrumented variant and prints the cycles per chunk of each phase of the kernel.\n",
+               "  clock-instrumented variant and prints the cycles per chunk of each phase of the kernel.\n"
+               "  --tc-segments N: chunked-f16 splits each sequence into N segments run side by side (no decay\n"
+               "  and scalar decay; default: enough for ~128 workgroups when there are few heads, 1 = none).\n",
                stderr);
 }
 
@@ -307,7 +309,7 @@ int cmd_bench(int argc, char** argv) {
         return 0;
     }
     Options o = parse_options(argc, argv, {"device", "configs", "heads", "dk", "dv", "kinds", "forms", "chunk", "repeat", "warmup-ms",
-                                           "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile", "tc-prefetch"},
+                                           "rec-workgroup", "rec-tokens", "out-vblock", "out-ktile", "tc-prefetch", "tc-segments"},
                               {"no-check", "verbose", "chunk-states", "pipeline-stats", "tc-profile"});
     const int H = int(parse_count("--heads", o.get("heads", "16")));
     const int K = int(parse_count("--dk", o.get("dk", "128")));
@@ -390,6 +392,7 @@ int cmd_bench(int argc, char** argv) {
                     opt.tc_prefetch = v[0] - '0';
                 }
                 opt.tc_profile = o.has("tc-profile") && form == ScanForm::ChunkedF16;
+                if (o.has("tc-segments")) opt.tc_segments = int(parse_count("--tc-segments", o.get("tc-segments")));
                 if (o.has("rec-workgroup")) opt.recurrent_workgroup = int(parse_count("--rec-workgroup", o.get("rec-workgroup")));
                 if (o.has("rec-tokens")) opt.recurrent_tokens = int(parse_count("--rec-tokens", o.get("rec-tokens")));
                 if (o.has("out-vblock")) opt.output_vblock = int(parse_count("--out-vblock", o.get("out-vblock")));

@@ -83,7 +83,7 @@ class TestVulkanScanF16 : public QObject {
         CpuResult ref;
         Tensor S, o, boundary;
     };
-    F16Run run_against_cpu(ScanInputs& in, std::mt19937& rng, int vblock = 0, int prefetch = 0) {
+    F16Run run_against_cpu(ScanInputs& in, std::mt19937& rng, int vblock = 0, int prefetch = 0, int segments = -1) {
         round_qkv(in);
         Tensor S0({in.H, in.K, in.V});
         testsupport::fill_normal(S0, rng, 0.5f);
@@ -93,6 +93,7 @@ class TestVulkanScanF16 : public QObject {
         opt.form = ScanForm::ChunkedF16;
         opt.output_vblock = vblock;
         opt.tc_prefetch = prefetch;
+        opt.tc_segments = segments;
         r.S = S0;
         r.o = Tensor({in.T, in.H, in.V});
         gpu_scan(*ctx_, in, r.S.ptr(), r.o.ptr(), opt, &r.boundary);
@@ -147,7 +148,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, two_steps, S.ptr(), o.ptr(), opt));
         ScanInputs dplr = testsupport::random_scan_inputs(TransitionKind::DiagPlusRankOne, 20, 1, 16, 16, 1, rng);
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, dplr, S.ptr(), o.ptr(), opt));
-        // Vector decay: K in {16, 32, 64, 128} and value blocks of 64 only.
+        // Vector decay: K in {16, 32, 64, 128} and value blocks of 64 or 128.
         ScanInputs diag48 = testsupport::random_scan_inputs(TransitionKind::Diagonal, 20, 1, 48, 16, 1, rng);
         Tensor S48({1, 48, 16});
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, diag48, S48.ptr(), o.ptr(), opt));
@@ -161,6 +162,21 @@ private slots:
         ScanRunOptions odd_block = opt;
         odd_block.output_vblock = 48;
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), odd_block));
+        // Sequences split into segments: no decay and scalar decay only, a count of at least 1,
+        // and not with the profiled kernel.
+        ScanRunOptions split = opt;
+        split.tc_segments = 2;
+        ScanInputs delta = testsupport::random_scan_inputs(TransitionKind::DeltaRule, 70, 1, 16, 16, 1, rng);
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, delta, S.ptr(), o.ptr(), split));
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, diag, S.ptr(), o.ptr(), split));
+        split.tc_segments = 0;
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), split));
+        if (ctx_->device().shader_clock) {
+            split.tc_segments = 2;
+            split.tc_profile = true;
+            QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), split));
+        }
+
         // A run that did not keep its chunk-start states has none to download.
         ScanKernels kernels(*ctx_);
         ScanBuffers b = kernels.upload(in, nullptr);
@@ -185,9 +201,10 @@ private slots:
             int T, H, K, V, vblock;
         };
         // T below, at and not a multiple of the chunk; V = 48, 80 and 16 leave subgroups of the
-        // last value block without columns; both value blocks; H = 1 and odd H.
+        // last value block without columns; every value block; H = 1 and odd H.
         const Size sizes[] = {{37, 1, 16, 32, 0},  {150, 3, 64, 48, 0}, {130, 5, 128, 128, 64}, {130, 5, 128, 128, 32},
-                              {200, 2, 32, 80, 64}, {64, 1, 48, 16, 0},  {1, 2, 16, 16, 0},      {70, 3, 112, 48, 64}};
+                              {200, 2, 32, 80, 64}, {64, 1, 48, 16, 0},  {1, 2, 16, 16, 0},      {70, 3, 112, 48, 64},
+                              {130, 5, 128, 128, 128}, {200, 2, 32, 80, 128}};
         for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::DeltaRule,
                                     TransitionKind::Diagonal})
             for (int variant = 0; variant < 5; ++variant)   // no beta; beta with prefetch 0, 1, 2, 3
@@ -232,6 +249,59 @@ private slots:
         QCOMPARE(boundary.shape.size(), size_t(4));
         QCOMPARE(size_t(boundary.shape[0]), ref.boundary.size());
         const size_t per = size_t(H) * K * V;
+        for (size_t n = 0; n < ref.boundary.size(); ++n)
+            expect_close(boundary.ptr() + n * per, ref.boundary[n].ptr(), per, kTolerance, what + QString(" state at chunk %1").arg(n));
+    }
+
+    // A sequence split into segments that run side by side (no decay, scalar decay): the
+    // outputs, the final state and every chunk-start state match the CPU, for segment counts
+    // that do and do not divide the chunks, a last segment ending inside a tile, and the
+    // automatic count (a long sequence with one head).
+    void segments_match_cpu_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("T");
+        QTest::addColumn<int>("H");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("V");
+        QTest::addColumn<int>("vblock");
+        QTest::addColumn<bool>("beta");
+        QTest::addColumn<int>("segments");
+        for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar})
+            for (bool beta : {false, true}) {
+                const char* name = transition_name(kind);
+                const char* b = beta ? "+beta" : "";
+                QTest::addRow("%s%s T1000 H3 segments 3", name, b) << int(kind) << 1000 << 3 << 64 << 48 << 0 << beta << 3;
+                QTest::addRow("%s%s T300 H2 segments 4 block128", name, b) << int(kind) << 300 << 2 << 32 << 80 << 128 << beta << 4;
+                QTest::addRow("%s%s T2100 H1 segments auto", name, b) << int(kind) << 2100 << 1 << 128 << 128 << 0 << beta << -1;
+                QTest::addRow("%s%s T100 H1 segments 9", name, b) << int(kind) << 100 << 1 << 16 << 32 << 0 << beta << 9;
+            }
+    }
+    void segments_match_cpu() {
+        if (!tensor_cores_) QSKIP(qPrintable("no tensor-core form on this device: " + why_not_));
+        QFETCH(int, kind);
+        QFETCH(int, T);
+        QFETCH(int, H);
+        QFETCH(int, K);
+        QFETCH(int, V);
+        QFETCH(int, vblock);
+        QFETCH(bool, beta);
+        QFETCH(int, segments);
+        std::mt19937 rng(8000 + kind * 31 + T + segments);
+        const auto tk = TransitionKind(kind);
+        ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng, 1.0f);
+        if (!beta) {
+            in.beta = Tensor();
+        } else {
+            in.beta = Tensor({T, 1, H});
+            std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+            for (float& x : in.beta.data) x = u01(rng);
+        }
+        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock, -1, segments);
+        const QString what = QString("%1 T=%2 segments %3").arg(transition_name(tk)).arg(T).arg(segments);
+        expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, what + " outputs");
+        expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, what + " final state");
+        const size_t per = size_t(H) * K * V;
+        QCOMPARE(size_t(boundary.shape[0]), ref.boundary.size());
         for (size_t n = 0; n < ref.boundary.size(); ++n)
             expect_close(boundary.ptr() + n * per, ref.boundary[n].ptr(), per, kTolerance, what + QString(" state at chunk %1").arg(n));
     }

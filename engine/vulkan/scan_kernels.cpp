@@ -90,6 +90,8 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_T16] = or_placeholder(b.t16);
     v[SS_BIND_DPLR_KEYS] = or_placeholder(b.dplr_keys);
     v[SS_BIND_PROFILE] = or_placeholder(b.profile);
+    v[SS_BIND_SEG_STATE] = or_placeholder(b.seg_state);
+    v[SS_BIND_SEG_DECAY] = or_placeholder(b.seg_decay);
     return v;
 }
 
@@ -131,10 +133,13 @@ size_t output_shared(bool diag, uint32_t C, uint32_t KT, uint32_t VB) {
 uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
 
 // Tensor-core form: the cooperative-matrix shape its shader uses, its chunk and largest K
-// (shaders/common/scan_tc.glsl), and its shared memory (mirrors scan_tc_fused.comp).
+// (shaders/common/scan_tc.glsl), and its largest shared memory (mirrors scan_tc_fused.comp:
+// vector decay's with value blocks of 128: four regions of C x (KMAX + 8) halves, v, the
+// scores, per-row and per-channel factors; the other kinds stage two regions, ~35 KB).
 constexpr const char* kTensorCoreShape = "16x16x16 f16*f16+f32->f32";
 constexpr uint32_t kTensorCoreChunk = 32, kTensorCoreKMax = 128, kTensorCoreSubgroup = 32;
-constexpr size_t kTensorCoreShared = 2 * (4 * 32 * (kTensorCoreKMax + 8) + 32 * 72 + 32 * 40) + 4 * 32 * 36 + 4 * 2 * 32;
+constexpr size_t kTensorCoreShared =
+    2 * (4 * 32 * (kTensorCoreKMax + 8) + 32 * 136 + 32 * 40) + 4 + 4 * 4 * 32 + 4 * kTensorCoreKMax;
 
 Buffer half_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
     if (count >= (size_t(1) << 32))
@@ -191,19 +196,30 @@ void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOpti
             "GPU scan: the chunked-f16 form needs K and V multiples of 16 and K <= " + std::to_string(kTensorCoreKMax) +
                 " (got K = " + std::to_string(b.K) + ", V = " + std::to_string(b.V) + "; use the chunked form)");
     const int vb = options.output_vblock;
-    require(vb == 0 || vb == 32 || vb == 64, "GPU scan: the chunked-f16 form takes value blocks of 32 or 64 (got " +
-                                                 std::to_string(vb) + ")");
+    require(vb == 0 || vb == 32 || vb == 64 || vb == 128,
+            "GPU scan: the chunked-f16 form takes value blocks of 32, 64 or 128 (got " + std::to_string(vb) + ")");
     if (b.kind == TransitionKind::Diagonal) {
         // scan_tc_vector_decay.glsl: a row's K/8 invocations form a power-of-two lane cluster,
-        // and 128 invocations (value blocks of 64) hold a chunk's rows in registers.
+        // and at least 128 invocations (value blocks of 64 or 128) hold a chunk's rows in registers.
         require(b.K == 16 || b.K == 32 || b.K == 64 || b.K == 128,
                 "GPU scan: the chunked-f16 form of vector decay needs K = 16, 32, 64 or 128 (got K = " +
                     std::to_string(b.K) + "; use the chunked form)");
-        require(vb == 0 || vb == 64, "GPU scan: the chunked-f16 form of vector decay takes value blocks of 64 (got " +
-                                         std::to_string(vb) + ")");
+        require(vb == 0 || vb == 64 || vb == 128,
+                "GPU scan: the chunked-f16 form of vector decay takes value blocks of 64 or 128 (got " + std::to_string(vb) +
+                    ")");
     }
     require(options.tc_prefetch >= -1 && options.tc_prefetch <= 3,
             "GPU scan: tc_prefetch takes 0 to 3, or -1 for the default (got " + std::to_string(options.tc_prefetch) + ")");
+    require(options.tc_segments == -1 || options.tc_segments >= 1,
+            "GPU scan: tc_segments takes a count of at least 1, or -1 for the default (got " +
+                std::to_string(options.tc_segments) + ")");
+    if (options.tc_segments > 1) {
+        require(b.kind == TransitionKind::Identity || b.kind == TransitionKind::Scalar,
+                std::string("GPU scan: the chunked-f16 form splits sequences into segments for no decay and scalar "
+                            "decay only (got ") +
+                    transition_name(b.kind) + ")");
+        require(!options.tc_profile, "GPU scan: the profiled tensor-core kernel runs unsplit sequences (tc_segments 1)");
+    }
     require(!options.tc_profile || ctx_.device().shader_clock,
             "GPU scan: profiling the tensor-core form needs VK_KHR_shader_clock, which " + ctx_.device().name + " lacks");
 }
@@ -564,10 +580,13 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
 
 uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
     if (options.output_vblock != 0) return uint32_t(options.output_vblock);
+    // Wider blocks read q and k fewer times (once per head with 128) and compute the scores
+    // fewer times, but leave the GPU fewer workgroups, one per (block, head): with fewer than
+    // ~128 of them (one per SM on an H100) the narrower blocks' extra workgroups matter more.
+    // On the H100 at B=8, T=4096, H=16 (128 heads) blocks of 128 took 0.45 ms against 0.62 (64)
+    // and 1.15 (32) for no decay; at B=4 and below, 64 was faster (docs/benchmarks.md, session 6).
+    if (ceil_div(b.V, 128) * uint32_t(b.H) >= 128) return 128;
     if (b.kind == TransitionKind::Diagonal) return 64;   // (see check_tensor_core_form)
-    // Blocks of 64 values read q and k half as often as blocks of 32, but leave the GPU with
-    // one workgroup per (block, head): below ~256 of them (two per SM on an H100) the narrower
-    // blocks' extra workgroups matter more.
     return ceil_div(b.V, 64) * uint32_t(b.H) >= 256 ? 64 : 32;
 }
 
@@ -578,10 +597,23 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
 // workgroup (T=65536, B=1): the in-flight loads delay the shared-memory reads of the products
 // (--tc-profile shows the score phase waiting), which pays only where the scalar gates' extra
 // loads and arithmetic have something to hide behind.
-uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups) {
+// With value blocks of 128 (one workgroup per head, session 6) P=3 took scalar decay from 0.69
+// to 0.51 ms and the delta rule from 1.10 to 0.91.
+uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups,
+                              uint32_t vblock) {
     if (options.tc_prefetch >= 0) return uint32_t(options.tc_prefetch);
     const bool gated_scalar = b.kind == TransitionKind::Scalar || b.kind == TransitionKind::DeltaRule;
-    return gated_scalar && workgroups >= 256 ? 3u : 0u;
+    return gated_scalar && (workgroups >= 256 || (vblock == 128 && workgroups >= 128)) ? 3u : 0u;
+}
+
+// Segments per sequence (ScanRunOptions::tc_segments). A workgroup walks its chunks one after
+// another, so with few (value block, head) pairs most multiprocessors idle: split the chunks
+// into segments run side by side, up to ~128 workgroups (one per SM on an H100), keeping at
+// least 16 chunks a segment so that the extra pass stays small.
+uint32_t tensor_core_segments(TransitionKind kind, uint32_t chunks, const ScanRunOptions& options, uint32_t workgroups) {
+    if (options.tc_segments > 0) return std::min<uint32_t>(uint32_t(options.tc_segments), std::max<uint32_t>(chunks, 1));
+    if (options.tc_profile || (kind != TransitionKind::Identity && kind != TransitionKind::Scalar)) return 1;
+    return std::max<uint32_t>(1, std::min<uint32_t>(128 / std::max<uint32_t>(workgroups, 1), chunks / 16));
 }
 
 void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options,
@@ -634,7 +666,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         stamp("wy");
     }
     const uint32_t vblock = tensor_core_vblock(b, options), groups = ceil_div(b.V, vblock) * H;
-    const uint32_t prefetch = tensor_core_prefetch(b, options, groups);
+    const uint32_t prefetch = tensor_core_prefetch(b, options, groups, vblock);
     if (options.tc_profile) {
         if (!b.profile.valid() || b.profile_workgroups != int(groups)) {
             b.profile = Buffer(ctx_, size_t(groups) * SS_PROFILE_ROW * sizeof(uint32_t), MemoryKind::Device,
@@ -643,14 +675,41 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         }
         binds[SS_BIND_PROFILE] = &b.profile;
     }
-    ComputePipeline& fused = ctx_.pipeline(scan_pipeline(options.tc_profile ? "scan_tc_fused_prof" : "scan_tc_fused",
-                                                         {{SS_SC_WORKGROUP, 2 * vblock},
-                                                          {SS_SC_KIND, kind},
-                                                          {SS_SC_KDIM, uint32_t(b.K)},
-                                                          {SS_SC_VBLOCK, vblock},
-                                                          {SS_SC_PREFETCH, prefetch}},
-                                                         subgroup));
-    batch.dispatch(fused, binds, push, ceil_div(b.V, vblock), H);
+    auto fused_pipeline = [&](uint32_t prefetch_depth) -> ComputePipeline& {
+        return ctx_.pipeline(scan_pipeline(options.tc_profile ? "scan_tc_fused_prof" : "scan_tc_fused",
+                                           {{SS_SC_WORKGROUP, 2 * vblock},
+                                            {SS_SC_KIND, kind},
+                                            {SS_SC_KDIM, uint32_t(b.K)},
+                                            {SS_SC_VBLOCK, vblock},
+                                            {SS_SC_PREFETCH, prefetch_depth}},
+                                           subgroup));
+    };
+    // A split sequence: segment s runs chunks [s * seg_chunks, (s + 1) * seg_chunks). The
+    // segment pass (all but the last segment) leaves each one's end state from a zero start;
+    // the output pass carries S0 through them.
+    uint32_t segments = tensor_core_segments(b.kind, N, options, groups);
+    const uint32_t seg_chunks = segments > 1 ? ceil_div(N, segments) : 0;
+    if (segments > 1) {
+        segments = ceil_div(N, seg_chunks);
+        push.seg_chunks = seg_chunks;
+        const size_t states = size_t(segments - 1) * b.H * b.K * b.V;
+        if (!b.seg_state.valid() || b.seg_state.size() < states * sizeof(float)) {
+            b.seg_state = float_buffer(ctx_, states, "scan segment states");
+            b.seg_decay = float_buffer(ctx_, size_t(segments - 1) * b.H, "scan segment decays");
+            binds = bindings(b);
+            if (options.tc_profile) binds[SS_BIND_PROFILE] = &b.profile;
+        } else if (b.seg_decay.size() < size_t(segments - 1) * b.H * sizeof(float)) {
+            b.seg_decay = float_buffer(ctx_, size_t(segments - 1) * b.H, "scan segment decays");
+            binds = bindings(b);
+        }
+        ScanPush seg_push = push;
+        seg_push.flags |= SS_FLAG_SEGMENT_STATES | SS_FLAG_NO_CHUNK_STATES;
+        // (prefetch depths 2 and 3 issue loads inside phases the segment pass skips)
+        batch.dispatch(fused_pipeline(std::min(prefetch, 1u)), binds, seg_push, ceil_div(b.V, vblock), H, segments - 1);
+        batch.barrier();   // segment states written -> read by the output pass
+        stamp("segments");
+    }
+    batch.dispatch(fused_pipeline(prefetch), binds, push, ceil_div(b.V, vblock), H, std::max(segments, 1u));
     stamp("scan");
 }
 
@@ -658,9 +717,14 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
         const uint32_t vb = tensor_core_vblock(b, options);
-        const uint32_t prefetch = tensor_core_prefetch(b, options, ceil_div(b.V, vb) * uint32_t(b.H));
+        const uint32_t groups = ceil_div(b.V, vb) * uint32_t(b.H);
+        const uint32_t prefetch = tensor_core_prefetch(b, options, groups, vb);
+        const uint32_t chunks = ceil_div(uint32_t(b.T) * uint32_t(b.substeps), kTensorCoreChunk);
+        uint32_t segments = tensor_core_segments(b.kind, chunks, options, groups);
+        if (segments > 1) segments = ceil_div(chunks, ceil_div(chunks, segments));
         return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
                std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads)" +
+               (segments > 1 ? ", " + std::to_string(segments) + " segments per sequence" : "") +
                (prefetch ? ", next chunk prefetched in " + std::to_string(prefetch) + " part(s)" : "") +
                ", chunk states " +
                (options.keep_chunk_states ? "kept" : "not kept");

@@ -50,7 +50,7 @@ struct ScanRunOptions {
     // Tuning overrides (0 = the device-based choice), for benchmarks: recurrent threads per
     // workgroup and tokens staged per block; chunked output value block and key tile.
     int recurrent_workgroup = 0, recurrent_tokens = 0;
-    // (ChunkedF16: output_vblock picks its value block, 32 or 64.)
+    // (ChunkedF16: output_vblock picks its value block, 32, 64 or 128.)
     int output_vblock = 0, output_ktile = 0;
     // ChunkedF16: keep the state at every chunk start (download_chunk_states). The other
     // chunked form needs them as its intermediate and always keeps them; the fused kernel does
@@ -65,6 +65,12 @@ struct ScanRunOptions {
     // SM-clock cycles of each phase of its chunk loop (needs VK_KHR_shader_clock); read them
     // with ScanKernels::tensor_core_profile. For tuning: the clock reads change its speed.
     bool tc_profile = false;
+    // ChunkedF16, no decay and scalar decay: split each sequence into this many segments that
+    // run in parallel (a first pass computes every segment's own end state, the second starts
+    // each segment from those carried forward), for long sequences with few heads, where one
+    // workgroup per head leaves most of the GPU idle. 1: no split; -1: the measured choice
+    // (tensor_core_segments in scan_kernels.cpp). Not with tc_profile.
+    int tc_segments = -1;
 };
 
 // Cycles per chunk of each phase of the fused tensor-core kernel, averaged over its workgroups
@@ -101,6 +107,7 @@ struct ScanBuffers {
     Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
     Buffer dplr_keys;   // Chunked DiagPlusRankOne: a_t, k_t interleaved (shaders/scan_chunk_dplr.comp)
     Buffer profile;     // ScanRunOptions::tc_profile's phase cycles, 16 per workgroup
+    Buffer seg_state, seg_decay;   // ChunkedF16 split into segments: each one's end state, log decay
     int profile_workgroups = 0;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to

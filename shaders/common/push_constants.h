@@ -31,6 +31,8 @@ namespace statescope::vk {
 #define SS_FLAG_HAS_BETA 1u   // beta buffer holds [L, H] write scales; otherwise beta = 1
 #define SS_FLAG_HAS_DECAY 2u  // log_decay buffer is meaningful (always set for Scalar/Diagonal/DPLR)
 #define SS_FLAG_NO_CHUNK_STATES 4u  // tensor-core form: do not keep the state at every chunk start
+#define SS_FLAG_SEGMENT_STATES 8u   // tensor-core form, split sequence: the pass that computes each
+                                    // segment's own end state (SS_BIND_SEG_STATE), no outputs
 
 // Descriptor bindings of set 0: every scan pipeline uses this one layout, each kernel reads the
 // subset it needs and the host binds a small placeholder buffer to the rest.
@@ -57,7 +59,10 @@ namespace statescope::vk {
 #define SS_BIND_DPLR_KEYS 18 // [2T, H, K] chunked DiagPlusRankOne: keys a_t, k_t of micro-steps 2t, 2t+1
                              //             (scan_chunk_dplr.comp)
 #define SS_BIND_PROFILE 19   // [workgroups, SS_PROFILE_ROW] uint: ScanRunOptions::tc_profile's phase cycles
-#define SS_BINDING_COUNT 20
+#define SS_BIND_SEG_STATE 20 // [segments - 1, H, K, V] tensor-core form, split sequence: each segment's
+                             //             end state from a zero start state
+#define SS_BIND_SEG_DECAY 21 // [segments - 1, H] its total log decay (scalar decay)
+#define SS_BINDING_COUNT 22
 
 // Specialization-constant ids.
 #define SS_SC_WORKGROUP 0    // local_size_x
@@ -96,10 +101,13 @@ SS_PUSH_BLOCK_BEGIN
     SS_U32 seg_begin;
     SS_U32 seg_end;
     SS_U32 seg_first;
+    // Tensor-core form: chunks per segment when the sequence is split over workgroups (z), 0
+    // when each workgroup walks the whole sequence.
+    SS_U32 seg_chunks;
 SS_PUSH_BLOCK_END
 
 #ifndef GL_core_profile
-static_assert(sizeof(ScanPush) == 48, "ScanPush must stay 12 32-bit words (std430 push block)");
+static_assert(sizeof(ScanPush) == 52, "ScanPush must stay 13 32-bit words (std430 push block)");
 } // namespace statescope::vk
 #endif
 

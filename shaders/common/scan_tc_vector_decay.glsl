@@ -18,7 +18,8 @@
 // component-wise product with a matrix whose rows are exp(G_last) (a cooperative-matrix load
 // of the same vector with stride 0), since accumulators have no row index.
 //
-// Requirements (host-checked): workgroups of 128 (value blocks of 64), K in {16, 32, 64, 128}
+// Requirements (host-checked): workgroups of 128 or 256 (value blocks of 64 or 128; with 128,
+// four regions of q/k rows, v and the scores just fit in 48 KiB), K in {16, 32, 64, 128}
 // so that an invocation's slice c = tid % (K/8) is the same for all its rows and a row's
 // invocations are a power-of-two cluster of adjacent lanes.
 #ifndef STATESCOPE_SCAN_TC_VECTOR_DECAY_GLSL
@@ -27,7 +28,7 @@
 
 layout(std430, set = 0, binding = SS_BIND_GCUM) readonly buffer Gcum4View { vec4 gcum4[]; };
 
-const uint VD_GMAX = 4u;                       // rows per invocation (K <= 128, 128 invocations)
+const uint VD_GMAX = 4u;                       // rows per invocation (K <= 128, >= 128 invocations)
 // Phase 1 (scores): raw k, the scaled halves (rows 0-15 keys, rows 16-31 queries), G as float
 // bits (4 to an element). Phase 2 (products) reuses the start: q * Gamma, decayed keys.
 const uint VD_RK_OFF = 0u, VD_QK_OFF = C * KS, VD_G_OFF = 2u * C * KS;   // in halves
