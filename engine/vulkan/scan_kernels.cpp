@@ -578,6 +578,11 @@ void ScanKernels::record_stages(CommandBatch& batch, ScanBuffers& b, const ScanR
     }
 }
 
+// Chunks of the tensor-core form for b's length.
+uint32_t tensor_core_chunks(const ScanBuffers& b) {
+    return ceil_div(uint32_t(b.T) * uint32_t(b.substeps), kTensorCoreChunk);
+}
+
 uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
     if (options.output_vblock != 0) return uint32_t(options.output_vblock);
     // Wider blocks read q and k fewer times (once per head with 128) and compute the scores
@@ -585,7 +590,14 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
     // ~128 of them (one per SM on an H100) the narrower blocks' extra workgroups matter more.
     // On the H100 at B=8, T=4096, H=16 (128 heads) blocks of 128 took 0.45 ms against 0.62 (64)
     // and 1.15 (32) for no decay; at B=4 and below, 64 was faster (docs/benchmarks.md, session 6).
-    if (ceil_div(b.V, 128) * uint32_t(b.H) >= 128) return 128;
+    // Where sequences split into segments (tensor_core_segments), blocks of 128 with enough
+    // segments for ~128 workgroups were fastest: no decay at T=65536, H=16 took 1.23 ms with 8
+    // segments of blocks of 128 against 1.79 with 4 of 64 and 3.48 with blocks of 32.
+    const uint32_t heads128 = ceil_div(b.V, 128) * uint32_t(b.H);
+    if (heads128 >= 128) return 128;
+    const bool splits = options.tc_segments != 1 && !options.tc_profile &&
+                        (b.kind == TransitionKind::Identity || b.kind == TransitionKind::Scalar);
+    if (splits && heads128 * (tensor_core_chunks(b) / 16) >= 128) return 128;
     if (b.kind == TransitionKind::Diagonal) return 64;   // (see check_tensor_core_form)
     return ceil_div(b.V, 64) * uint32_t(b.H) >= 256 ? 64 : 32;
 }
@@ -598,12 +610,15 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
 // (--tc-profile shows the score phase waiting), which pays only where the scalar gates' extra
 // loads and arithmetic have something to hide behind.
 // With value blocks of 128 (one workgroup per head, session 6) P=3 took scalar decay from 0.69
-// to 0.51 ms and the delta rule from 1.10 to 0.91.
+// to 0.51 ms, the delta rule from 1.10 to 0.91 and no decay from 0.45 to 0.44 (workgroups
+// counts every segment of split sequences).
 uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups,
                               uint32_t vblock) {
     if (options.tc_prefetch >= 0) return uint32_t(options.tc_prefetch);
+    if (b.kind == TransitionKind::Diagonal) return 0;
+    if (vblock == 128) return workgroups >= 128 ? 3u : 0u;
     const bool gated_scalar = b.kind == TransitionKind::Scalar || b.kind == TransitionKind::DeltaRule;
-    return gated_scalar && (workgroups >= 256 || (vblock == 128 && workgroups >= 128)) ? 3u : 0u;
+    return gated_scalar && workgroups >= 256 ? 3u : 0u;
 }
 
 // Segments per sequence (ScanRunOptions::tc_segments). A workgroup walks its chunks one after
@@ -666,7 +681,6 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         stamp("wy");
     }
     const uint32_t vblock = tensor_core_vblock(b, options), groups = ceil_div(b.V, vblock) * H;
-    const uint32_t prefetch = tensor_core_prefetch(b, options, groups, vblock);
     if (options.tc_profile) {
         if (!b.profile.valid() || b.profile_workgroups != int(groups)) {
             b.profile = Buffer(ctx_, size_t(groups) * SS_PROFILE_ROW * sizeof(uint32_t), MemoryKind::Device,
@@ -689,8 +703,9 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     // the output pass carries S0 through them.
     uint32_t segments = tensor_core_segments(b.kind, N, options, groups);
     const uint32_t seg_chunks = segments > 1 ? ceil_div(N, segments) : 0;
+    if (segments > 1) segments = ceil_div(N, seg_chunks);
+    const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vblock);
     if (segments > 1) {
-        segments = ceil_div(N, seg_chunks);
         push.seg_chunks = seg_chunks;
         const size_t states = size_t(segments - 1) * b.H * b.K * b.V;
         if (!b.seg_state.valid() || b.seg_state.size() < states * sizeof(float)) {
@@ -717,11 +732,10 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
         const uint32_t vb = tensor_core_vblock(b, options);
-        const uint32_t groups = ceil_div(b.V, vb) * uint32_t(b.H);
-        const uint32_t prefetch = tensor_core_prefetch(b, options, groups, vb);
-        const uint32_t chunks = ceil_div(uint32_t(b.T) * uint32_t(b.substeps), kTensorCoreChunk);
+        const uint32_t groups = ceil_div(b.V, vb) * uint32_t(b.H), chunks = tensor_core_chunks(b);
         uint32_t segments = tensor_core_segments(b.kind, chunks, options, groups);
         if (segments > 1) segments = ceil_div(chunks, ceil_div(chunks, segments));
+        const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vb);
         return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
                std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads)" +
                (segments > 1 ? ", " + std::to_string(segments) + " segments per sequence" : "") +
