@@ -235,8 +235,8 @@ void bench_usage() {
                "  --pipeline-stats prints the driver's compile statistics of every kernel used (registers,\n"
                "  spills; where the device has VK_KHR_pipeline_executable_properties). --tc-prefetch P: chunked-f16\n"
                "  issues each chunk's loads at its start (P = 0), the next chunk's before the current chunk's\n"
-               "  products (P = 1), or spread over P = 2 or 3 of its phases (default: 3 for scalar decay and\n"
-               "  the delta rule with at least 256 workgroups, else 0); --tc-profile runs its\n"
+               "  products (P = 1), or spread over P = 2 or 3 of its phases (default: measured per kind and\n"
+               "  value block, tensor_core_prefetch in scan_kernels.cpp); --tc-profile runs its\n"
                "  clock-instrumented variant and prints the cycles per chunk of each phase of the kernel.\n"
                "  --tc-segments N: chunked-f16 splits each sequence into N segments run side by side (no decay\n"
                "  and scalar decay; default: enough for ~128 workgroups when there are few heads, 1 = none).\n",

@@ -609,14 +609,16 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
 // workgroup (T=65536, B=1): the in-flight loads delay the shared-memory reads of the products
 // (--tc-profile shows the score phase waiting), which pays only where the scalar gates' extra
 // loads and arithmetic have something to hide behind.
-// With value blocks of 128 (one workgroup per head, session 6) P=3 took scalar decay from 0.69
-// to 0.51 ms, the delta rule from 1.10 to 0.91 and no decay from 0.45 to 0.44 (workgroups
-// counts every segment of split sequences).
+// With value blocks of 128 (one workgroup per head, session 6) P=3 took the delta rule from
+// 1.10 to 0.91 ms and no decay from 0.45 to 0.44 on the H100; scalar decay took 0.45 ms with
+// P=1 against 0.50 with P=3 (H200, run 20), and split sequences (segments) ran fastest with
+// P=1 for both kinds (T=65536: 0.97 / 1.22 ms against 1.23 / 1.57 with P=0).
 uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups,
-                              uint32_t vblock) {
+                              uint32_t vblock, uint32_t segments) {
     if (options.tc_prefetch >= 0) return uint32_t(options.tc_prefetch);
     if (b.kind == TransitionKind::Diagonal) return 0;
-    if (vblock == 128) return workgroups >= 128 ? 3u : 0u;
+    if (segments > 1) return 1;
+    if (vblock == 128) return workgroups < 128 ? 0u : b.kind == TransitionKind::Scalar ? 1u : 3u;
     const bool gated_scalar = b.kind == TransitionKind::Scalar || b.kind == TransitionKind::DeltaRule;
     return gated_scalar && workgroups >= 256 ? 3u : 0u;
 }
@@ -704,7 +706,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     uint32_t segments = tensor_core_segments(b.kind, N, options, groups);
     const uint32_t seg_chunks = segments > 1 ? ceil_div(N, segments) : 0;
     if (segments > 1) segments = ceil_div(N, seg_chunks);
-    const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vblock);
+    const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vblock, segments);
     if (segments > 1) {
         push.seg_chunks = seg_chunks;
         const size_t states = size_t(segments - 1) * b.H * b.K * b.V;
@@ -735,7 +737,7 @@ std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& op
         const uint32_t groups = ceil_div(b.V, vb) * uint32_t(b.H), chunks = tensor_core_chunks(b);
         uint32_t segments = tensor_core_segments(b.kind, chunks, options, groups);
         if (segments > 1) segments = ceil_div(chunks, ceil_div(chunks, segments));
-        const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vb);
+        const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vb, segments);
         return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
                std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads)" +
                (segments > 1 ? ", " + std::to_string(segments) + " segments per sequence" : "") +
