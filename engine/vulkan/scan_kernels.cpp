@@ -609,16 +609,17 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
 // workgroup (T=65536, B=1): the in-flight loads delay the shared-memory reads of the products
 // (--tc-profile shows the score phase waiting), which pays only where the scalar gates' extra
 // loads and arithmetic have something to hide behind.
-// With value blocks of 128 (one workgroup per head, session 6) P=3 took the delta rule from
-// 1.10 to 0.91 ms and no decay from 0.45 to 0.44 on the H100; scalar decay took 0.45 ms with
-// P=1 against 0.50 with P=3 (H200, run 20), and split sequences (segments) ran fastest with
-// P=1 for both kinds (T=65536: 0.97 / 1.22 ms against 1.23 / 1.57 with P=0).
+// With value blocks of 128 (one workgroup per head, session 6) the next chunk's loads issued
+// all at once (P=1) were fastest on the H100 (run 21, B=8, T=4096): no decay 0.357 ms against
+// 0.440 with P=3 and 0.451 with P=0, scalar decay 0.460 against 0.525 (P=3), the delta rule
+// 0.872 against 0.943 (P=3); split sequences too (H200, run 20: T=65536, 0.97 / 1.22 ms for no
+// decay / scalar against 1.23 / 1.57 with P=0). Vector decay was slower with P=1.
 uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& options, uint32_t workgroups,
                               uint32_t vblock, uint32_t segments) {
     if (options.tc_prefetch >= 0) return uint32_t(options.tc_prefetch);
     if (b.kind == TransitionKind::Diagonal) return 0;
     if (segments > 1) return 1;
-    if (vblock == 128) return workgroups < 128 ? 0u : b.kind == TransitionKind::Scalar ? 1u : 3u;
+    if (vblock == 128) return workgroups < 128 ? 0u : 1u;
     const bool gated_scalar = b.kind == TransitionKind::Scalar || b.kind == TransitionKind::DeltaRule;
     return gated_scalar && workgroups >= 256 ? 3u : 0u;
 }
