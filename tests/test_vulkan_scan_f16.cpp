@@ -106,6 +106,18 @@ class TestVulkanScanF16 : public QObject {
         QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
     }
 
+    // Outputs, final state and every chunk-start state of a run against the CPU's.
+    static void expect_matches_cpu(const F16Run& r, const QString& what) {
+        expect_close(r.o.ptr(), r.ref.o.ptr(), r.o.data.size(), kTolerance, what + " outputs");
+        expect_close(r.S.ptr(), r.ref.S.ptr(), r.S.data.size(), kTolerance, what + " final state");
+        QCOMPARE(r.boundary.shape.size(), size_t(4));
+        QCOMPARE(size_t(r.boundary.shape[0]), r.ref.boundary.size());
+        const size_t per = r.S.data.size();   // H * K * V
+        for (size_t n = 0; n < r.ref.boundary.size(); ++n)
+            expect_close(r.boundary.ptr() + n * per, r.ref.boundary[n].ptr(), per, kTolerance,
+                         what + QString(" state at chunk %1").arg(n));
+    }
+
 private slots:
     void initTestCase() {
         std::string why;
@@ -242,15 +254,8 @@ private slots:
             std::uniform_real_distribution<float> u01(0.0f, 1.0f);
             for (float& b : in.beta.data) b = u01(rng);
         }
-        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock, prefetch);
-        const QString what = QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V);
-        expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, what + " outputs");
-        expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, what + " final state");
-        QCOMPARE(boundary.shape.size(), size_t(4));
-        QCOMPARE(size_t(boundary.shape[0]), ref.boundary.size());
-        const size_t per = size_t(H) * K * V;
-        for (size_t n = 0; n < ref.boundary.size(); ++n)
-            expect_close(boundary.ptr() + n * per, ref.boundary[n].ptr(), per, kTolerance, what + QString(" state at chunk %1").arg(n));
+        expect_matches_cpu(run_against_cpu(in, rng, vblock, prefetch),
+                           QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V));
     }
 
     // A sequence split into segments that run side by side (no decay, scalar decay): the
@@ -296,14 +301,8 @@ private slots:
             std::uniform_real_distribution<float> u01(0.0f, 1.0f);
             for (float& x : in.beta.data) x = u01(rng);
         }
-        const auto [ref, S, o, boundary] = run_against_cpu(in, rng, vblock, -1, segments);
-        const QString what = QString("%1 T=%2 segments %3").arg(transition_name(tk)).arg(T).arg(segments);
-        expect_close(o.ptr(), ref.o.ptr(), o.data.size(), kTolerance, what + " outputs");
-        expect_close(S.ptr(), ref.S.ptr(), S.data.size(), kTolerance, what + " final state");
-        const size_t per = size_t(H) * K * V;
-        QCOMPARE(size_t(boundary.shape[0]), ref.boundary.size());
-        for (size_t n = 0; n < ref.boundary.size(); ++n)
-            expect_close(boundary.ptr() + n * per, ref.boundary[n].ptr(), per, kTolerance, what + QString(" state at chunk %1").arg(n));
+        expect_matches_cpu(run_against_cpu(in, rng, vblock, -1, segments),
+                           QString("%1 T=%2 H=%3 segments %4").arg(transition_name(tk)).arg(T).arg(H).arg(segments));
     }
 
     // Over 10,007 tokens (313 chunks) the tensor-core form agrees with the recurrent GPU form on
