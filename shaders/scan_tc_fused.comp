@@ -123,7 +123,7 @@ const uint QMAX = 8u, VMAX = 2u;
 // arrays sized by specialization constants were not (on the H100 the same loads took 1.06 ms
 // against 0.69 ms in fixed-size arrays; docs/benchmarks.md).
 uvec4 rq[QMAX], rk[QMAX], rv[VMAX];
-float rg[QMAX], rb[QMAX];
+float rb[QMAX];   // (vector decay's; the other kinds' factors come from the per-chunk scalars)
 float r_glast, r_gsh, r_bsh;
 
 #include "common/scan_tc_vector_decay.glsl"
@@ -143,11 +143,9 @@ void fetch_chunk(uint n, uint h, uint c0, uint tid, bool gated, bool has_beta, u
         const bool valid = i < QPT && e < C * K8 && r < cl;
         if (fetch_part_of(i, parts) == part) {
             rq[i] = uvec4(0u);
-            rg[i] = 0.0;
             rb[i] = 0.0;
             if (valid) {
                 if (with_q) rq[i] = q16x[row * K8 + c];
-                if (gated) rg[i] = gcum_ro[row];
                 rb[i] = has_beta ? beta_buf[row] : 1.0;
             }
         }

@@ -106,6 +106,14 @@ class TestVulkanScanF16 : public QObject {
         QVERIFY2(err < tol, qPrintable(QString("%1: relative L2 error %2 (tolerance %3)").arg(what).arg(err).arg(tol)));
     }
 
+    // Write scales beta in [0, 1), [T, 1, H].
+    static Tensor uniform_write_scales(int T, int H, std::mt19937& rng) {
+        Tensor beta({T, 1, H});
+        std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+        for (float& b : beta.data) b = u01(rng);
+        return beta;
+    }
+
     // Outputs, final state and every chunk-start state of a run against the CPU's.
     static void expect_matches_cpu(const F16Run& r, const QString& what) {
         expect_close(r.o.ptr(), r.ref.o.ptr(), r.o.data.size(), kTolerance, what + " outputs");
@@ -250,9 +258,7 @@ private slots:
         } else if (!beta) {
             in.beta = Tensor();
         } else if (in.beta.data.empty()) {   // random_scan_inputs gives Identity no write scales
-            in.beta = Tensor({T, 1, H});
-            std::uniform_real_distribution<float> u01(0.0f, 1.0f);
-            for (float& b : in.beta.data) b = u01(rng);
+            in.beta = uniform_write_scales(T, H, rng);
         }
         expect_matches_cpu(run_against_cpu(in, rng, vblock, prefetch),
                            QString("%1 T=%2 H=%3 K=%4 V=%5").arg(transition_name(tk)).arg(T).arg(H).arg(K).arg(V));
@@ -294,13 +300,7 @@ private slots:
         std::mt19937 rng(8000 + kind * 31 + T + segments);
         const auto tk = TransitionKind(kind);
         ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng, 1.0f);
-        if (!beta) {
-            in.beta = Tensor();
-        } else {
-            in.beta = Tensor({T, 1, H});
-            std::uniform_real_distribution<float> u01(0.0f, 1.0f);
-            for (float& x : in.beta.data) x = u01(rng);
-        }
+        in.beta = beta ? uniform_write_scales(T, H, rng) : Tensor();
         expect_matches_cpu(run_against_cpu(in, rng, vblock, -1, segments),
                            QString("%1 T=%2 H=%3 segments %4").arg(transition_name(tk)).arg(T).arg(H).arg(segments));
     }

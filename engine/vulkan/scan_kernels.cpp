@@ -141,6 +141,12 @@ constexpr uint32_t kTensorCoreChunk = 32, kTensorCoreKMax = 128, kTensorCoreSubg
 constexpr size_t kTensorCoreShared =
     2 * (4 * 32 * (kTensorCoreKMax + 8) + 32 * 136 + 32 * 40) + 4 + 4 * 4 * 32 + 4 * kTensorCoreKMax;
 
+// The kinds whose sequences the tensor-core form can split into segments: a segment's
+// transition must be one scalar (scan_tc_fused.comp's segment pass).
+bool tensor_core_splits(TransitionKind kind) {
+    return kind == TransitionKind::Identity || kind == TransitionKind::Scalar;
+}
+
 Buffer half_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
     if (count >= (size_t(1) << 32))
         throw Error("scan buffer '" + name + "' would hold " + std::to_string(count) +
@@ -214,7 +220,7 @@ void ScanKernels::check_tensor_core_form(const ScanBuffers& b, const ScanRunOpti
             "GPU scan: tc_segments takes a count of at least 1, or -1 for the default (got " +
                 std::to_string(options.tc_segments) + ")");
     if (options.tc_segments > 1) {
-        require(b.kind == TransitionKind::Identity || b.kind == TransitionKind::Scalar,
+        require(tensor_core_splits(b.kind),
                 std::string("GPU scan: the chunked-f16 form splits sequences into segments for no decay and scalar "
                             "decay only (got ") +
                     transition_name(b.kind) + ")");
@@ -583,7 +589,7 @@ uint32_t tensor_core_chunks(const ScanBuffers& b) {
     return ceil_div(uint32_t(b.T) * uint32_t(b.substeps), kTensorCoreChunk);
 }
 
-uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
+uint32_t tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options) {
     if (options.output_vblock != 0) return uint32_t(options.output_vblock);
     // Wider blocks read q and k fewer times (once per head with 128) and compute the scores
     // fewer times, but leave the GPU fewer workgroups, one per (block, head): with fewer than
@@ -595,8 +601,7 @@ uint32_t ScanKernels::tensor_core_vblock(const ScanBuffers& b, const ScanRunOpti
     // segments of blocks of 128 against 1.79 with 4 of 64 and 3.48 with blocks of 32.
     const uint32_t heads128 = ceil_div(b.V, 128) * uint32_t(b.H);
     if (heads128 >= 128) return 128;
-    const bool splits = options.tc_segments != 1 && !options.tc_profile &&
-                        (b.kind == TransitionKind::Identity || b.kind == TransitionKind::Scalar);
+    const bool splits = options.tc_segments != 1 && !options.tc_profile && tensor_core_splits(b.kind);
     if (splits && heads128 * (tensor_core_chunks(b) / 16) >= 128) return 128;
     if (b.kind == TransitionKind::Diagonal) return 64;   // (see check_tensor_core_form)
     return ceil_div(b.V, 64) * uint32_t(b.H) >= 256 ? 64 : 32;
@@ -627,11 +632,25 @@ uint32_t tensor_core_prefetch(const ScanBuffers& b, const ScanRunOptions& option
 // Segments per sequence (ScanRunOptions::tc_segments). A workgroup walks its chunks one after
 // another, so with few (value block, head) pairs most multiprocessors idle: split the chunks
 // into segments run side by side, up to ~128 workgroups (one per SM on an H100), keeping at
-// least 16 chunks a segment so that the extra pass stays small.
+// least 16 chunks a segment so that the extra pass stays small. Returns the count that
+// segments of ceil(chunks / wanted) chunks make (at most the count wanted).
 uint32_t tensor_core_segments(TransitionKind kind, uint32_t chunks, const ScanRunOptions& options, uint32_t workgroups) {
-    if (options.tc_segments > 0) return std::min<uint32_t>(uint32_t(options.tc_segments), std::max<uint32_t>(chunks, 1));
-    if (options.tc_profile || (kind != TransitionKind::Identity && kind != TransitionKind::Scalar)) return 1;
-    return std::max<uint32_t>(1, std::min<uint32_t>(128 / std::max<uint32_t>(workgroups, 1), chunks / 16));
+    uint32_t wanted = 1;
+    if (options.tc_segments > 0) wanted = std::min<uint32_t>(uint32_t(options.tc_segments), std::max<uint32_t>(chunks, 1));
+    else if (!options.tc_profile && tensor_core_splits(kind))
+        wanted = std::max<uint32_t>(1, std::min<uint32_t>(128 / std::max<uint32_t>(workgroups, 1), chunks / 16));
+    return wanted > 1 ? ceil_div(chunks, ceil_div(chunks, wanted)) : 1;
+}
+
+ScanKernels::TensorCorePlan ScanKernels::plan_tensor_core(const ScanBuffers& b, const ScanRunOptions& options) {
+    TensorCorePlan p;
+    const uint32_t chunks = tensor_core_chunks(b);
+    p.vblock = tensor_core_vblock(b, options);
+    p.groups = ceil_div(b.V, p.vblock) * uint32_t(b.H);
+    p.segments = tensor_core_segments(b.kind, chunks, options, p.groups);
+    p.seg_chunks = p.segments > 1 ? ceil_div(chunks, p.segments) : 0;
+    p.prefetch = tensor_core_prefetch(b, options, p.groups * p.segments, p.vblock, p.segments);
+    return p;
 }
 
 void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options,
@@ -653,10 +672,24 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     const size_t t16_count = size_t(b.num_chunks) * b.H * 2 * kTensorCoreChunk * kTensorCoreChunk;
     if (delta && (!b.t16.valid() || b.t16.size() != t16_count * 2))
         b.t16 = half_buffer(ctx_, t16_count, "delta-rule UT transform (float16)");
+    const TensorCorePlan tc = plan_tensor_core(b, options);
+    if (options.tc_profile && (!b.profile.valid() || b.profile_workgroups != int(tc.groups))) {
+        b.profile = Buffer(ctx_, size_t(tc.groups) * SS_PROFILE_ROW * sizeof(uint32_t), MemoryKind::Device,
+                           "tensor-core scan profile");
+        b.profile_workgroups = int(tc.groups);
+    }
+    if (tc.segments > 1) {
+        const size_t states = size_t(tc.segments - 1) * b.H * b.K * b.V, decays = size_t(tc.segments - 1) * b.H;
+        if (!b.seg_state.valid() || b.seg_state.size() < states * sizeof(float))
+            b.seg_state = float_buffer(ctx_, states, "scan segment states");
+        if (!b.seg_decay.valid() || b.seg_decay.size() < decays * sizeof(float))
+            b.seg_decay = float_buffer(ctx_, decays, "scan segment decays");
+    }
     ScanPush push = make_push(b);
     push.num_chunks = uint32_t(b.num_chunks);
+    push.seg_chunks = tc.seg_chunks;
     if (!options.keep_chunk_states) push.flags |= SS_FLAG_NO_CHUNK_STATES;
-    auto binds = bindings(b);
+    const auto binds = bindings(b);   // (with the profile and segment buffers just made)
     const uint32_t N = uint32_t(b.num_chunks), H = uint32_t(b.H), kind = uint32_t(b.kind);
     const uint32_t subgroup = ctx_.device().subgroup_size_control ? kTensorCoreSubgroup : 0;
     if (cast_f16) {
@@ -683,15 +716,7 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
         batch.barrier(); // TB, TG written -> read by the scan
         stamp("wy");
     }
-    const uint32_t vblock = tensor_core_vblock(b, options), groups = ceil_div(b.V, vblock) * H;
-    if (options.tc_profile) {
-        if (!b.profile.valid() || b.profile_workgroups != int(groups)) {
-            b.profile = Buffer(ctx_, size_t(groups) * SS_PROFILE_ROW * sizeof(uint32_t), MemoryKind::Device,
-                               "tensor-core scan profile");
-            b.profile_workgroups = int(groups);
-        }
-        binds[SS_BIND_PROFILE] = &b.profile;
-    }
+    const uint32_t vblock = tc.vblock;
     auto fused_pipeline = [&](uint32_t prefetch_depth) -> ComputePipeline& {
         return ctx_.pipeline(scan_pipeline(options.tc_profile ? "scan_tc_fused_prof" : "scan_tc_fused",
                                            {{SS_SC_WORKGROUP, 2 * vblock},
@@ -704,45 +729,27 @@ void ScanKernels::record_tensor_core(CommandBatch& batch, ScanBuffers& b, const 
     // A split sequence: segment s runs chunks [s * seg_chunks, (s + 1) * seg_chunks). The
     // segment pass (all but the last segment) leaves each one's end state from a zero start;
     // the output pass carries S0 through them.
-    uint32_t segments = tensor_core_segments(b.kind, N, options, groups);
-    const uint32_t seg_chunks = segments > 1 ? ceil_div(N, segments) : 0;
-    if (segments > 1) segments = ceil_div(N, seg_chunks);
-    const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vblock, segments);
-    if (segments > 1) {
-        push.seg_chunks = seg_chunks;
-        const size_t states = size_t(segments - 1) * b.H * b.K * b.V;
-        if (!b.seg_state.valid() || b.seg_state.size() < states * sizeof(float)) {
-            b.seg_state = float_buffer(ctx_, states, "scan segment states");
-            b.seg_decay = float_buffer(ctx_, size_t(segments - 1) * b.H, "scan segment decays");
-            binds = bindings(b);
-            if (options.tc_profile) binds[SS_BIND_PROFILE] = &b.profile;
-        } else if (b.seg_decay.size() < size_t(segments - 1) * b.H * sizeof(float)) {
-            b.seg_decay = float_buffer(ctx_, size_t(segments - 1) * b.H, "scan segment decays");
-            binds = bindings(b);
-        }
+    if (tc.segments > 1) {
         ScanPush seg_push = push;
         seg_push.flags |= SS_FLAG_SEGMENT_STATES | SS_FLAG_NO_CHUNK_STATES;
         // (prefetch depths 2 and 3 issue loads inside phases the segment pass skips)
-        batch.dispatch(fused_pipeline(std::min(prefetch, 1u)), binds, seg_push, ceil_div(b.V, vblock), H, segments - 1);
+        batch.dispatch(fused_pipeline(std::min(tc.prefetch, 1u)), binds, seg_push, ceil_div(b.V, vblock), H,
+                       tc.segments - 1);
         batch.barrier();   // segment states written -> read by the output pass
         stamp("segments");
     }
-    batch.dispatch(fused_pipeline(prefetch), binds, push, ceil_div(b.V, vblock), H, std::max(segments, 1u));
+    batch.dispatch(fused_pipeline(tc.prefetch), binds, push, ceil_div(b.V, vblock), H, tc.segments);
     stamp("scan");
 }
 
 std::string ScanKernels::describe(const ScanBuffers& b, const ScanRunOptions& options) const {
     if (options.form == ScanForm::ChunkedF16) {
         check_tensor_core_form(b, options);
-        const uint32_t vb = tensor_core_vblock(b, options);
-        const uint32_t groups = ceil_div(b.V, vb) * uint32_t(b.H), chunks = tensor_core_chunks(b);
-        uint32_t segments = tensor_core_segments(b.kind, chunks, options, groups);
-        if (segments > 1) segments = ceil_div(chunks, ceil_div(chunks, segments));
-        const uint32_t prefetch = tensor_core_prefetch(b, options, groups * segments, vb, segments);
+        const TensorCorePlan p = plan_tensor_core(b, options);
         return "tensor cores (NV cooperative matrix " + std::string(kTensorCoreShape) + "): fused, chunk=32, value block " +
-               std::to_string(vb) + " (" + std::to_string(2 * vb) + " threads)" +
-               (segments > 1 ? ", " + std::to_string(segments) + " segments per sequence" : "") +
-               (prefetch ? ", next chunk prefetched in " + std::to_string(prefetch) + " part(s)" : "") +
+               std::to_string(p.vblock) + " (" + std::to_string(2 * p.vblock) + " threads)" +
+               (p.segments > 1 ? ", " + std::to_string(p.segments) + " segments per sequence" : "") +
+               (p.prefetch ? ", next chunk prefetched in " + std::to_string(p.prefetch) + " part(s)" : "") +
                ", chunk states " +
                (options.keep_chunk_states ? "kept" : "not kept");
     }

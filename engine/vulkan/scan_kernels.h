@@ -167,6 +167,11 @@ private:
         uint32_t out_workgroup = 256, out_ktile = 16, out_vblock = 32;
         uint32_t state_segment = 0;   // chunks per state-pass dispatch
     };
+    struct TensorCorePlan {
+        uint32_t vblock = 64, groups = 0;   // value block; workgroups per segment (blocks x heads)
+        uint32_t segments = 1, seg_chunks = 0;   // split sequences: segments of seg_chunks chunks
+        uint32_t prefetch = 0;              // SS_SC_PREFETCH
+    };
     RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
     ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
     // delta_wu: the float32 W and U of the delta rule (the chunked form's; ChunkedF16 keeps its
@@ -178,7 +183,7 @@ private:
     void check_tensor_core_form(const ScanBuffers& b, const ScanRunOptions& options) const;
     void record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
                             bool cast_f16);
-    static uint32_t tensor_core_vblock(const ScanBuffers& b, const ScanRunOptions& options);
+    static TensorCorePlan plan_tensor_core(const ScanBuffers& b, const ScanRunOptions& options);
 
     VulkanContext& ctx_;
 };
