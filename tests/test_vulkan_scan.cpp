@@ -8,7 +8,7 @@
 #include "core/scan.h"
 #include "test_support.h"
 #include "vulkan/context.h"
-#include "vulkan/scan_kernels.h"
+#include "gpu/scan_kernels.h"
 
 #include <QtTest>
 #include <memory>
@@ -16,6 +16,7 @@
 
 using namespace statescope;
 using namespace statescope::vk;
+using namespace statescope::gpu;
 
 namespace {
 
