@@ -1,4 +1,4 @@
-// The GPU scan kernels (engine/vulkan/scan_kernels.h) against the CPU reference scan_recurrent():
+// The GPU scan kernels (engine/gpu/scan_kernels.h) against the CPU reference scan_recurrent():
 // every transition kind in the recurrent form, Identity/Scalar/Diagonal/DeltaRule in the chunked
 // form (outputs, final state and every chunk-boundary state), on random inputs of awkward sizes
 // (T not a multiple of the chunk, K != V, H = 1, odd H, several micro-steps), and chunked against
