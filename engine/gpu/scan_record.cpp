@@ -92,18 +92,23 @@ void dispatch_scan(CommandBatch& batch, const vk::ComputePipeline& pipe, std::ve
 
 } // namespace
 
-Buffer scan_float_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
+namespace {
+
+Buffer scan_buffer(VulkanContext& ctx, size_t count, size_t element_bytes, const std::string& name) {
     if (count >= (size_t(1) << 32))
         throw Error("scan buffer '" + name + "' would hold " + std::to_string(count) +
                     " values; the GPU kernels index at most 2^32 (use fewer tokens or heads)");
-    return Buffer(ctx, count * sizeof(float), MemoryKind::Device, name);
+    return Buffer(ctx, count * element_bytes, MemoryKind::Device, name);
+}
+
+} // namespace
+
+Buffer scan_float_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
+    return scan_buffer(ctx, count, sizeof(float), name);
 }
 
 Buffer scan_half_buffer(VulkanContext& ctx, size_t count, const std::string& name) {
-    if (count >= (size_t(1) << 32))
-        throw Error("scan buffer '" + name + "' would hold " + std::to_string(count) +
-                    " values; the GPU kernels index at most 2^32 (use fewer tokens or heads)");
-    return Buffer(ctx, count * 2, MemoryKind::Device, name);
+    return scan_buffer(ctx, count, 2, name);
 }
 
 void ensure_chunk_scratch(VulkanContext& ctx, ScanBuffers& b, const ChunkPlan& plan, bool chunk_states, bool delta_wu) {
