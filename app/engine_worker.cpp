@@ -26,17 +26,13 @@ struct LoadCancelled {};
 EngineWorker::~EngineWorker() = default;
 
 // STATESCOPE_BACKEND picks where models run: "cpu", "vulkan" (any device, lavapipe included), or
-// "auto" (the default): a discrete or integrated GPU when there is one and the model has a GPU
-// path, else the CPU reference, which on a machine without a GPU is faster than a CPU driver.
+// "auto" (the default): a discrete or integrated GPU when there is one, else the CPU reference,
+// which on a machine without a GPU is faster than a CPU driver.
 std::unique_ptr<Model> EngineWorker::choose_backend(std::unique_ptr<Model> cpu) {
     const char* env = std::getenv("STATESCOPE_BACKEND");
     const std::string want = env && *env ? env : "auto";
     if (want != "auto" && want != "vulkan") {
         backend_ = want == "cpu" ? "CPU" : "CPU (STATESCOPE_BACKEND='" + QString::fromStdString(want) + "' is not cpu, vulkan or auto)";
-        return cpu;
-    }
-    if (const std::string why = gpu::gpu_unsupported(*cpu); !why.empty()) {
-        backend_ = "CPU (" + QString::fromStdString(why) + ")";
         return cpu;
     }
     if (!vulkan_ && vulkan_error_.isEmpty()) {

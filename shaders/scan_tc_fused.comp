@@ -51,9 +51,10 @@ layout(std430, set = 0, binding = SS_BIND_SEG_DECAY) buffer SegDecayBuf { float 
 #ifdef TC_PROFILE
 // The profiling variant (ScanRunOptions::tc_profile): subgroup 0 reads the SM clock between
 // the phases of every chunk and adds up each phase's cycles; lane 0 writes the sums, one row
-// of SS_PROFILE_ROW per workgroup, at the end (ScanKernels::tensor_core_profile names them). The clock reads may keep the compiler from moving work
-// across phase boundaries, so its time differs from the plain kernel's (on the H100 from 13%
-// faster to 30% slower, docs/benchmarks.md).
+// of SS_PROFILE_ROW per workgroup, at the end (ScanKernels::tensor_core_profile names them).
+// The clock reads may keep the compiler from moving work across phase boundaries, so its time
+// differs from the plain kernel's, either way (docs/benchmarks.md, "Why the scan planner's
+// defaults are what they are").
 #extension GL_ARB_shader_clock : require
 layout(std430, set = 0, binding = SS_BIND_PROFILE) buffer ProfileBuf { uint prof_buf[]; };
 uint prof_sum[SS_PROFILE_PHASES];
@@ -120,8 +121,8 @@ const uint QMAX = 8u, VMAX = 2u;
 
 // One chunk's loads, held in registers between fetch_chunk and stage_chunk. The arrays have
 // fixed sizes and every loop over them a constant bound, so that they unroll into registers:
-// arrays sized by specialization constants were not (on the H100 the same loads took 1.06 ms
-// against 0.69 ms in fixed-size arrays; docs/benchmarks.md).
+// arrays sized by specialization constants were not, and ran slower (docs/benchmarks.md, "Why
+// the scan planner's defaults are what they are").
 uvec4 rq[QMAX], rk[QMAX], rv[VMAX];
 float rb[QMAX];   // (vector decay's; the other kinds' factors come from the per-chunk scalars)
 float r_glast, r_gsh, r_bsh;

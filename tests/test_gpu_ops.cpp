@@ -9,9 +9,9 @@
 #include "core/scan.h"
 #include "cpu/ops.h"
 #include "gpu/gpu_model.h"
+#include "gpu/layers.h"
 #include "gpu/ops.h"
 #include "gpu/sequence.h"
-#include "models/gpu_layers.h"
 #include "test_support.h"
 #include "vulkan/context.h"
 

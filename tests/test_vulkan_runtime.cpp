@@ -1,24 +1,26 @@
 // The Vulkan runtime around the kernels: device selection (pure rule, flag and environment
-// variable), buffers, the dispatcher's interface checks, timestamps, errors for out-of-memory and
-// device loss, and the worker thread that owns the device (futures, errors, dropped stale work,
-// reopening after a device loss). Device-free parts always run; the rest skips only when no
-// Vulkan device exists at all.
+// variable), the kernel table reflected from the SPIR-V, buffers, the dispatcher's checks against
+// that table, timestamps, and errors for out-of-memory and device loss. Device-free parts always
+// run; the rest skips only when no Vulkan device exists at all.
 #include "core/error.h"
+#include "gpu/scan_kernels.h"
 #include "test_support.h"
 #include "vulkan/buffer.h"
 #include "vulkan/commands.h"
 #include "vulkan/context.h"
 #include "vulkan/pipeline.h"
-#include "vulkan/scan_kernels.h"
-#include "vulkan/worker.h"
 
 #include <QtTest>
-#include <atomic>
 #include <cstdlib>
 #include <numeric>
 
 using namespace statescope;
 using namespace statescope::vk;
+using statescope::gpu::ScanBuffers;
+using statescope::gpu::ScanForm;
+using statescope::gpu::ScanKernels;
+using statescope::gpu::ScanRunOptions;
+using statescope::gpu::ScanTiming;
 
 namespace {
 
@@ -153,32 +155,55 @@ private slots:
         testsupport::expect_no_validation_errors(ctx);
     }
 
-    void dispatcher_checks_the_pipeline_interface() {
+    void kernel_table_reflects_the_spirv() {
+        // From the SPIR-V of shaders/ops_elementwise.comp: bindings 0..2 and its push block.
+        const KernelInterface& e = kernel_interface(Kernel::ops_elementwise);
+        QCOMPARE(QString(e.name), QString("ops_elementwise"));
+        QCOMPARE(e.bindings, 3u);
+        QCOMPARE(e.binding_mask, uint64_t(0x7));
+        QCOMPARE(e.push_bytes, 88u);   // ElementwisePush: 22 words (shaders/common/ops_push.h)
+        QVERIFY(!kernel_spirv(Kernel::ops_elementwise).empty());
+        // A scan kernel declares only the bindings of the shared layout it uses.
+        const KernelInterface& g = kernel_interface(Kernel::scan_chunk_gates);
+        QVERIFY(g.bindings > 0 && (g.binding_mask >> (g.bindings - 1) & 1));
+        QVERIFY(g.binding_mask != (uint64_t(1) << g.bindings) - 1);
+        for (uint32_t k = 0; k < kKernelCount; ++k)
+            QVERIFY2(!kernel_spirv(Kernel(k)).empty(), kKernelInterfaces[k].name);
+    }
+
+    void dispatcher_checks_calls_against_the_kernel_table() {
         REQUIRE_DEVICE();
         VulkanContext ctx(validated());
-        std::mt19937 rng(3);
-        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Scalar, 5, 1, 4, 4, 1, rng);
-        ScanKernels kernels(ctx);
-        ScanBuffers b = kernels.upload(in, nullptr);
+        Buffer dst(ctx, 256, MemoryKind::Device, "dst"), a(ctx, 256, MemoryKind::Device, "a"),
+            bb(ctx, 256, MemoryKind::Device, "b");
         PipelineDesc desc;
-        desc.module = "scan_recurrent";
-        desc.spec = {{0, 64}, {1, 1}, {2, 1}, {3, 4}};
-        desc.bindings = 14;
-        desc.push_bytes = 48;
+        desc.kernel = Kernel::ops_elementwise;
         ComputePipeline& pipe = ctx.pipeline(desc);
         QCOMPARE(&ctx.pipeline(desc), &pipe); // cached
+        // A zero push block is a valid call that does nothing (rows = cols = 0); one spare word
+        // makes room for a block that is too long.
+        const size_t push_bytes = kernel_push_bytes(Kernel::ops_elementwise);
+        const std::vector<uint32_t> words(push_bytes / 4 + 1, 0u);
+        const void* push = words.data();
+        const std::vector<const Buffer*> three = {&dst, &a, &bb}, two = {&dst, &a}, four = {&dst, &a, &bb, &bb};
         CommandBatch batch(ctx);
         batch.begin();
-        const std::vector<const Buffer*> too_few = {&b.q, &b.k};
-        uint32_t push[12] = {};
-        QVERIFY_THROWS_EXCEPTION(Error, batch.dispatch(pipe, too_few, push, sizeof push, 1));
-        std::vector<const Buffer*> all(14, &b.q);
-        QVERIFY_THROWS_EXCEPTION(Error, batch.dispatch(pipe, all, push, 16, 1));       // wrong push size
-        QVERIFY_THROWS_EXCEPTION(Error, batch.dispatch(pipe, all, push, sizeof push, 0)); // no workgroups
-        batch.submit_and_wait(); // an empty batch is fine
-        PipelineDesc missing = desc;
-        missing.module = "no_such_shader";
-        QVERIFY_THROWS_EXCEPTION(Error, ctx.pipeline(missing));
+        auto refused = [&](auto&& call, const char* why) {
+            try {
+                call();
+                QFAIL(qPrintable(QString("accepted a dispatch with ") + why));
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("ops_elementwise"), e.what()); // names the kernel
+            }
+        };
+        refused([&] { batch.dispatch(pipe, three, push, push_bytes - 4, 1); }, "a push block 4 bytes short");
+        refused([&] { batch.dispatch(pipe, three, push, push_bytes + 4, 1); }, "a push block 4 bytes long");
+        refused([&] { batch.dispatch(pipe, two, push, push_bytes, 1); }, "two buffers for three bindings");
+        refused([&] { batch.dispatch(pipe, four, push, push_bytes, 1); }, "four buffers for three bindings");
+        refused([&] { batch.dispatch(pipe, {&dst, nullptr, &bb}, push, push_bytes, 1); }, "no buffer at binding 1");
+        refused([&] { batch.dispatch(pipe, three, push, push_bytes, 0); }, "no workgroups");
+        batch.dispatch(pipe, three, push, push_bytes, 1); // the call the SPIR-V declares
+        batch.submit_and_wait();
         testsupport::expect_no_validation_errors(ctx);
     }
 
@@ -238,92 +263,6 @@ private slots:
             QVERIFY(e.device_lost());
             QVERIFY2(QString(e.what()).contains("lost"), e.what());
         }
-    }
-
-    void worker_runs_jobs_and_returns_results() {
-        REQUIRE_DEVICE();
-        VulkanWorker worker(validated());
-        QVERIFY(!worker.device().name.empty());
-        std::mt19937 rng(9);
-        ScanInputs in = testsupport::random_scan_inputs(TransitionKind::Diagonal, 40, 3, 8, 6, 1, rng);
-        auto fut = worker.submit([in](VulkanContext& ctx) {
-            Tensor S({in.H, in.K, in.V}), o({in.T, in.H, in.V});
-            gpu_scan(ctx, in, S.ptr(), o.ptr());
-            return o;
-        });
-        Tensor o_cpu({in.T, in.H, in.V}), S_cpu({in.H, in.K, in.V});
-        scan_recurrent(in, S_cpu.ptr(), o_cpu.ptr());
-        const Tensor o_gpu = fut.get();
-        QVERIFY(relative_l2(o_gpu.ptr(), o_cpu.ptr(), o_cpu.data.size()) < 2e-5);
-        // Errors travel through the future.
-        auto bad = worker.submit([](VulkanContext&) -> int { throw Error("job failed on purpose"); });
-        QVERIFY_THROWS_EXCEPTION(Error, bad.get());
-        auto counts = worker.submit([](VulkanContext& ctx) { return ctx.validation_counts(); }).get();
-        QCOMPARE(counts.errors, 0);
-    }
-
-    void worker_drops_stale_work() {
-        REQUIRE_DEVICE();
-        VulkanWorker worker;
-        // Hold the worker busy until the queue is set up.
-        std::promise<void> release;
-        std::shared_future<void> gate = release.get_future().share();
-        auto blocker = worker.submit([gate](VulkanContext&) { gate.wait(); return 1; });
-        std::atomic<int> ran{0};
-        auto first = worker.submit([&ran](VulkanContext&) { ran += 1; return 10; }, "view");
-        auto other = worker.submit([&ran](VulkanContext&) { ran += 100; return 20; }, "other lane");
-        auto second = worker.submit([&ran](VulkanContext&) { ran += 1000; return 30; }, "view");
-        // 'first' was dropped the moment 'second' arrived, while the worker was still busy.
-        QVERIFY(first.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
-        QVERIFY(worker.queued() >= 2);
-        release.set_value();
-        QCOMPARE(blocker.get(), 1);
-        QVERIFY_THROWS_EXCEPTION(StaleWorkError, first.get());
-        QCOMPARE(other.get(), 20);
-        QCOMPARE(second.get(), 30);
-        QCOMPARE(ran.load(), 1100);
-    }
-
-    void worker_reopens_the_device_after_a_loss() {
-        REQUIRE_DEVICE();
-        VulkanWorker worker;
-        auto lose = worker.submit([](VulkanContext& ctx) { ctx.check(VK_ERROR_DEVICE_LOST, "simulated"); return 0; });
-        try {
-            lose.get();
-            QFAIL("the simulated loss must reach the caller");
-        } catch (const VulkanError& e) {
-            QVERIFY(e.device_lost());
-        }
-        auto after = worker.submit([](VulkanContext& ctx) {
-            Buffer b(ctx, 256, MemoryKind::Device, "after reopen");
-            return !ctx.lost() && b.valid();
-        });
-        QVERIFY(after.get());
-    }
-
-    void worker_shutdown_drops_queued_jobs() {
-        REQUIRE_DEVICE();
-        std::future<int> queued;
-        std::promise<void> release;
-        std::shared_future<void> gate = release.get_future().share();
-        {
-            auto worker = std::make_unique<VulkanWorker>();
-            std::promise<void> started;
-            auto blocker = worker->submit([gate, &started](VulkanContext&) {
-                started.set_value();
-                gate.wait();
-                return 0;
-            });
-            started.get_future().wait(); // the blocker runs: it is no longer in the queue
-            queued = worker->submit([](VulkanContext&) { return 1; });
-            // Shut down from another thread while the blocker runs; then let the blocker finish.
-            std::thread stopper([&] { worker.reset(); });
-            QTRY_VERIFY_WITH_TIMEOUT(queued.wait_for(std::chrono::seconds(0)) == std::future_status::ready, 5000);
-            release.set_value();
-            stopper.join();
-            QCOMPARE(blocker.get(), 0);
-        }
-        QVERIFY_THROWS_EXCEPTION(StaleWorkError, queued.get());
     }
 };
 

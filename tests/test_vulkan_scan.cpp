@@ -1,4 +1,4 @@
-// The GPU scan kernels (engine/vulkan/scan_kernels.h) against the CPU reference scan_recurrent():
+// The GPU scan kernels (engine/gpu/scan_kernels.h) against the CPU reference scan_recurrent():
 // every transition kind in the recurrent form, Identity/Scalar/Diagonal/DeltaRule in the chunked
 // form (outputs, final state and every chunk-boundary state), on random inputs of awkward sizes
 // (T not a multiple of the chunk, K != V, H = 1, odd H, several micro-steps), and chunked against
@@ -8,7 +8,7 @@
 #include "core/scan.h"
 #include "test_support.h"
 #include "vulkan/context.h"
-#include "vulkan/scan_kernels.h"
+#include "gpu/scan_kernels.h"
 
 #include <QtTest>
 #include <memory>
@@ -16,6 +16,7 @@
 
 using namespace statescope;
 using namespace statescope::vk;
+using namespace statescope::gpu;
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include "core/scan.h"
 #include "test_support.h"
 #include "vulkan/context.h"
-#include "vulkan/scan_kernels.h"
+#include "gpu/scan_kernels.h"
 
 #include <QtTest>
 #include <cmath>
@@ -34,6 +34,7 @@ constexpr double kTolerance = 1e-3;
 
 using namespace statescope;
 using namespace statescope::vk;
+using namespace statescope::gpu;
 
 namespace {
 

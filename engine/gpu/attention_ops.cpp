@@ -14,6 +14,12 @@
 
 namespace statescope::gpu {
 
+// The push blocks against what the kernels' SPIR-V declares (the kernel table).
+static_assert(sizeof(RopePush) == vk::kernel_push_bytes(vk::Kernel::attn_rope));
+static_assert(sizeof(AttentionPush) == vk::kernel_push_bytes(vk::Kernel::attn_tile) &&
+              sizeof(AttentionPush) == vk::kernel_push_bytes(vk::Kernel::attn_decode));
+static_assert(sizeof(AttentionCombinePush) == vk::kernel_push_bytes(vk::Kernel::attn_combine));
+
 namespace {
 
 constexpr uint32_t kMaxHeadDim = 256;
@@ -100,7 +106,7 @@ void rope(Ops& ops, const Mat& dst, const Mat& src, uint32_t heads, uint32_t hea
     p.freq_offset = inv_freq.offset;
     const auto [gx, gy] = grid_2d(uint64_t(src.rows) * heads * (head_dim / 2));
     p.groups_x = gx;
-    ops.dispatch(kernel_pipeline("attn_rope", 3, sizeof p), {src.buf, dst.buf, inv_freq.buf}, &p, sizeof p, gx, gy);
+    ops.dispatch(kernel_pipeline(vk::Kernel::attn_rope), {src.buf, dst.buf, inv_freq.buf}, &p, sizeof p, gx, gy);
 }
 
 // ---- attention -----------------------------------------------------------------------------
@@ -125,8 +131,8 @@ AttentionPlan plan_attention(const vk::DeviceInfo& dev, uint32_t T, uint32_t P, 
                 "GPU attention: workgroups of " + std::to_string(tuning.workgroup) + " (64, 128 or 256 are possible)");
         if (fits(tuning.workgroup)) plan.workgroup = tuning.workgroup;
     }
-    // attn_decode: 128 measured faster than 256 on an H100 (fewer rows of partial sums, more
-    // workgroups resident); attn_tile: 256 where it fits.
+    // attn_decode: 128 (fewer rows of partial sums, more workgroups resident); attn_tile: 256
+    // where it fits (docs/benchmarks.md, "Why the scan planner's defaults are what they are").
     const uint32_t widest = is_cpu(dev) || plan.decode ? 128 : 256;
     for (uint32_t nt = widest; nt >= 64 && plan.workgroup == 0; nt /= 2)
         if (fits(nt)) plan.workgroup = nt;
@@ -138,8 +144,8 @@ AttentionPlan plan_attention(const vk::DeviceInfo& dev, uint32_t T, uint32_t P, 
 
     // Keys per split: enough workgroups to fill a GPU when the queries alone do not (a long
     // cache with few new tokens), at least four chunks or tiles each so that merging stays
-    // cheap. Measured on an H100: one token over 32768 keys decodes fastest with 256 workgroups
-    // (1024 keys each for 8 kv heads); 16 to 64 new tokens over 8192 keys with about 1024 tiles.
+    // cheap: about 256 workgroups for decoding, 1024 tiles otherwise (measured: docs/
+    // benchmarks.md, "Why the scan planner's defaults are what they are").
     const uint32_t key_block = plan.decode ? plan.workgroup / kDecodeRows : kTileKeys;
     uint32_t kps = tuning.keys_per_split;
     if (kps == 0) {
@@ -216,7 +222,7 @@ Mat attention(Ops& ops, const Mat& q, const Mat& keys, const Mat& values, const 
     const vk::Buffer& none = ops.placeholder();
     std::vector<std::pair<uint32_t, uint32_t>> spec{{ATTN_SPEC_WORKGROUP, plan.workgroup}, {ATTN_SPEC_HEAD_DIM, D}};
     if (plan.decode) spec.push_back({ATTN_SPEC_KEY_GROUPS, decode_key_groups(plan.workgroup, D)});
-    const vk::PipelineDesc desc = kernel_pipeline(plan.decode ? "attn_decode" : "attn_tile", 6, sizeof a, spec);
+    const vk::PipelineDesc desc = kernel_pipeline(plan.decode ? vk::Kernel::attn_decode : vk::Kernel::attn_tile, spec);
     ops.dispatch(desc,
                  {q.buf, keys.buf, values.buf, o.buf, part_o.buf ? part_o.buf : &none, part_ml.buf ? part_ml.buf : &none},
                  &a, sizeof a, plan.row_blocks, p.kv_heads, plan.splits);
@@ -233,7 +239,7 @@ Mat attention(Ops& ops, const Mat& q, const Mat& keys, const Mat& values, const 
         c.part_ml_offset = part_ml.offset;
         const auto [gx, gy] = grid_2d(uint64_t(TH) * D);
         c.groups_x = gx;
-        ops.dispatch(kernel_pipeline("attn_combine", 3, sizeof c), {part_o.buf, part_ml.buf, o.buf}, &c, sizeof c, gx, gy);
+        ops.dispatch(kernel_pipeline(vk::Kernel::attn_combine), {part_o.buf, part_ml.buf, o.buf}, &c, sizeof c, gx, gy);
     }
     return o;
 }

@@ -1,5 +1,5 @@
 // Small helpers every GPU op file needs when it records a kernel: grid sizes, the pipeline
-// description of a kernel with a given interface, and the bounds check of a view before a kernel
+// description of a kernel, and the bounds check of a view before a kernel
 // reads it (a view past its buffer's end would read garbage, never fail).
 #pragma once
 #include "core/error.h"
@@ -17,13 +17,11 @@ namespace statescope::gpu {
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 inline uint32_t round_up(uint32_t a, uint32_t m) { return ceil_div(a, m) * m; }
 
-// The pipeline of `module` with `bindings` storage buffers, a push block and specialization constants.
-inline vk::PipelineDesc kernel_pipeline(const std::string& module, uint32_t bindings, uint32_t push_bytes,
-                                        std::vector<std::pair<uint32_t, uint32_t>> spec = {}) {
+// The pipeline of `kernel` with specialization constants (its bindings and push block are the
+// ones its SPIR-V declares: the kernel table).
+inline vk::PipelineDesc kernel_pipeline(vk::Kernel kernel, std::vector<std::pair<uint32_t, uint32_t>> spec = {}) {
     vk::PipelineDesc d;
-    d.module = module;
-    d.bindings = bindings;
-    d.push_bytes = push_bytes;
+    d.kernel = kernel;
     d.spec = std::move(spec);
     return d;
 }

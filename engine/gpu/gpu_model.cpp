@@ -1,9 +1,7 @@
 #include "gpu/gpu_model.h"
 
 #include "core/error.h"
-#include "models/block_model.h"
 #include "vulkan/context.h"
-
 
 namespace statescope::gpu {
 
@@ -25,18 +23,13 @@ WeightType choose_weight_type(const Model& m, OpsOptions::Weights w) {
 
 } // namespace
 
-std::string gpu_unsupported(const Model& model) {
-    const auto* b = dynamic_cast<const BlockModel*>(&model);
-    if (!b) return model.info().family + " models have no GPU path";
-    return b->gpu_unsupported();
-}
-
 GpuModel::GpuModel(std::shared_ptr<const Model> cpu, vk::VulkanContext& ctx, GpuModelOptions options)
     : cpu_(std::move(cpu)), ctx_(ctx), options_(options) {
     require(cpu_ != nullptr, "GpuModel: no model");
-    if (std::string why = gpu_unsupported(*cpu_); !why.empty())
-        throw Error(cpu_->info().family + " (" + cpu_->info().model_type + ") cannot run on the GPU: " + why);
-    blocks_ = dynamic_cast<const BlockModel*>(cpu_.get());
+    device_ = dynamic_cast<const DeviceForward*>(cpu_.get());
+    if (!device_)
+        throw Error(cpu_->info().family + " (" + cpu_->info().model_type +
+                    ") cannot run on the GPU: it has no device forward");
     require(options_.piece >= 1, "GpuModel: piece must be at least one token");
     weights_ = std::make_unique<WeightCache>(ctx_, choose_weight_type(*cpu_, options_.ops.weights));
     ops_ = std::make_unique<Ops>(ctx_, *weights_);
@@ -53,7 +46,7 @@ void GpuModel::download(const gpu::SequenceState& dev, statescope::SequenceState
 ForwardResult GpuModel::forward_resident(std::span<const int32_t> tokens, gpu::SequenceState& state,
                                          const ForwardOptions& options) const {
     return forward_in_pieces(tokens, size_t(options_.piece), options, [&](std::span<const int32_t> piece) {
-        return blocks_->forward_gpu(*ops_, piece, state, options);
+        return device_->forward_gpu(*ops_, piece, state, options);
     });
 }
 

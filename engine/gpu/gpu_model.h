@@ -9,16 +9,13 @@
 //                                      (decoding, prefill benchmarks).
 // Not thread-safe: all calls come from the thread that owns the VulkanContext.
 #pragma once
+#include "gpu/device_forward.h"
 #include "gpu/ops.h"
 #include "gpu/sequence.h"
 #include "model.h"
 
 #include <memory>
 #include <string>
-
-namespace statescope {
-class BlockModel;
-}
 
 namespace statescope::gpu {
 
@@ -31,7 +28,7 @@ struct GpuModelOptions {
 
 class GpuModel : public Model {
 public:
-    // Throws Error naming the layer and mixer when some part of the model has no GPU path.
+    // Throws Error when the model has no forward pass on the device (is no gpu::DeviceForward).
     GpuModel(std::shared_ptr<const Model> cpu, vk::VulkanContext& ctx, GpuModelOptions options = {});
     ~GpuModel() override;
 
@@ -62,15 +59,12 @@ public:
 
 private:
     std::shared_ptr<const Model> cpu_;
-    const BlockModel* blocks_ = nullptr;
+    const DeviceForward* device_ = nullptr;   // cpu_ itself
     vk::VulkanContext& ctx_;
     GpuModelOptions options_;
     std::unique_ptr<WeightCache> weights_;
     std::unique_ptr<Ops> ops_;
     mutable gpu::SequenceState host_calls_;   // device buffers reused by forward() with a host state
 };
-
-// "" when the model can run on the GPU, else why not (family, layer).
-std::string gpu_unsupported(const Model& model);
 
 } // namespace statescope::gpu

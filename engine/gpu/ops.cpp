@@ -28,6 +28,14 @@ static_assert(OP_COMBINE_MUL_SILU_B == uint32_t(Combine::MulSiluB) && OP_COMBINE
 static_assert(OP_FUNC_ZERO == uint32_t(Func::Zero) && OP_FUNC_LOG_SIGMOID == uint32_t(Func::LogSigmoid),
               "function codes must follow gpu::Func");
 static_assert(OP_NORM_SUM == uint32_t(NormKind::Sum), "norm codes must follow gpu::NormKind");
+// The push blocks against what the kernels' SPIR-V declares (the kernel table).
+static_assert(sizeof(EmbedPush) == vk::kernel_push_bytes(vk::Kernel::ops_embed));
+static_assert(sizeof(MatmulPush) == vk::kernel_push_bytes(vk::Kernel::ops_matmul) &&
+              sizeof(MatmulPush) == vk::kernel_push_bytes(vk::Kernel::ops_matvec) &&
+              sizeof(MatmulPush) == vk::kernel_push_bytes(vk::Kernel::ops_matvec_sg));
+static_assert(sizeof(ElementwisePush) == vk::kernel_push_bytes(vk::Kernel::ops_elementwise));
+static_assert(sizeof(NormPush) == vk::kernel_push_bytes(vk::Kernel::ops_norm));
+static_assert(sizeof(ConvPush) == vk::kernel_push_bytes(vk::Kernel::ops_conv));
 
 namespace {
 
@@ -233,7 +241,7 @@ void Ops::dispatch(const vk::PipelineDesc& desc, const std::vector<const vk::Buf
     vk::ComputePipeline& pipe = ctx_.pipeline(desc);
     batch_->dispatch(pipe, buffers, push, push_bytes, gx, gy, gz);
     batch_->barrier();
-    stamp(desc.module);
+    stamp(vk::kernel_name(desc.kernel));
     ++recorded_;
 }
 
@@ -309,7 +317,7 @@ Mat Ops::embed(std::span<const int32_t> ids, const Weight& table) {
         p.y_stride = y.stride;
         p.row0 = blk.row0;
         p.rows = blk.rows;
-        dispatch(kernel_pipeline("ops_embed", 3, sizeof p, {{0, weight_code(table.type)}}), {id_mat.buf, blk.buf, y.buf}, &p,
+        dispatch(kernel_pipeline(vk::Kernel::ops_embed, {{0, weight_code(table.type)}}), {id_mat.buf, blk.buf, y.buf}, &p,
                  sizeof p, ceil_div(table.in, 256), std::min<uint32_t>(T, 65535), ceil_div(T, 65535));
     }
     return y;
@@ -359,12 +367,12 @@ void Ops::linear_into(const Mat& x, const Weight& w, const Mat* bias, const Mat&
         q.x_offset += m0 * x.stride;
         q.y_offset += m0 * y.stride;
         if (q.M <= kMatvecRows && matvec_subgroup_size() > 0)   // one subgroup per output
-            dispatch(kernel_pipeline("ops_matvec_sg", 4, sizeof q, spec), bufs, &q, sizeof q,
+            dispatch(kernel_pipeline(vk::Kernel::ops_matvec_sg, spec), bufs, &q, sizeof q,
                      ceil_div(blk.rows, 256 / matvec_subgroup_size()));
         else if (q.M <= kMatvecRows)   // 64 invocations per output, a shared-memory tree
-            dispatch(kernel_pipeline("ops_matvec", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
+            dispatch(kernel_pipeline(vk::Kernel::ops_matvec, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 4));
         else
-            dispatch(kernel_pipeline("ops_matmul", 4, sizeof q, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),
+            dispatch(kernel_pipeline(vk::Kernel::ops_matmul, spec), bufs, &q, sizeof q, ceil_div(blk.rows, 64),
                      ceil_div(q.M, 64));
     }
     }
@@ -392,7 +400,7 @@ void Ops::elementwise(const Mat& dst, const Operand& a, const Operand& b, const 
     p.hi = prm.hi;
     const auto [gx, gy] = grid_2d(uint64_t(dst.rows) * dst.cols);
     p.groups_x = gx;
-    dispatch(kernel_pipeline("ops_elementwise", 3, sizeof p), {dst.buf, a.buf, bb.buf}, &p, sizeof p, gx, gy);
+    dispatch(kernel_pipeline(vk::Kernel::ops_elementwise), {dst.buf, a.buf, bb.buf}, &p, sizeof p, gx, gy);
 }
 
 void Ops::copy(const Mat& dst, const Mat& src) {
@@ -448,7 +456,7 @@ void Ops::norm(const Mat& x, NormKind kind, const Mat* weight, const Mat* bias, 
     p.b_mod = bias ? bias->cols : 1;
     p.eps = eps;
     p.rows_per_z = std::min<uint32_t>(x.rows, 65535);
-    dispatch(kernel_pipeline("ops_norm", 3, sizeof p),
+    dispatch(kernel_pipeline(vk::Kernel::ops_norm),
              {x.buf, weight ? weight->buf : placeholder_.get(), bias ? bias->buf : placeholder_.get()}, &p, sizeof p,
              x.cols / group, p.rows_per_z, ceil_div(x.rows, p.rows_per_z));
 }
@@ -474,7 +482,7 @@ Mat Ops::short_conv(const Mat& x, const Mat& weight, const Mat* bias, const Mat&
     p.state_offset = state.offset;
     p.silu = silu;
     const std::vector<const vk::Buffer*> bufs{x.buf, weight.buf, bias ? bias->buf : placeholder_.get(), state.buf, y.buf};
-    const vk::PipelineDesc desc = kernel_pipeline("ops_conv", 5, sizeof p);
+    const vk::PipelineDesc desc = kernel_pipeline(vk::Kernel::ops_conv);
     auto [gx, gy] = grid_2d(uint64_t(p.T) * p.C);
     p.mode = 0;
     p.groups_x = gx;

@@ -143,7 +143,7 @@ struct ScanMats {
     TransitionKind kind = TransitionKind::Identity;
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     Mat q, k, v, beta, g, a, b;
-    void* buffers = nullptr;   // the vk::ScanBuffers behind the views
+    void* buffers = nullptr;   // the ScanBuffers behind the views
 };
 
 class ScanCache;

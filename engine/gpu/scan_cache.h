@@ -1,7 +1,7 @@
 // The scan buffers an Ops keeps between forwards, one set per problem shape (private to
 // engine/gpu: ops.cpp and scan_ops.cpp).
 #pragma once
-#include "vulkan/scan_kernels.h"
+#include "gpu/scan_kernels.h"
 
 #include <map>
 #include <memory>
@@ -12,10 +12,10 @@ namespace statescope::gpu {
 class ScanCache {
 public:
     explicit ScanCache(vk::VulkanContext& ctx) : kernels(ctx) {}
-    vk::ScanKernels kernels;
+    ScanKernels kernels;
     using Key = std::tuple<int, int, int, int, int, int, bool, bool>;
     struct Entry {
-        std::unique_ptr<vk::ScanBuffers> buffers;
+        std::unique_ptr<ScanBuffers> buffers;
         uint64_t last_used = 0;
     };
     std::map<Key, Entry> entries;

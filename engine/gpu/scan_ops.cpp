@@ -6,7 +6,7 @@
 #include "vulkan/commands.h"
 #include "vulkan/context.h"
 #include "gpu/scan_cache.h"
-#include "vulkan/scan_kernels.h"
+#include "gpu/scan_kernels.h"
 
 
 namespace statescope::gpu {
@@ -32,10 +32,10 @@ ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n
     const ScanCache::Key key{int(kind), T, H, K, V, n, has_beta, has_decay};
     auto& e = scans_->entries[key];
     if (!e.buffers)
-        e.buffers = std::make_unique<vk::ScanBuffers>(
+        e.buffers = std::make_unique<ScanBuffers>(
             scans_->kernels.allocate(kind, T, H, K, V, n, has_beta, has_decay));
     e.last_used = scans_->forward;
-    vk::ScanBuffers& b = *e.buffers;
+    ScanBuffers& b = *e.buffers;
     const size_t L = size_t(T) * n;
     const bool key_gate = kind == TransitionKind::Diagonal || kind == TransitionKind::DiagPlusRankOne;
     ScanMats m;
@@ -54,21 +54,22 @@ ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n
 
 Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& state_out) {
     require(recording_ && in.buffers, "GPU scan: inputs were not prepared by scan_inputs() in this forward");
-    auto& b = *static_cast<vk::ScanBuffers*>(in.buffers);
+    auto& b = *static_cast<ScanBuffers*>(in.buffers);
     b.state_in = &state_in;
     b.state_out = &state_out;
-    vk::ScanRunOptions opt;
+    ScanRunOptions opt;
     // The chunked form pays off once there are a few chunks of work; a decoding step and short
     // prompts go token by token. DPLR (RWKV-7) stays recurrent: its chunked form runs twice the
-    // positions plus a per-chunk transform, was 10% slower than the recurrent form on lavapipe
-    // and has not been timed on a GPU yet (docs/benchmarks.md).
+    // positions plus a per-chunk transform, was slower than the recurrent form where it was
+    // measured and has not been timed on a GPU yet (docs/benchmarks.md, "Why the scan planner's
+    // defaults are what they are").
     const bool long_call = size_t(in.T) * in.substeps >= 64;
     const bool chunked = long_call && in.kind != TransitionKind::DiagPlusRankOne &&
-                         vk::ScanKernels::supports(in.kind, vk::ScanForm::Chunked);
-    opt.form = chunked ? vk::ScanForm::Chunked : vk::ScanForm::Recurrent;
+                         ScanKernels::supports(in.kind, ScanForm::Chunked);
+    opt.form = chunked ? ScanForm::Chunked : ScanForm::Recurrent;
     if (recorded_ + 64 >= kMaxDispatches) flush();
     scans_->kernels.record(*batch_, b, opt);
-    stamp(std::string("scan ") + vk::scan_form_name(opt.form) + " (" + transition_name(in.kind) + ")");
+    stamp(std::string("scan ") + scan_form_name(opt.form) + " (" + transition_name(in.kind) + ")");
     recorded_ += 8;
     return {&b.o, 0, uint32_t(in.T), uint32_t(in.H * in.V), uint32_t(in.H * in.V)};
 }

@@ -3,8 +3,8 @@
 
 #include "core/error.h"
 #include "gpu/attention_ops.h"
+#include "gpu/layers.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -193,7 +193,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() on the device, step by step. The cache is token-major there ([capacity, KVH, D],
     // gpu/sequence.h), so this call's keys and values are rows appended in place.

@@ -6,6 +6,7 @@
 #pragma once
 #include "core/checkpoint.h"
 #include "cpu/ops.h"
+#include "gpu/device_forward.h"
 #include "gpu/sequence.h"
 #include "model.h"
 
@@ -38,10 +39,8 @@ public:
     virtual void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const = 0;
 
     // The same computation recorded on a Vulkan device (engine/gpu): x [T, hidden] -> [T, hidden],
-    // with the layer's state resident there. Mixers without a GPU path keep the defaults, and the
-    // GPU model refuses them by name.
-    virtual bool has_gpu() const { return false; }
-    virtual gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const;
+    // with the layer's state resident there.
+    virtual gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const = 0;
 };
 
 struct Norm {
@@ -67,7 +66,7 @@ struct Block {
     std::unique_ptr<Mixer> ffn; // may be null
 };
 
-class BlockModel : public Model {
+class BlockModel : public Model, public gpu::DeviceForward {
 public:
     BlockModel(std::unique_ptr<Checkpoint> ck, std::string family) : ck_(std::move(ck)) {
         info_.family = std::move(family);
@@ -80,13 +79,11 @@ public:
     std::vector<NamedTensor> library_state(const SequenceState& state) const override;
     const Checkpoint* checkpoint() const override { return ck_.get(); }
 
-    // The GPU path (engine/models/block_model_gpu.cpp, driven by gpu::GpuModel): empty when every
-    // layer has one, else which layer and mixer lacks it.
-    std::string gpu_unsupported() const;
-    // forward() recorded on the device with the state resident there; logits and the requested
-    // hidden states come back to the host. Observers get what forward() gives them.
+    // forward() recorded on the device with the state resident there (engine/models/
+    // block_model_gpu.cpp, driven by gpu::GpuModel); logits and the requested hidden states come
+    // back to the host. Observers get what forward() gives them.
     ForwardResult forward_gpu(gpu::Ops& ops, std::span<const int32_t> tokens, gpu::SequenceState& state,
-                              const ForwardOptions& options) const;
+                              const ForwardOptions& options) const override;
 
 protected:
     ForwardResult forward_piece(std::span<const int32_t> tokens, SequenceState& state,

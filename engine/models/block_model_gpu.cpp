@@ -2,29 +2,14 @@
 // gpu::Ops with the sequence's state resident on the device. Only logits, requested hidden
 // states and what an observer asks for come back to the host.
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
-#include "models/gpu_layers.h"
 
 namespace statescope {
-
-gpu::Mat Mixer::forward_gpu(gpu::Ops&, const gpu::Mat&, gpu::LayerState&, ForwardContext& ctx) const {
-    throw Error("layer " + std::to_string(ctx.layer) + ": " + info().mixer_name + " has no GPU path");
-}
 
 void Norm::gpu(gpu::Ops& ops, const gpu::Mat& x) const {
     if (kind == RMS) gpu::rms_norm(ops, x, weight, eps);
     else gpu::layer_norm(ops, x, weight, bias, eps);
-}
-
-std::string BlockModel::gpu_unsupported() const {
-    for (size_t l = 0; l < blocks_.size(); ++l) {
-        const Block& b = blocks_[l];
-        if (!b.mixer->has_gpu())
-            return "layer " + std::to_string(l) + " (" + b.mixer->info().mixer_name + ") has no GPU path yet";
-        if (b.ffn && !b.ffn->has_gpu())
-            return "layer " + std::to_string(l) + "'s feed-forward has no GPU path yet";
-    }
-    return {};
 }
 
 ForwardResult BlockModel::forward_gpu(gpu::Ops& ops, std::span<const int32_t> tokens, gpu::SequenceState& state,

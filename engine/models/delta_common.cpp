@@ -1,7 +1,7 @@
 #include "models/delta_common.h"
 
 #include "core/error.h"
-#include "models/gpu_layers.h"
+#include "gpu/layers.h"
 
 #include <cmath>
 

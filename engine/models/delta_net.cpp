@@ -4,8 +4,8 @@
 // per-head RMSNorm (gated by swish(g_proj(x)) with use_gate). fla's fused_recurrent_delta_rule keeps
 // the state key-major ([H, K, V]).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/delta_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 namespace statescope {
@@ -78,7 +78,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         DeltaProjections::GpuOutput p = proj_.gpu(ops, x, st);

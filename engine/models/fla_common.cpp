@@ -1,7 +1,7 @@
 #include "models/fla_common.h"
 
 #include "core/error.h"
-#include "models/gpu_layers.h"
+#include "gpu/layers.h"
 
 #include <algorithm>
 
@@ -100,7 +100,6 @@ private:
         void init_state(LayerState&) const override {}
         cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
         void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
-        bool has_gpu() const override { return true; }
         gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
             return gpu::gated_mlp(ops, mlp_, x);
         }

@@ -6,8 +6,8 @@
 // num_v_heads / num_heads consecutive value heads. The layer calls the kernel with
 // state_v_first=True, so fla keeps the state value-major ([H, V, K]).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/delta_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <cmath>
@@ -66,7 +66,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         DeltaProjections::GpuOutput p = proj_.gpu(ops, x, st);

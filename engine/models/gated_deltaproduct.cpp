@@ -10,8 +10,8 @@
 // use_output_gate. fla's modeling code does not pass num_v_heads to this layer, so value heads equal
 // num_heads. The state is key-major ([H, K, V]).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/delta_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <cmath>
@@ -72,7 +72,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         DeltaProjections::GpuOutput p = proj_.gpu(ops, x, st);

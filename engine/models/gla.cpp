@@ -2,9 +2,9 @@
 // gk = logsigmoid(gk_proj(x)) / gate_logit_normalizer, q scaled by K^-1/2, output through a
 // per-head RMSNorm gated by swish(g_proj(x)). fla keeps the state value-major ([H, V, K]).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <cmath>
@@ -109,7 +109,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;

@@ -8,9 +8,9 @@
 // RMSNorm over all heads together and o_proj. fla calls its GLA kernels with state_v_first=True,
 // so the cache holds the state value-major ([H, V, K]).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 #include <algorithm>
@@ -126,7 +126,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() on the device, step by step. The lower bound is applied in its exponential form,
     // exp(g) = lb + (1 - lb) sigmoid(f), which is the same number as forward()'s logaddexp and

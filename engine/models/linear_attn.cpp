@@ -10,13 +10,11 @@
 // output by q . cumsum(k), carrying that cumsum as a second state). The output goes through a
 // per-head RMSNorm without gate. fla's linear-attention kernels keep the state key-major.
 #include "core/error.h"
+#include "gpu/family_kernels.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
-#include "vulkan/pipeline.h"
-
-#include "common/linear_attn_push.h"   // shaders/common: shared with linear_attn_*.comp
 
 #include <algorithm>
 #include <cmath>
@@ -34,26 +32,6 @@ gpu::Mat per_head_rows(const gpu::Mat& x, uint32_t heads) {
 gpu::Mat per_token_rows(const gpu::Mat& x, uint32_t heads) {
     require(x.contiguous() && x.rows % heads == 0, "linear_attn GPU: per-token view of a strided or ragged matrix");
     return {x.buf, x.offset, x.rows / heads, x.cols * heads, x.cols * heads};
-}
-
-// linear_attn_rows.comp over groups of `group` columns of x, in place.
-void rows_kernel(gpu::Ops& ops, const gpu::Mat& x, uint32_t group, uint32_t mode, float eps) {
-    require(group > 0 && x.cols % group == 0, "linear_attn GPU: " + std::to_string(x.cols) +
-                                                  " columns are not groups of " + std::to_string(group));
-    if (x.rows == 0) return;
-    gpu::LinearAttnRowsPush p{};
-    p.rows = x.rows;
-    p.group = group;
-    p.offset = x.offset;
-    p.stride = x.stride;
-    p.mode = mode;
-    p.rows_per_z = std::min<uint32_t>(x.rows, 65535);
-    p.eps = eps;
-    vk::PipelineDesc desc;
-    desc.module = "linear_attn_rows";
-    desc.bindings = 1;
-    desc.push_bytes = sizeof p;
-    ops.dispatch(desc, {x.buf}, &p, sizeof p, x.cols / group, p.rows_per_z, (x.rows + p.rows_per_z - 1) / p.rows_per_z);
 }
 
 // One feature map applied per head to [T, heads * K] activations, giving [T, heads * out_dim].
@@ -179,7 +157,7 @@ public:
             ops.elementwise(y.cols_range(0, K), gpu::Operand::of(a), {}, twice);
             twice.alpha = -2.0f;
             ops.elementwise(y.cols_range(K, K), gpu::Operand::of(a), {}, twice);
-            rows_kernel(ops, y, 2 * K, LA_ROWS_SOFTMAX, 0.0f);
+            gpu::linear_attn_rows(ops, y, 2 * K, gpu::RowsMode::Softmax, 0.0f);
             break;
         }
         case T2R:
@@ -308,7 +286,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() step by step on the device.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
@@ -317,8 +294,8 @@ public:
         const gpu::Mat v = gpu::linear(ops, v_, x);
         q = fq_.gpu(ops, q, uint32_t(H_));
         k = fk_.gpu(ops, k, uint32_t(kv_heads_));
-        if (norm_q_) rows_kernel(ops, q, F, LA_ROWS_SUM, 1e-4f);
-        if (norm_k_) rows_kernel(ops, k, F, LA_ROWS_SUM, 1e-4f);
+        if (norm_q_) gpu::linear_attn_rows(ops, q, F, gpu::RowsMode::Sum, 1e-4f);
+        if (norm_k_) gpu::linear_attn_rows(ops, k, F, gpu::RowsMode::Sum, 1e-4f);
 
         gpu::ScanMats in = ops.scan_inputs(TransitionKind::Identity, int(T), H_, F_, V_, 1, false, false);
         gpu::repeat_heads(ops, in.q, q, F, 1, 1.0f / std::sqrt(float(F_)));
@@ -377,23 +354,8 @@ private:
 
     // divide_by_key_sum on the device (linear_attn_key_sum.comp), reading the packed scan inputs.
     void divide_by_key_sum_gpu(gpu::Ops& ops, const gpu::ScanMats& in, const gpu::Mat& o, gpu::DeviceTensor& key_sum) const {
-        require(Tensor::numel(key_sum.shape) == int64_t(H_) * F_,
-                "linear_attn GPU: key_sum holds " + std::to_string(Tensor::numel(key_sum.shape)) + " values, expected " +
-                    std::to_string(H_ * F_));
-        gpu::LinearAttnKeySumPush p{};
-        p.T = uint32_t(in.T);
-        p.H = uint32_t(H_);
-        p.F = uint32_t(F_);
-        p.V = uint32_t(V_);
-        p.q_offset = in.q.offset, p.q_stride = in.q.stride;
-        p.k_offset = in.k.offset, p.k_stride = in.k.stride;
-        p.o_offset = o.offset, p.o_stride = o.stride;
-        p.z_offset = 0;
-        vk::PipelineDesc desc;
-        desc.module = "linear_attn_key_sum";
-        desc.bindings = 4;
-        desc.push_bytes = sizeof p;
-        ops.dispatch(desc, {in.q.buf, in.k.buf, o.buf, key_sum.buf.get()}, &p, sizeof p, uint32_t(H_));
+        gpu::linear_attn_divide_by_key_sum(ops, in.q, in.k, o, key_sum, uint32_t(in.T), uint32_t(H_), uint32_t(F_),
+                                           uint32_t(V_));
     }
 
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0, F_ = 0;

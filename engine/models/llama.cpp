@@ -3,9 +3,9 @@
 // both after an RMSNorm (input_layernorm, post_attention_layernorm), GQA through
 // num_key_value_heads. The layer state is the KV cache (models/attention.h).
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/attention.h"
 #include "models/block_model.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
 
 namespace statescope {
@@ -16,7 +16,6 @@ public:
     explicit LlamaMlp(cpu::GatedMLP m) : mlp_(std::move(m)) {}
     void init_state(LayerState&) const override {}
     cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
-    bool has_gpu() const override { return true; }
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
         return gpu::gated_mlp(ops, mlp_, x);
     }

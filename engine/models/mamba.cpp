@@ -5,8 +5,8 @@
 // and the output is out_proj(y * silu(z)). In the common form each inner channel is a head with
 // K = d_state, V = 1: Diagonal decay log_decay = dt_d A_d, k = B_t, v = x_d, beta = dt_d, q = C_t.
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/mamba_common.h"
 #include "models/registry.h"
 
@@ -95,7 +95,6 @@ public:
         return out_(y);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() on the device, step by step. B_t and C_t are read straight out of x_proj's output
     // by the scan packing: every inner channel (head) reads the same N columns of its row.

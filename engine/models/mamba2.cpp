@@ -9,8 +9,8 @@
 // k = B_g, v = x_h, beta = dt_h, q = C_g, with K = N and V = P. transformers' cache holds the
 // state value-major, [heads, head_dim, d_state].
 #include "core/error.h"
+#include "gpu/layers.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/mamba_common.h"
 #include "models/registry.h"
 
@@ -103,7 +103,6 @@ public:
         return out_(y);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() on the device, step by step.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {

@@ -4,13 +4,11 @@
 // K^-1/2, and the output through a per-head RMSNorm gated by swish(g_proj(x)). fla's retention
 // kernels keep the state key-major ([H, K, V]), the engine's own orientation.
 #include "core/error.h"
+#include "gpu/family_kernels.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
-#include "vulkan/pipeline.h"
-
-#include "common/retnet_push.h"   // shaders/common: shared with retnet_rotary.comp
 
 #include <algorithm>
 #include <cmath>
@@ -106,7 +104,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() on the device, step by step.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
@@ -174,25 +171,7 @@ private:
 
     // rotate() on the device, in place on x [T, heads * K] (shaders/retnet_rotary.comp).
     void rotate_gpu(gpu::Ops& ops, const gpu::Mat& x, uint32_t heads, const gpu::Mat& table) const {
-        require(x.cols == heads * uint32_t(K_) && table.rows == x.rows,
-                "RetNet rotary: x [" + std::to_string(x.rows) + ", " + std::to_string(x.cols) + "] is not " +
-                    std::to_string(heads) + " heads of " + std::to_string(K_) + " for " + std::to_string(table.rows) +
-                    " tokens");
-        gpu::RotaryPush p{};
-        p.T = x.rows;
-        p.heads = heads;
-        p.K = uint32_t(K_);
-        p.x_offset = x.offset;
-        p.x_stride = x.stride;
-        p.table_offset = table.offset;
-        const uint64_t invocations = uint64_t(x.rows) * heads * uint32_t(K_ / 2);
-        const uint32_t groups = uint32_t(std::max<uint64_t>(1, (invocations + 255) / 256));
-        p.groups_x = std::min<uint32_t>(groups, 65535);
-        vk::PipelineDesc desc;
-        desc.module = "retnet_rotary";
-        desc.bindings = 2;
-        desc.push_bytes = sizeof p;
-        ops.dispatch(desc, {x.buf, table.buf}, &p, sizeof p, p.groups_x, (groups + p.groups_x - 1) / p.groups_x);
+        gpu::retnet_rotate(ops, x, heads, uint32_t(K_), table);
     }
 
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0;

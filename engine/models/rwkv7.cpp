@@ -17,12 +17,10 @@
 //
 // Channel mix: its own token shift ("ffn_state"), value(relu(key(x + delta * x_k))^2).
 #include "core/error.h"
+#include "gpu/family_kernels.h"
+#include "gpu/layers.h"
 #include "models/block_model.h"
-#include "models/gpu_layers.h"
 #include "models/registry.h"
-#include "vulkan/pipeline.h"
-
-#include "common/rwkv7_push.h"   // shaders/common: shared with rwkv7_bonus.comp
 
 #include <algorithm>
 #include <cmath>
@@ -231,7 +229,6 @@ public:
         return o_(o);
     }
 
-    bool has_gpu() const override { return true; }
 
     // forward() step by step on the device.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
@@ -301,24 +298,7 @@ public:
         gpu::layer_norm(ops, o, g_norm_w_, g_norm_b_, g_norm_eps_, uint32_t(V_));
         // gate_output_correction: (o + sum(r * k * r_k) v) * g, per head (a per-head reduction).
         const gpu::Mat rk = gpu::param(ops, r_k_);
-        gpu::Rwkv7BonusPush p{};
-        p.rows = T;
-        p.heads = uint32_t(H_);
-        p.K = uint32_t(K_);
-        p.V = uint32_t(V_);
-        p.o_offset = o.offset, p.o_stride = o.stride;
-        p.r_offset = r.offset, p.r_stride = r.stride;
-        p.k_offset = k.offset, p.k_stride = k.stride;
-        p.rk_offset = rk.offset;
-        p.v_offset = v.offset, p.v_stride = v.stride;
-        p.g_offset = g.offset, p.g_stride = g.stride;
-        p.rows_per_z = std::min<uint32_t>(T, 65535);
-        vk::PipelineDesc desc;
-        desc.module = "rwkv7_bonus";
-        desc.bindings = 6;
-        desc.push_bytes = sizeof p;
-        ops.dispatch(desc, {o.buf, r.buf, k.buf, rk.buf, v.buf, g.buf}, &p, sizeof p, uint32_t(H_), p.rows_per_z,
-                     (T + p.rows_per_z - 1) / p.rows_per_z);
+        gpu::rwkv7_bonus(ops, o, r, k, rk, v, g, uint32_t(H_), uint32_t(K_), uint32_t(V_));
         return gpu::linear(ops, o_, o);
     }
 
@@ -360,7 +340,6 @@ public:
         return value_(h);
     }
 
-    bool has_gpu() const override { return true; }
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext&) const override {
         const gpu::Mat delta = token_shift_gpu(ops, x, st.get("shift.ffn"));

@@ -11,7 +11,7 @@ namespace statescope::vk {
 namespace {
 // A kernel that has not finished after this long is treated as a hung device.
 constexpr uint64_t kFenceTimeoutNs = uint64_t(600) * 1000 * 1000 * 1000;
-constexpr uint32_t kMaxBindingsPerSet = 24;   // the scan layout has 18
+constexpr uint32_t kMaxBindingsPerSet = 24;   // the scan layout (push_constants.h) has 22
 } // namespace
 
 CommandBatch::CommandBatch(VulkanContext& ctx, uint32_t max_dispatches, uint32_t max_timestamps)
@@ -82,19 +82,22 @@ void CommandBatch::begin() {
 
 void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<const Buffer*>& buffers,
                             const void* push, size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
-    const PipelineDesc& d = pipeline.desc();
+    // The call against the kernel's SPIR-V (the kernel table), not against what the caller said.
+    const KernelInterface& k = pipeline.interface();
+    const std::string name = k.name;
     require(recording_, "CommandBatch::dispatch outside begin()/submit_and_wait()");
-    require(buffers.size() == d.bindings, "dispatch of '" + d.module + "': " + std::to_string(buffers.size()) +
-                                              " buffers given, the pipeline declares " + std::to_string(d.bindings));
-    require(push_bytes == d.push_bytes, "dispatch of '" + d.module + "': " + std::to_string(push_bytes) +
-                                            " bytes of push constants given, the pipeline declares " +
-                                            std::to_string(d.push_bytes));
-    require(d.bindings <= kMaxBindingsPerSet, "dispatch of '" + d.module + "': too many bindings");
+    require(buffers.size() == k.bindings, "dispatch of '" + name + "': " + std::to_string(buffers.size()) +
+                                              " buffers given, its SPIR-V declares bindings 0.." +
+                                              std::to_string(int(k.bindings) - 1));
+    require(push_bytes == k.push_bytes, "dispatch of '" + name + "': " + std::to_string(push_bytes) +
+                                            " bytes of push constants given, its SPIR-V declares " +
+                                            std::to_string(k.push_bytes));
+    require(k.bindings <= kMaxBindingsPerSet, "dispatch of '" + name + "': too many bindings");
     const DeviceInfo& dev_info = ctx_.device();
     const uint32_t groups[3] = {gx, gy, gz};
     for (int i = 0; i < 3; ++i)
         require(groups[i] >= 1 && groups[i] <= dev_info.max_workgroup_count[i],
-                "dispatch of '" + d.module + "': " + std::to_string(groups[i]) + " workgroups in dimension " +
+                "dispatch of '" + name + "': " + std::to_string(groups[i]) + " workgroups in dimension " +
                     std::to_string(i) + " (device limit " + std::to_string(dev_info.max_workgroup_count[i]) + ")");
 
     VkDescriptorSetLayout layout = pipeline.set_layout();
@@ -102,7 +105,7 @@ void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<c
         record_dispatch(pipeline, last_set_, push, push_bytes, gx, gy, gz);
         return;
     }
-    require(dispatches_ < max_dispatches_, "dispatch of '" + d.module + "': more than " +
+    require(dispatches_ < max_dispatches_, "dispatch of '" + name + "': more than " +
                                                std::to_string(max_dispatches_) + " descriptor sets in one batch");
     VkDescriptorSet set = VK_NULL_HANDLE;
     VkDescriptorSetAllocateInfo dsai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
@@ -111,21 +114,25 @@ void CommandBatch::dispatch(const ComputePipeline& pipeline, const std::vector<c
     dsai.pSetLayouts = &layout;
     ctx_.check(vkAllocateDescriptorSets(ctx_.handle(), &dsai, &set), "vkAllocateDescriptorSets");
 
+    // Every binding the kernel declares gets a buffer; the other slots of a shared layout (the
+    // scan kernels') are not part of its descriptor set.
     std::vector<VkDescriptorBufferInfo> infos(buffers.size());
-    std::vector<VkWriteDescriptorSet> writes(buffers.size());
+    std::vector<VkWriteDescriptorSet> writes;
     for (size_t i = 0; i < buffers.size(); ++i) {
+        if (!(k.binding_mask >> i & 1)) continue;
         const Buffer* b = buffers[i];
-        require(b && b->valid(), "dispatch of '" + d.module + "': binding " + std::to_string(i) + " has no buffer");
+        require(b && b->valid(), "dispatch of '" + name + "': binding " + std::to_string(i) + " has no buffer");
         require(b->size() <= dev_info.max_storage_buffer_range,
                 "buffer '" + b->name() + "' (" + std::to_string(b->size()) + " bytes) exceeds the device's storage-buffer range (" +
                     std::to_string(dev_info.max_storage_buffer_range) + " bytes); use fewer tokens or heads");
         infos[i] = {b->handle(), 0, VK_WHOLE_SIZE};
-        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-        writes[i].dstSet = set;
-        writes[i].dstBinding = uint32_t(i);
-        writes[i].descriptorCount = 1;
-        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        writes[i].pBufferInfo = &infos[i];
+        VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        w.dstSet = set;
+        w.dstBinding = uint32_t(i);
+        w.descriptorCount = 1;
+        w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        w.pBufferInfo = &infos[i];
+        writes.push_back(w);
     }
     vkUpdateDescriptorSets(ctx_.handle(), uint32_t(writes.size()), writes.data(), 0, nullptr);
     last_layout_ = layout;

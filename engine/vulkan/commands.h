@@ -2,9 +2,11 @@
 // into it and a timestamp query pool. Record with begin() ... dispatch()/barrier()/timestamp(),
 // then submit_and_wait(); the batch can be reused after that (begin() resets everything).
 //
-// dispatch() is the one generic entry point for kernels: it checks the buffers and push-constant
-// size against the pipeline's declared interface, writes a fresh descriptor set and records the
-// dispatch. Barriers are explicit: kernels of one batch run in order only where barrier() says so.
+// dispatch() is the one generic entry point for kernels: it checks the call's buffers and
+// push-constant size against what the kernel's SPIR-V declares (the kernel table,
+// kernel_table.h) and refuses a mismatch with an Error naming the kernel, writes a fresh
+// descriptor set and records the dispatch. Barriers are explicit: kernels of one batch run in
+// order only where barrier() says so.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -28,7 +30,8 @@ public:
     CommandBatch& operator=(const CommandBatch&) = delete;
 
     void begin();
-    // buffers[i] is bound at binding i; push is copied into the command buffer.
+    // buffers[i] is bound at binding i, one for each binding up to the kernel's highest (slots
+    // its SPIR-V does not declare are not bound); push is copied into the command buffer.
     void dispatch(const ComputePipeline& pipeline, const std::vector<const Buffer*>& buffers, const void* push,
                   size_t push_bytes, uint32_t groups_x, uint32_t groups_y = 1, uint32_t groups_z = 1);
     template <class Push>

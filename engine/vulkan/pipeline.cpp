@@ -1,7 +1,6 @@
 #include "vulkan/pipeline.h"
 
 #include "vulkan/context.h"
-#include "vulkan/embedded_shaders.h"
 
 namespace statescope::vk {
 namespace {
@@ -47,45 +46,43 @@ std::string query_statistics(VulkanContext& ctx, VkPipeline pipeline) {
 } // namespace
 
 std::string PipelineDesc::key() const {
-    std::string k = module + "|b" + std::to_string(bindings) + "|p" + std::to_string(push_bytes) + "|sg" +
-                    std::to_string(required_subgroup_size);
+    std::string k = std::string(kernel_name(kernel)) + "|sg" + std::to_string(required_subgroup_size);
     for (const auto& [id, value] : spec) k += "|" + std::to_string(id) + "=" + std::to_string(value);
     return k;
 }
 
 ComputePipeline::ComputePipeline(VulkanContext& ctx, const PipelineDesc& desc) : ctx_(ctx), desc_(desc) {
     ctx.ensure_alive();
-    const auto words = embedded_spirv(desc.module);
-    require(!words.empty(), "Vulkan: no embedded shader module named '" + desc.module + "'");
-    require(desc.push_bytes <= ctx.device().max_push_constants,
-            "Vulkan: pipeline '" + desc.module + "' needs " + std::to_string(desc.push_bytes) +
+    const std::span<const uint32_t> words = kernel_spirv(desc.kernel);
+    const KernelInterface& io = kernel_interface(desc.kernel);
+    const std::string name = io.name;
+    require(io.push_bytes <= ctx.device().max_push_constants,
+            "Vulkan: pipeline '" + name + "' needs " + std::to_string(io.push_bytes) +
                 " bytes of push constants; the device allows " + std::to_string(ctx.device().max_push_constants));
     VkDevice dev = ctx.handle();
-    const std::string what = " for pipeline '" + desc.module + "'";
+    const std::string what = " for pipeline '" + name + "'";
     try {
         VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
         smci.codeSize = words.size() * sizeof(uint32_t);
         smci.pCode = words.data();
         ctx.check(vkCreateShaderModule(dev, &smci, nullptr, &module_), ("vkCreateShaderModule" + what).c_str());
 
-        std::vector<VkDescriptorSetLayoutBinding> binds(desc.bindings);
-        for (uint32_t i = 0; i < desc.bindings; ++i) {
-            binds[i].binding = i;
-            binds[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-            binds[i].descriptorCount = 1;
-            binds[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
-        }
+        // The bindings the SPIR-V declares (a kernel of the shared scan layout declares a subset).
+        std::vector<VkDescriptorSetLayoutBinding> binds;
+        for (uint32_t i = 0; i < io.bindings; ++i)
+            if (io.binding_mask >> i & 1)
+                binds.push_back({i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr});
         VkDescriptorSetLayoutCreateInfo dslci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-        dslci.bindingCount = desc.bindings;
+        dslci.bindingCount = uint32_t(binds.size());
         dslci.pBindings = binds.data();
         ctx.check(vkCreateDescriptorSetLayout(dev, &dslci, nullptr, &set_layout_), ("vkCreateDescriptorSetLayout" + what).c_str());
 
-        VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, desc.push_bytes};
+        VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, io.push_bytes};
         VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
         plci.setLayoutCount = 1;
         plci.pSetLayouts = &set_layout_;
-        plci.pushConstantRangeCount = desc.push_bytes ? 1 : 0;
-        plci.pPushConstantRanges = desc.push_bytes ? &range : nullptr;
+        plci.pushConstantRangeCount = io.push_bytes ? 1 : 0;
+        plci.pPushConstantRanges = io.push_bytes ? &range : nullptr;
         ctx.check(vkCreatePipelineLayout(dev, &plci, nullptr, &layout_), ("vkCreatePipelineLayout" + what).c_str());
 
         std::vector<VkSpecializationMapEntry> entries;
@@ -106,7 +103,7 @@ ComputePipeline::ComputePipeline(VulkanContext& ctx, const PipelineDesc& desc) :
             VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO};
         if (desc.required_subgroup_size) {
             require(ctx.device().subgroup_size_control,
-                    "Vulkan: pipeline '" + desc.module + "' needs subgroup size control, which " + ctx.device().name + " lacks");
+                    "Vulkan: pipeline '" + name + "' needs subgroup size control, which " + ctx.device().name + " lacks");
             rss.requiredSubgroupSize = desc.required_subgroup_size;
             cpci.stage.pNext = &rss;
             cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;

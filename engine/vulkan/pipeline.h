@@ -1,9 +1,11 @@
-// Compute pipelines built from the embedded SPIR-V (embedded_shaders.h). A PipelineDesc names the
-// module, its specialization constants and the interface the host promises: the number of
-// storage-buffer bindings (set 0, bindings 0..n-1) and the push-constant size. The dispatcher
-// (commands.h) checks every dispatch against that interface, so a shader/host mismatch fails
-// with a message instead of reading garbage.
+// Compute pipelines built from the kernel table (kernel_table.h). A PipelineDesc names the kernel
+// and its specialization constants; the interface (the storage buffers of set 0, the push-constant
+// size) is the one the kernel's SPIR-V declares. The dispatcher (commands.h) checks every dispatch
+// against that interface, so a shader/host mismatch fails with a message instead of reading
+// garbage.
 #pragma once
+#include "vulkan/kernel_table.h"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -15,10 +17,8 @@ namespace statescope::vk {
 class VulkanContext;
 
 struct PipelineDesc {
-    std::string module;                                // name in shaders/CMakeLists.txt's table
+    Kernel kernel{};
     std::vector<std::pair<uint32_t, uint32_t>> spec;   // (constant_id, 32-bit value)
-    uint32_t bindings = 0;                             // storage buffers at set 0, bindings 0..n-1
-    uint32_t push_bytes = 0;
     // Nonzero: the pipeline must run with exactly this subgroup size and full subgroups (needs
     // subgroup size control); kernels that shuffle within a workgroup rely on it.
     uint32_t required_subgroup_size = 0;
@@ -37,7 +37,8 @@ public:
     VkPipelineLayout layout() const { return layout_; }
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
     const PipelineDesc& desc() const { return desc_; }
-    const std::string& name() const { return desc_.module; }
+    const KernelInterface& interface() const { return kernel_interface(desc_.kernel); }
+    const char* name() const { return kernel_name(desc_.kernel); }
     // The driver's compile statistics ("Register Count 128, ..."), when the context captures them.
     const std::string& statistics() const { return statistics_; }
 

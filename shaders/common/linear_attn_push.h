@@ -1,4 +1,4 @@
-// What engine/models/linear_attn.cpp and shaders/linear_attn_*.comp agree on (32-bit words only,
+// What engine/gpu/family_kernels.cpp and shaders/linear_attn_*.comp agree on (32-bit words only,
 // so std430 packs a push block like the C struct). Included by GLSL (GL_core_profile defined) and
 // C++; a shader may declare one push block, so it defines its own macro (LINEAR_ATTN_ROWS or
 // LINEAR_ATTN_KEY_SUM) before the include.

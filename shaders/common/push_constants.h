@@ -1,7 +1,7 @@
 // The ONE definition of what the host and the scan shaders agree on: push-constant layout,
 // descriptor binding numbers, specialization-constant ids, transition-kind codes and flags.
 // Included by the GLSL compute shaders (glslc defines GL_core_profile) and by the C++ runtime
-// (engine/vulkan/scan_kernels.cpp), so a field added here appears on both sides at once.
+// (engine/gpu/scan_record.cpp), so a field added here appears on both sides at once.
 //
 // Layout rules that keep the two sides identical: only 32-bit scalars in the push block (std430
 // packs them like a C struct), no vec3, no bool.
@@ -14,7 +14,7 @@
 #define SS_PUSH_BLOCK_END } pc;
 #else
 #include <cstdint>
-namespace statescope::vk {
+namespace statescope::gpu {
 #define SS_U32 uint32_t
 #define SS_PUSH_BLOCK_BEGIN struct ScanPush {
 #define SS_PUSH_BLOCK_END };
@@ -108,7 +108,7 @@ SS_PUSH_BLOCK_END
 
 #ifndef GL_core_profile
 static_assert(sizeof(ScanPush) == 52, "ScanPush must stay 13 32-bit words (std430 push block)");
-} // namespace statescope::vk
+} // namespace statescope::gpu
 #endif
 
 #undef SS_U32

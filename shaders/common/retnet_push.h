@@ -1,4 +1,4 @@
-// Push block of shaders/retnet_rotary.comp, shared with engine/models/retnet.cpp (the same
+// Push block of shaders/retnet_rotary.comp, shared with engine/gpu/family_kernels.cpp (the same
 // pattern as ops_push.h: GLSL when GL_core_profile is defined, a C++ struct otherwise).
 #ifndef STATESCOPE_SHADERS_RETNET_PUSH_H
 #define STATESCOPE_SHADERS_RETNET_PUSH_H

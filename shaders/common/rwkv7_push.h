@@ -1,4 +1,4 @@
-// What engine/models/rwkv7.cpp and shaders/rwkv7_*.comp agree on (32-bit words only, so std430
+// What engine/gpu/family_kernels.cpp and shaders/rwkv7_*.comp agree on (32-bit words only, so std430
 // packs the push block like the C struct). Included by GLSL (GL_core_profile defined) and C++.
 #ifndef STATESCOPE_SHADERS_RWKV7_PUSH_H
 #define STATESCOPE_SHADERS_RWKV7_PUSH_H

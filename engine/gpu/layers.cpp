@@ -1,4 +1,4 @@
-#include "models/gpu_layers.h"
+#include "gpu/layers.h"
 
 #include "core/error.h"
 

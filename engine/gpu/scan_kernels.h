@@ -21,7 +21,7 @@
 //
 // Use gpu_scan() for one call with host data, or ScanKernels to keep inputs resident on the
 // device and run them repeatedly (benchmarks). All calls come from the thread that owns the
-// context.
+// context. The forms' layout on a device is planned in scan_plan.h, recorded in scan_record.cpp.
 #pragma once
 #include "core/scan.h"
 #include "core/tensor.h"
@@ -32,9 +32,11 @@
 #include <vector>
 
 namespace statescope::vk {
-
 class VulkanContext;
 class CommandBatch;
+} // namespace statescope::vk
+
+namespace statescope::gpu {
 
 enum class ScanForm { Recurrent, Chunked, ChunkedF16 };
 const char* scan_form_name(ScanForm f);
@@ -59,7 +61,7 @@ struct ScanRunOptions {
     // ChunkedF16: 0 issues each chunk's global loads at its start; 1 issues the next chunk's
     // loads before this chunk's products, so that they overlap the tensor-core work (costs the
     // registers that hold them); 2 or 3 spread them over that many of the chunk's phases.
-    // -1: the measured choice (tensor_core_prefetch in scan_kernels.cpp).
+    // -1: the measured choice (tensor_core_prefetch in scan_plan_tensor_core.cpp).
     int tc_prefetch = -1;
     // ChunkedF16 (no DPLR): run the profiling variant of the fused kernel, which adds up the
     // SM-clock cycles of each phase of its chunk loop (needs VK_KHR_shader_clock); read them
@@ -69,7 +71,7 @@ struct ScanRunOptions {
     // run in parallel (a first pass computes every segment's own end state, the second starts
     // each segment from those carried forward), for long sequences with few heads, where one
     // workgroup per head leaves most of the GPU idle. 1: no split; -1: the measured choice
-    // (tensor_core_segments in scan_kernels.cpp). Not with tc_profile.
+    // (tensor_core_segments in scan_plan_tensor_core.cpp). Not with tc_profile.
     int tc_segments = -1;
 };
 
@@ -96,29 +98,29 @@ struct ScanBuffers {
     TransitionKind kind = TransitionKind::Identity;
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     bool has_beta = false, has_decay = false;
-    Buffer q, k, v, beta, g, a, b, S0, S, o;
-    Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start (released by a
+    vk::Buffer q, k, v, beta, g, a, b, S0, S, o;
+    vk::Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start (released by a
                              // ChunkedF16 run that does not keep them)
-    Buffer placeholder;      // bound where a kernel reads nothing
+    vk::Buffer placeholder;      // bound where a kernel reads nothing
     // ChunkedF16: float16 copies of q, k, v, made by run() when f16_stale is set (upload and
     // allocate set it; set it again after writing q, k or v yourself) and by every record().
-    Buffer q16, k16, v16;
+    vk::Buffer q16, k16, v16;
     bool f16_stale = true;
-    Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
-    Buffer dplr_keys;   // Chunked DiagPlusRankOne: a_t, k_t interleaved (shaders/scan_chunk_dplr.comp)
-    Buffer profile;     // ScanRunOptions::tc_profile's phase cycles, 16 per workgroup
-    Buffer seg_state, seg_decay;   // ChunkedF16 split into segments: each one's end state, log decay
+    vk::Buffer t16;   // ChunkedF16 delta rule: each chunk's UT transform (shaders/scan_tc_wy.comp)
+    vk::Buffer dplr_keys;   // Chunked DiagPlusRankOne: a_t, k_t interleaved (shaders/scan_chunk_dplr.comp)
+    vk::Buffer profile;     // ScanRunOptions::tc_profile's phase cycles, 16 per workgroup
+    vk::Buffer seg_state, seg_decay;   // ChunkedF16 split into segments: each one's end state, log decay
     int profile_workgroups = 0;
     int chunk = 0, num_chunks = 0;   // of the last chunked run
     // When set, the kernels read the initial state from state_in and write the final state to
     // state_out instead of S0 and S (a model's per-layer state buffers, [H, K, V] each).
-    const Buffer* state_in = nullptr;
-    const Buffer* state_out = nullptr;
+    const vk::Buffer* state_in = nullptr;
+    const vk::Buffer* state_out = nullptr;
 };
 
 class ScanKernels {
 public:
-    explicit ScanKernels(VulkanContext& ctx);
+    explicit ScanKernels(vk::VulkanContext& ctx);
 
     static bool supports(TransitionKind kind, ScanForm form);
     // Throws Error naming the form and kind when supports() is false.
@@ -141,7 +143,7 @@ public:
     std::vector<ScanTiming> run_repeated(ScanBuffers& b, const ScanRunOptions& options, int runs);
     // Records the same work into a batch that the caller submits (no timestamps), ending with a
     // barrier so that later kernels of the batch see o and the final state.
-    void record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options);
+    void record(vk::CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options);
 
     void download_state(const ScanBuffers& b, float* S) const;     // [H, K, V]
     void download_outputs(const ScanBuffers& b, float* o) const;   // [T, H, V]
@@ -154,44 +156,13 @@ public:
     std::string describe(const ScanBuffers& b, const ScanRunOptions& options) const;
 
 private:
-    struct RecurrentPlan {
-        std::string module;
-        uint32_t lanes = 1, rows = 1, workgroup = 128, subgroup = 0;
-        uint32_t tokens = 1;   // tokens staged in shared memory per block
-        uint32_t segment = 0;  // tokens per dispatch (all of them except on CPU drivers)
-    };
-    struct ChunkPlan {
-        uint32_t chunk = 64;
-        uint32_t wy_workgroup = 256, wy_ktile = 32;
-        uint32_t state_workgroup = 256, state_ktile = 16, state_vblock = 32, state_kblock = 32;
-        uint32_t out_workgroup = 256, out_ktile = 16, out_vblock = 32;
-        uint32_t state_segment = 0;   // chunks per state-pass dispatch
-    };
-    struct TensorCorePlan {
-        uint32_t vblock = 64, groups = 0;   // value block; workgroups per segment (blocks x heads)
-        uint32_t segments = 1, seg_chunks = 0;   // split sequences: segments of seg_chunks chunks
-        uint32_t prefetch = 0;              // SS_SC_PREFETCH
-    };
-    RecurrentPlan plan_recurrent(const ScanBuffers& b, const ScanRunOptions& options) const;
-    ChunkPlan plan_chunked(const ScanBuffers& b, const ScanRunOptions& options) const;
-    // delta_wu: the float32 W and U of the delta rule (the chunked form's; ChunkedF16 keeps its
-    // UT transform in t16 instead).
-    void ensure_chunk_scratch(ScanBuffers& b, const ChunkPlan& plan, bool chunk_states, bool delta_wu = true);
-    void record_stages(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
-                       bool cast_f16);
-    // ChunkedF16: throws Error naming what the device or the problem lacks.
-    void check_tensor_core_form(const ScanBuffers& b, const ScanRunOptions& options) const;
-    void record_tensor_core(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options, bool timestamps,
-                            bool cast_f16);
-    static TensorCorePlan plan_tensor_core(const ScanBuffers& b, const ScanRunOptions& options);
-
-    VulkanContext& ctx_;
+    vk::VulkanContext& ctx_;
 };
 
 // One call with host data, like scan_recurrent(): S is [H, K, V], the state before the first
 // token on entry and after the last on return; o is [T, H, V]. With a chunked form,
 // chunk_states (if non-null) receives the state at each chunk start, [N, H, K, V].
-ScanTiming gpu_scan(VulkanContext& ctx, const ScanInputs& in, float* S, float* o, const ScanRunOptions& options = {},
+ScanTiming gpu_scan(vk::VulkanContext& ctx, const ScanInputs& in, float* S, float* o, const ScanRunOptions& options = {},
                     Tensor* chunk_states = nullptr);
 
-} // namespace statescope::vk
+} // namespace statescope::gpu
