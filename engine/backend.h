@@ -23,10 +23,10 @@ enum class BackendKind { Auto, Cpu, Vulkan };
 
 struct BackendRequest {
     BackendKind kind = BackendKind::Auto;
-    std::string device;          // Vulkan device: an index or a name part; empty: the default choice
+    std::string device;           // Vulkan device: an index or a name part; empty: the default choice
     std::string weights = "auto"; // GPU weight storage: auto (the checkpoint's dtype), f32, f16, bf16
     // true: a backend that cannot be used (no device, a model without a GPU path) is an Error.
-    // false: the CPU reference runs and BackendChoice::description says why.
+    // false: the CPU reference runs and OpenedModel::description says why.
     bool strict = false;
     // Set when the request's source named no backend we know (the lenient case only): the CPU
     // runs and this says why, e.g. "STATESCOPE_BACKEND='x' is not cpu, vulkan or auto".
