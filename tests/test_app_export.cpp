@@ -5,7 +5,7 @@
 #include "analysis/attention_map.h"
 #include "analysis/spectrum.h"
 #include "analysis/state_stats.h"
-#include "app/token_input.h"
+#include "frames/token_input.h"
 #include "model.h"
 #include "test_support.h"
 #include "timeline.h"
@@ -70,7 +70,7 @@ std::vector<float> csv_numbers(const QString& path, int* rows, QString* comment)
     return v;
 }
 
-std::vector<int32_t> prompt_ids() { return app::tokens_from_text(kPrompt).ids; } // the bundled model reads bytes
+std::vector<int32_t> prompt_ids() { return frames::tokens_from_text(kPrompt.toStdString()).ids; } // the bundled model reads bytes
 
 } // namespace
 

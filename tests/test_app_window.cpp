@@ -4,10 +4,10 @@
 // that load errors reach the window, and that every export format parses.
 #include "analysis/array_io.h"
 #include "analysis/attention_map.h"
-#include "app/controller.h"
+#include "app/gui/controller.h"
 #include "core/safetensors.h"
-#include "app/main_window.h"
-#include "app/transport_bar.h"
+#include "app/gui/main_window.h"
+#include "app/gui/transport_bar.h"
 #include "model.h"
 #include "sampling.h"
 #include "test_support.h"
@@ -41,10 +41,10 @@ namespace {
 
 QString model_dir(const char* name) { return QString::fromStdString(testsupport::reference_dir() + "/models/" + name); }
 
-app::TokenInput some_tokens(int n) {
-    QString ids;
-    for (int i = 0; i < n; ++i) ids += QString::number((i * 37 + 11) % 500) + ",";
-    return app::tokens_from_ids(ids);
+frames::TokenInput some_tokens(int n) {
+    std::string ids;
+    for (int i = 0; i < n; ++i) ids += std::to_string((i * 37 + 11) % 500) + ",";
+    return frames::tokens_from_ids(ids);
 }
 
 // Waits until the controller has a model and the latest frame and sequence results.
@@ -64,7 +64,7 @@ bool settle(app::MainWindow& w, int timeout_ms = 60000) {
 }
 
 // Shows the window, sets the tokens, opens the model and waits for its first frame.
-bool show_and_open(app::MainWindow& w, const app::TokenInput& tokens, const QString& model) {
+bool show_and_open(app::MainWindow& w, const frames::TokenInput& tokens, const QString& model) {
     w.show();
     w.set_token_input(tokens);
     w.open_model(model);
@@ -233,7 +233,7 @@ private slots:
         tl.append(w.token_input().ids);
         const Tensor S = tl.layer_state(0, 40);
         const LayerInfo& L = model->info().layers[0];
-        const views::Matrix& shown = w.state_view()->matrix();
+        const frames::Matrix& shown = w.state_view()->matrix();
         QCOMPARE(shown.rows, L.key_dim);
         QCOMPARE(shown.cols, L.value_dim);
         QVERIFY(relative_l2(shown.values.data(), S.ptr(), shown.values.size()) < 1e-6);
@@ -305,7 +305,7 @@ private slots:
         QVERIFY(settle(w));
         const QImage a = picture(w.state_view());
         qInfo("frame %.1f ms", c.frame()->compute_ms);
-        const views::Matrix ma = w.state_view()->matrix();
+        const frames::Matrix ma = w.state_view()->matrix();
         c.set_token(6);
         QVERIFY(settle(w));
         const QImage b = picture(w.state_view());
@@ -450,7 +450,7 @@ private slots:
         QVERIFY2(w.error_text().contains("no-such-model"), qPrintable(w.error_text()));
         QVERIFY(w.controller().has_model());
         QVERIFY(settle(w));
-        QVERIFY(w.controller().model()->path.endsWith("gla"));
+        QVERIFY(QString::fromStdString(w.controller().model()->path).endsWith("gla"));
         // A broken config.json: the message names the file.
         QFile cfg(dir.path() + "/config.json");
         QVERIFY(cfg.open(QIODevice::WriteOnly));
@@ -459,7 +459,7 @@ private slots:
         w.open_model(dir.path() + "/config.json");
         QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("config.json"), 20000);
         // Token ids outside the vocabulary are a load error too.
-        w.set_token_input(app::tokens_from_ids("1,2,999999"));
+        w.set_token_input(frames::tokens_from_ids("1,2,999999"));
         w.open_model(model_dir("gla"));
         QTRY_VERIFY_WITH_TIMEOUT(w.error_text().contains("999999"), 20000);
     }
@@ -494,7 +494,7 @@ private slots:
         };
 
         // A load that runs to the end: opening, tokenizing, then tokens counted up to the total.
-        const app::TokenInput shown = some_tokens(2000);
+        const frames::TokenInput shown = some_tokens(2000);
         w.set_token_input(shown);
         w.open_model(bundled);
         QVERIFY(settle(w));
@@ -524,7 +524,7 @@ private slots:
         // Cancel (the status bar's button) while a long sequence runs: the load is dropped and
         // the previous model stays, usable at once.
         QSignalSpy cancelled(&c, &app::Controller::load_cancelled);
-        const app::TokenInput huge = some_tokens(400000); // minutes of work if it were not cancelled
+        const frames::TokenInput huge = some_tokens(400000); // minutes of work if it were not cancelled
         reports.clear();
         on_running = [&] {
             QVERIFY(w.cancel_button()->isVisible());
@@ -580,13 +580,13 @@ private slots:
                      "model": {"type": "BPE", "vocab": {" ": 0, "a": 1, "b": 2, "c": 3, "ab": 4}, "merges": ["a b"]}})");
         tj.close();
         app::MainWindow w;
-        QVERIFY(show_and_open(w, app::tokens_from_text("ab cab"), dir.path()));
+        QVERIFY(show_and_open(w, frames::tokens_from_text("ab cab"), dir.path()));
         QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
         const auto& m = *w.controller().model();
         QCOMPARE(m.tokens, (std::vector<int32_t>{4, 0, 3, 4}));
-        QCOMPARE(m.labels[0], QString("ab"));
-        QCOMPARE(m.labels[1], QString("\u2423")); // a visible space
-        QVERIFY(m.tokens_from.contains("BPE"));
+        QCOMPARE(QString::fromStdString(m.labels[0]), QString("ab"));
+        QCOMPARE(QString::fromStdString(m.labels[1]), QString("\u2423")); // a visible space
+        QVERIFY(QString::fromStdString(m.tokens_from).contains("BPE"));
         // Without a tokenizer the same text runs byte by byte.
         w.open_model(model_dir("gla"));
         QVERIFY(settle(w));
@@ -597,7 +597,7 @@ private slots:
         // A hand-built matrix: the cell of +max is the map's top colour, -max its bottom, 0 white-ish.
         views::HeatmapView v("test");
         v.resize(300, 300);
-        views::Matrix m(2, 2, {2.0f, -2.0f, 0.0f, 1.0f});
+        frames::Matrix m(2, 2, {2.0f, -2.0f, 0.0f, 1.0f});
         v.set_matrix(m);
         QCOMPARE(v.limit(), 2.0);
         const QImage img = picture(&v);
@@ -627,7 +627,7 @@ private slots:
         QVERIFY(std::abs(s.value_at(s.normalize(0.3, true), true) - 0.3) < 1e-12);
         // Fixed mode keeps the limit when the data change.
         v.set_scale_mode(views::ScaleMode::Fixed);
-        v.set_matrix(views::Matrix(1, 1, {10.0f}));
+        v.set_matrix(frames::Matrix(1, 1, {10.0f}));
         QCOMPARE(v.limit(), 2.0);
         v.set_scale_mode(views::ScaleMode::PerFrame);
         QCOMPARE(v.limit(), 10.0);
@@ -639,7 +639,7 @@ private slots:
         views::CurvesView v;
         v.resize(600, 260);
         auto data = [](float slope) {
-            views::CurveData d;
+            frames::CurveData d;
             d.norms = {std::vector<float>(50), std::vector<float>(50)};
             for (int t = 0; t < 50; ++t) d.norms[0][size_t(t)] = slope * float(t), d.norms[1][size_t(t)] = 1.0f;
             d.effective_rank.assign(50, 1.5f);
@@ -666,7 +666,7 @@ private slots:
         // of the plane in the token colour, and nothing is drawn at +0.5i.
         views::EigenView v;
         v.resize(500, 400);
-        views::EigenData d;
+        frames::EigenData d;
         d.token = {-1.0, 0.5};
         d.token_radius = 1.0;
         d.window = {};
@@ -693,13 +693,13 @@ private slots:
         QVERIFY(write_hand_built_deltanet(dir.path()));
         const std::vector<int32_t> ids = {0, 5, 2, 1, 7, 0, 3, 4, 2, 0};
         app::MainWindow w;
-        QVERIFY(show_and_open(w, app::tokens_from_ids("0,5,2,1,7,0,3,4,2,0"), dir.path()));
+        QVERIFY(show_and_open(w, frames::tokens_from_ids("0,5,2,1,7,0,3,4,2,0"), dir.path()));
         QVERIFY2(w.error_text().isEmpty(), qPrintable(w.error_text()));
         app::Controller& c = w.controller();
         QCOMPARE(c.length(), int64_t(ids.size()));
 
         auto state_is_the_hand_computed_one = [&](size_t tokens) {
-            const views::Matrix& shown = w.state_view()->matrix();
+            const frames::Matrix& shown = w.state_view()->matrix();
             QCOMPARE(shown.rows, kHandDim);
             QCOMPARE(shown.cols, kHandDim);
             const std::vector<double> S = hand_state(ids, tokens);
@@ -794,14 +794,14 @@ private slots:
     void softmax_layers_get_attention_entropy_curves() {
         app::MainWindow w;
         w.show();
-        const app::TokenInput input = some_tokens(40);
+        const frames::TokenInput input = some_tokens(40);
         w.set_token_input(input);
         w.open_model(model_dir("llama"));
         QVERIFY(settle(w));
         app::Controller& c = w.controller();
         c.set_focus(1, 2);
         QVERIFY(settle(w));
-        const views::CurveData& d = w.curves_view()->data();
+        const frames::CurveData& d = w.curves_view()->data();
         QVERIFY(d.softmax_layer);
         QVERIFY(d.norms.empty());
         QCOMPARE(int(d.row_entropy.size()), 40);
@@ -851,7 +851,7 @@ private slots:
         QDropEvent drop(QPointF(200, 200), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
         QApplication::sendEvent(&w, &drop);
         QVERIFY(settle(w));
-        QVERIFY(w.controller().model()->path.endsWith("retnet"));
+        QVERIFY(QString::fromStdString(w.controller().model()->path).endsWith("retnet"));
         QCOMPARE(w.controller().model()->info.model_type, std::string("retnet"));
         const QStringList recent = QSettings().value("recentModels").toStringList();
         QVERIFY(!recent.isEmpty());
@@ -864,7 +864,7 @@ private slots:
         QTemporaryDir dir;
         QString err;
         views::HeatmapView* state = w.state_view();
-        const views::Matrix m = state->matrix();
+        const frames::Matrix m = state->matrix();
 
         QVERIFY2(views::export_figure_image(*state, dir.path() + "/s.png", &err), qPrintable(err));
         QImage png(dir.path() + "/s.png");

@@ -4,6 +4,7 @@
 // Only the curves the data has are drawn. A click jumps there.
 #pragma once
 #include "figure.h"
+#include "frames/view_data.h"
 
 #include <QImage>
 #include <QWidget>
@@ -11,22 +12,7 @@
 
 namespace statescope::views {
 
-struct CurveData {
-    std::vector<std::vector<float>> norms; // [head][token]: ||S||_F after each token
-    std::vector<float> effective_rank;     // [token], focused head
-    // [token], focused head: entropy (nats) of the token's attention row over the `window` tokens
-    // ending at it, of the exact map and of the softmax map of the same q . k.
-    std::vector<float> exact_entropy, softmax_entropy;
-    // [token], focused head of a softmax-attention layer: entropy (nats) of its whole causal
-    // attention row, the distribution the layer really uses (softmax_entropy then holds the same
-    // row over the last `window` positions, renormalised).
-    std::vector<float> row_entropy;
-    bool softmax_layer = false;
-    int window = 0;
-    int focused_head = 0;
-    int layer = 0;
-    int max_rank = 0;                      // min(K, V): the rank axis' top
-};
+using frames::CurveData;
 
 class CurvesView : public QWidget, public Figure {
     Q_OBJECT

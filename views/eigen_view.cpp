@@ -72,7 +72,7 @@ void EigenView::paintEvent(QPaintEvent*) {
 void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) {
     p.fillRect(area, Qt::white);
     style::draw_title(p, area, "Eigenvalues of the transition",
-                      d_.token_index >= 0 ? QString("token %1, %2").arg(d_.token_index).arg(d_.transition) : QString());
+                      d_.token_index >= 0 ? QString("token %1, %2").arg(d_.token_index).arg(QString::fromStdString(d_.transition)) : QString());
     if (!message_.isEmpty()) {
         p.setPen(QColor(120, 120, 120));
         p.setFont(style::label_font());

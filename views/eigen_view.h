@@ -3,6 +3,7 @@
 // token's A_t and the product over the attention window, with spectral radii and half-lives.
 #pragma once
 #include "figure.h"
+#include "frames/view_data.h"
 
 #include <QWidget>
 #include <complex>
@@ -10,16 +11,7 @@
 
 namespace statescope::views {
 
-struct EigenData {
-    std::vector<std::complex<double>> token;   // eigenvalues of A_t
-    std::vector<std::complex<double>> window;  // eigenvalues of A_t ... A_s
-    std::vector<double> window_rates;          // |mu|^(1/window_tokens) of each, in the same order
-    int window_tokens = 0;
-    int64_t token_index = -1;
-    double token_radius = 0, token_half_life = 0;
-    double window_radius = 0, window_rate = 0, window_half_life = 0;
-    QString transition;                        // "delta rule", ...
-};
+using frames::EigenData;
 
 class EigenView : public QWidget, public Figure {
     Q_OBJECT

@@ -4,11 +4,13 @@
 #pragma once
 #include "colormap.h"
 #include "figure.h"
-#include "matrix.h"
+#include "frames/matrix.h"
 
 #include <QWidget>
 
 namespace statescope::views {
+
+using frames::Matrix;
 
 class HeatmapView : public QWidget, public Figure {
     Q_OBJECT

@@ -97,7 +97,7 @@ void OverviewGrid::render_figure(QPainter& p, const QRectF& area, bool) {
         for (const auto& c : row) layer_max = std::max(layer_max, c.norm);
         for (int h = 0; h < int(row.size()); ++h) {
             const QRectF cell = g.cell_rect(l, h);
-            const Matrix& m = row[size_t(h)].thumbnail;
+            const frames::Matrix& m = row[size_t(h)].thumbnail;
             if (m.empty()) {
                 p.fillRect(cell, QColor(240, 240, 240));
                 p.setPen(QColor(150, 150, 150));
@@ -148,7 +148,7 @@ void OverviewGrid::mouseMoveEvent(QMouseEvent* e) {
     int l, h;
     if (cell_at(e->position(), &l, &h)) {
         QString tip = QString("layer %1, head %2").arg(l).arg(h);
-        if (l < int(d_.layer_notes.size())) tip += " — " + d_.layer_notes[size_t(l)];
+        if (l < int(d_.layer_notes.size())) tip += " — " + QString::fromStdString(d_.layer_notes[size_t(l)]);
         tip += QString("\n‖S‖_F = %1").arg(style::format_number(d_.cells[size_t(l)][size_t(h)].norm));
         QToolTip::showText(e->globalPosition().toPoint(), tip, this);
     } else {

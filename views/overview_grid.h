@@ -2,22 +2,15 @@
 // on its own symmetric scale; the focused one framed. Clicking a thumbnail focuses it.
 #pragma once
 #include "figure.h"
-#include "matrix.h"
+#include "frames/view_data.h"
 
 #include <QWidget>
 #include <vector>
 
 namespace statescope::views {
 
-struct OverviewCell {
-    Matrix thumbnail;  // downsampled state (empty for layers without a recurrent state)
-    float norm = 0;    // ||S||_F of the full state
-};
-
-struct OverviewData {
-    std::vector<std::vector<OverviewCell>> cells; // [layer][head]
-    std::vector<QString> layer_notes;             // per layer, e.g. "GLA" or "softmax attention"
-};
+using frames::OverviewCell;
+using frames::OverviewData;
 
 class OverviewGrid : public QWidget, public Figure {
     Q_OBJECT

@@ -3,18 +3,14 @@
 // coloured by token position; the sphere marks the current token.
 #pragma once
 #include "figure.h"
+#include "frames/view_data.h"
 #include "vtk_widget.h"
 
 #include <vector>
 
 namespace statescope::views {
 
-struct TrajectoryData {
-    std::vector<double> coords;      // [points, 3]
-    std::vector<int64_t> tokens;     // token index of each point
-    std::vector<double> explained;   // fraction of the variance along each axis
-    int layer = 0, head = 0;
-};
+using frames::TrajectoryData;
 
 class TrajectoryView : public VtkWidget, public Figure {
     Q_OBJECT

@@ -1,0 +1,108 @@
+// statescope: the desktop app. See command_line.h for the arguments.
+#include "command_line.h"
+#include "core/error.h"
+#include "frames/token_input.h"
+#include "main_window.h"
+#include "sample_prompt.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QImage>
+#include <QSurfaceFormat>
+#include <QTimer>
+#include <cstdio>
+
+using namespace statescope;
+
+namespace {
+
+// Once the model is loaded and every view has its data (or the load failed), saves the window
+// and/or every view, then quits. Exit status: 0 all written with a model shown, 2 written while
+// showing a load error (or after giving up waiting), 1 something could not be written.
+void schedule_batch_output(app::MainWindow& w, const QString& screenshot, const QString& export_dir) {
+    auto* clock = new QElapsedTimer;
+    clock->start();
+    auto* poll = new QTimer(&w);
+    poll->setInterval(100);
+    QObject::connect(poll, &QTimer::timeout, &w, [&w, screenshot, export_dir, poll, clock] {
+        app::Controller& c = w.controller();
+        const bool failed = !c.has_model() && !c.loading() && !w.error_text().isEmpty();
+        const bool ready = c.has_model() && !c.busy() && c.frame() && c.sequence();
+        const bool timed_out = clock->elapsed() > 300000;
+        if (!ready && !failed && !timed_out) return;
+        poll->stop();
+        // One more round of events so that the views paint the last results.
+        QTimer::singleShot(400, &w, [&w, screenshot, export_dir, failed, timed_out] {
+            bool written = true;
+            if (!screenshot.isEmpty() && !w.grab().toImage().save(screenshot, "PNG")) {
+                std::fprintf(stderr, "statescope: could not write %s\n", qPrintable(screenshot));
+                written = false;
+            }
+            if (!export_dir.isEmpty())
+                for (const QString& e : w.export_all(export_dir)) {
+                    std::fprintf(stderr, "statescope: %s\n", qPrintable(e));
+                    written = false;
+                }
+            if (timed_out) std::fprintf(stderr, "statescope: gave up waiting for the engine; wrote what was shown\n");
+            if (failed) std::fprintf(stderr, "statescope: %s\n", qPrintable(w.error_text()));
+            QCoreApplication::exit(!written ? 1 : (failed || timed_out) ? 2 : 0);
+        });
+    });
+    poll->start();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // VTK's view needs a core-profile context; asking before the application exists makes every
+    // QOpenGLWidget share it.
+    QSurfaceFormat fmt;
+    fmt.setRenderableType(QSurfaceFormat::OpenGL);
+    fmt.setVersion(3, 2);
+    fmt.setProfile(QSurfaceFormat::CoreProfile);
+    fmt.setDepthBufferSize(24);
+    fmt.setStencilBufferSize(8);
+    QSurfaceFormat::setDefaultFormat(fmt);
+    QApplication::setAttribute(Qt::AA_ShareOpenGLContexts);
+
+    QApplication qapp(argc, argv);
+    QApplication::setOrganizationName("Statescope");
+    QApplication::setApplicationName("Statescope");
+    QApplication::setStyle("Fusion");
+
+    app::CommandLine cl;
+    frames::TokenInput input;
+    try {
+        cl = app::parse_command_line(QApplication::arguments().mid(1));
+        if (cl.help) {
+            std::printf("%s", qPrintable(app::usage()));
+            return 0;
+        }
+        input = cl.tokens ? frames::tokens_from_ids(*cl.tokens) : frames::tokens_from_text(cl.prompt ? *cl.prompt : app::sample_prompt());
+    } catch (const Error& e) {
+        std::fprintf(stderr, "statescope: %s\n\n%s", e.what(), qPrintable(app::usage()));
+        return 1;
+    }
+
+    app::MainWindow w;
+    w.resize(cl.size);
+    w.set_token_input(input);
+    // Focus, position and window from the command line apply once the model is there.
+    QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl] {
+        app::Controller& c = w.controller();
+        if (cl.window) c.set_window(*cl.window);
+        if (cl.layer || cl.head) c.set_focus(cl.layer.value_or(c.layer()), cl.head.value_or(c.head()));
+        if (cl.token) c.set_token(*cl.token);
+    }, Qt::SingleShotConnection);
+    w.show();
+
+    const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
+    if (model.isEmpty()) {
+        // Nothing bundled next to this program: say so in the window, File > Open still works.
+        w.open_model("assets/models/deltanet-negeig-tiny");
+    } else {
+        w.open_model(model);
+    }
+    if (!cl.screenshot.isEmpty() || !cl.export_dir.isEmpty()) schedule_batch_output(w, cl.screenshot, cl.export_dir);
+    return qapp.exec();
+}

@@ -1,0 +1,78 @@
+#include "command_line.h"
+
+#include "arguments.h"
+#include "core/error.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+
+namespace statescope::app {
+
+namespace {
+constexpr const char* kDefaultModel = "deltanet-negeig-tiny";
+} // namespace
+
+QString usage() {
+    return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS]\n"
+           "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
+           "                  [--screenshot FILE.png] [--export DIR]\n"
+           "\n"
+           "  MODEL_DIR, --model DIR  checkpoint folder (config.json + model.safetensors) or its config.json;\n"
+           "                          default: the bundled " + QString(kDefaultModel) + "\n"
+           "  --prompt TEXT           text to run, one token per UTF-8 byte\n"
+           "  --tokens IDS            token ids to run: 1,2,3\n"
+           "  --token N               start at token N (default: the last)\n"
+           "  --layer L, --head H     focus this layer and head\n"
+           "  --window N              tokens spanned by the attention maps and the transition product (32)\n"
+           "  --size WxH              window size (1600x1000)\n"
+           "  --screenshot FILE.png   render the whole window once everything is computed, save it, exit\n"
+           "  --export DIR            write every view as PNG, SVG and PDF and its numbers as CSV and NPY\n"
+           "                          into DIR once everything is computed, then exit\n";
+}
+
+CommandLine parse_command_line(const QStringList& args) {
+    std::vector<std::string> list;
+    for (const QString& a : args) list.push_back(a.toStdString());
+    const cli::Arguments a(list, 0,
+                           {{"help", false}, {"model"}, {"prompt"}, {"tokens"}, {"token"}, {"layer"}, {"head"}, {"window"},
+                            {"size"}, {"screenshot"}, {"export"}},
+                           "");
+    CommandLine c;
+    c.help = a.has("help");
+    c.model = QString::fromStdString(a.get("model"));
+    for (const std::string& p : a.positional()) {
+        if (p.rfind('-', 0) == 0) throw Error("unknown option " + p);
+        if (!c.model.isEmpty())
+            throw Error("more than one model given: '" + c.model.toStdString() + "' and '" + p + "'");
+        c.model = QString::fromStdString(p);
+    }
+    c.prompt = a.value("prompt");
+    c.tokens = a.value("tokens");
+    if (a.has("token")) c.token = a.integer("token", 0);
+    if (a.has("layer")) c.layer = int(a.integer("layer", 0));
+    if (a.has("head")) c.head = int(a.integer("head", 0));
+    if (a.has("window")) c.window = int(a.integer("window", 32, 1));
+    c.screenshot = QString::fromStdString(a.get("screenshot"));
+    c.export_dir = QString::fromStdString(a.get("export"));
+    if (const auto v = a.value("size")) {
+        const size_t x = v->find('x');
+        if (x == std::string::npos || v->find('x', x + 1) != std::string::npos) throw Error("--size: expected WxH, e.g. 1600x1000");
+        c.size = QSize(int(cli::parse_integer("--size", v->substr(0, x), 200)), int(cli::parse_integer("--size", v->substr(x + 1), 150)));
+    }
+    if (c.prompt && c.tokens) throw Error("give --prompt or --tokens, not both");
+    return c;
+}
+
+QString default_model_path() {
+    const QString app = QCoreApplication::applicationDirPath();
+    const QStringList candidates = {
+        app + "/../share/statescope/models/" + kDefaultModel,   // installed
+        QString(STATESCOPE_ASSETS_DIR) + "/models/" + kDefaultModel, // built from a source tree
+    };
+    for (const QString& c : candidates)
+        if (QFileInfo(c + "/config.json").exists()) return QDir(c).absolutePath();
+    return {};
+}
+
+} // namespace statescope::app

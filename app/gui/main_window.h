@@ -1,0 +1,120 @@
+// Statescope's main window: token strip and transport on top, the layer x head overview on the
+// left, the focused head's state, attention maps and transition spectrum in the middle, the
+// curves over the sequence and the 3-D state trajectory below. Everything it shows comes from the
+// Controller; the window only lays views out and routes the user's requests.
+#pragma once
+#include "controller.h"
+#include "frames/token_input.h"
+#include "views/figure.h"
+
+#include <QMainWindow>
+
+class QAbstractButton;
+class QComboBox;
+class QDoubleSpinBox;
+class QProgressBar;
+class QLabel;
+class QMenu;
+
+namespace statescope::views {
+class CurvesView;
+class EigenView;
+class HeatmapView;
+class OverviewGrid;
+class Panel;
+class ScaleControl;
+class TokenStrip;
+class TrajectoryView;
+} // namespace statescope::views
+
+namespace statescope::app {
+
+class TransportBar;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    Controller& controller() { return *controller_; }
+    // Opens a model with the current token input (set_token_input).
+    void open_model(const QString& path);
+    void set_token_input(TokenInput input) { input_ = std::move(input); }
+    const TokenInput& token_input() const { return input_; }
+
+    // The text of the error banner ("" when none is shown).
+    QString error_text() const;
+    // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
+    std::vector<views::Figure*> figures() const;
+    // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
+    QStringList export_all(const QString& dir);
+    // What exports say about themselves: the open model, focused layer and head, current token.
+    views::FigureMetadata export_metadata() const;
+
+    // Views, for tests and for the screenshot.
+    views::HeatmapView* state_view() const { return state_; }
+    views::HeatmapView* exact_attention_view() const { return exact_; }
+    views::HeatmapView* softmax_attention_view() const { return softmax_; }
+    views::EigenView* eigen_view() const { return eigen_; }
+    views::CurvesView* curves_view() const { return curves_; }
+    views::OverviewGrid* overview() const { return overview_; }
+    views::TrajectoryView* trajectory_view() const { return trajectory_; }
+    views::TokenStrip* token_strip() const { return strip_; }
+    // The colour-scale controls of the state and of the two attention maps.
+    views::ScaleControl* state_scale() const { return state_scale_; }
+    views::ScaleControl* exact_scale() const { return exact_scale_; }
+    views::ScaleControl* softmax_scale() const { return softmax_scale_; }
+    TransportBar* transport() const { return transport_; }
+    // The load's progress bar and Cancel button in the status bar (shown while loading).
+    QProgressBar* load_progress_bar() const { return load_bar_; }
+    QAbstractButton* cancel_button() const { return cancel_button_; }
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* e) override;
+    void dropEvent(QDropEvent* e) override;
+    void closeEvent(QCloseEvent* e) override;
+
+private:
+    void build_views();
+    void build_menus();
+    void build_shortcuts();
+    void update_recent_menu();
+    void remember_recent(const QString& path);
+    void show_error(const QString& text);
+    void export_figure(views::Figure* f, bool image);
+    void ask_prompt();
+    void ask_token_ids();
+
+    void on_model_loaded();
+    void on_load_progress(const QString& phase, int64_t done, int64_t total);
+    // Shows the progress bar while a load runs and the Cancel button while one runs or the
+    // model generates.
+    void update_load_controls();
+    void ask_continue();
+    void on_frame();
+    void on_sequence();
+    void on_token_changed(int64_t token);
+    void on_focus_changed(int layer, int head);
+
+    Controller* controller_;
+    TokenInput input_;
+    TransportBar* transport_ = nullptr;
+    views::TokenStrip* strip_ = nullptr;
+    views::HeatmapView *state_ = nullptr, *exact_ = nullptr, *softmax_ = nullptr;
+    views::EigenView* eigen_ = nullptr;
+    views::CurvesView* curves_ = nullptr;
+    views::OverviewGrid* overview_ = nullptr;
+    views::TrajectoryView* trajectory_ = nullptr;
+    views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
+    views::Panel *curves_panel_ = nullptr, *trajectory_panel_ = nullptr;
+    views::ScaleControl *state_scale_ = nullptr, *exact_scale_ = nullptr, *softmax_scale_ = nullptr;
+    QLabel* error_ = nullptr;
+    QWidget* error_bar_ = nullptr;
+    QLabel *model_label_ = nullptr, *memory_label_ = nullptr, *timing_label_ = nullptr, *busy_label_ = nullptr;
+    QMenu* recent_menu_ = nullptr;
+    QProgressBar* load_bar_ = nullptr;
+    QAbstractButton* cancel_button_ = nullptr;
+};
+
+} // namespace statescope::app

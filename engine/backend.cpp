@@ -1,0 +1,162 @@
+#include "backend.h"
+
+#include "core/error.h"
+#include "gpu/gpu_model.h"
+#include "vulkan/context.h"
+
+#include <cstdlib>
+
+namespace statescope {
+
+namespace {
+
+gpu::OpsOptions::Weights parse_weights(const std::string& w) {
+    if (w == "auto") return gpu::OpsOptions::Weights::Auto;
+    if (w == "f32") return gpu::OpsOptions::Weights::F32;
+    if (w == "f16") return gpu::OpsOptions::Weights::F16;
+    if (w == "bf16") return gpu::OpsOptions::Weights::BF16;
+    throw Error("--weights: '" + w + "' (expected auto, f32, f16 or bf16)");
+}
+
+const gpu::GpuModel* as_gpu(const std::shared_ptr<Model>& m) { return dynamic_cast<const gpu::GpuModel*>(m.get()); }
+
+} // namespace
+
+BackendKind parse_backend(const std::string& flag, const std::string& name) {
+    if (name == "auto") return BackendKind::Auto;
+    if (name == "cpu") return BackendKind::Cpu;
+    if (name == "vulkan") return BackendKind::Vulkan;
+    throw Error(flag + ": '" + name + "' is not available (available: auto, cpu, vulkan)");
+}
+
+BackendRequest backend_request_from_environment() {
+    BackendRequest r;
+    const char* env = std::getenv("STATESCOPE_BACKEND");
+    const std::string want = env && *env ? env : "auto";
+    try {
+        r.kind = parse_backend("STATESCOPE_BACKEND", want);
+    } catch (const Error&) {
+        r.kind = BackendKind::Cpu;
+        r.invalid = "STATESCOPE_BACKEND='" + want + "' is not cpu, vulkan or auto";
+    }
+    return r; // the device: VulkanContext reads STATESCOPE_VULKAN_DEVICE when none is named
+}
+
+// The Vulkan device the models of one Backends share; each GPU model holds it too.
+struct Backends::Device {
+    vk::VulkanContext ctx;
+    explicit Device(const vk::ContextOptions& o) : ctx(o) {}
+};
+
+Backends::Backends(BackendRequest request) : request_(std::move(request)) { parse_weights(request_.weights); }
+
+Backends::~Backends() = default;
+
+std::optional<std::string> Backends::cpu_reason() {
+    if (!request_.invalid.empty()) return request_.invalid;
+    if (request_.kind == BackendKind::Cpu) return "";
+    if (!device_ && device_error_.empty()) {
+        try {
+            vk::ContextOptions co;
+            co.device = request_.device;
+            device_ = std::make_shared<Device>(co);
+        } catch (const std::exception& e) {
+            if (request_.strict) throw;
+            device_error_ = e.what();
+        }
+    }
+    if (!device_) {
+        if (request_.strict) throw Error(device_error_);
+        return "no Vulkan device: " + device_error_;
+    }
+    const vk::DeviceInfo& d = device_->ctx.device();
+    const bool real_gpu = d.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU || d.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    if (request_.kind == BackendKind::Auto && !real_gpu) return "the Vulkan device is " + d.name + ", a CPU driver";
+    return std::nullopt;
+}
+
+std::string Backends::prepare_device() { return cpu_reason() ? std::string() : device_->ctx.device().name; }
+
+OpenedModel Backends::open(std::shared_ptr<Model> cpu) {
+    require(cpu != nullptr, "Backends::open: no model");
+    OpenedModel m;
+    m.model_ = std::move(cpu);
+    m.backend_ = BackendKind::Cpu;
+    const auto on_cpu = [&m](const std::string& why) {
+        m.description_ = why.empty() ? "CPU" : "CPU (" + why + ")";
+        return m;
+    };
+    if (const auto why = cpu_reason()) return on_cpu(*why);
+    const std::string name = device_->ctx.device().name;
+
+    // The GPU model and the device it runs on, destroyed in that order when the last holder goes.
+    struct Held {
+        std::shared_ptr<Device> device;
+        std::unique_ptr<gpu::GpuModel> model;
+    };
+    auto held = std::make_shared<Held>();
+    held->device = device_;
+    gpu::GpuModelOptions options;
+    options.ops.weights = parse_weights(request_.weights);
+    try {
+        held->model = std::make_unique<gpu::GpuModel>(m.model_, device_->ctx, options);
+    } catch (const Error& e) {
+        if (request_.strict) throw;
+        return on_cpu(e.what()); // a model without a GPU path runs on the CPU reference
+    }
+    m.model_ = std::shared_ptr<Model>(held, held->model.get());
+    m.backend_ = BackendKind::Vulkan;
+    m.device_ = name;
+    m.description_ = "Vulkan: " + name;
+    return m;
+}
+
+std::string OpenedModel::weight_type() const {
+    const gpu::GpuModel* g = as_gpu(model_);
+    return g ? gpu::weight_type_name(g->weight_type()) : "F32";
+}
+
+struct OpenedModel::ResidentSequence::Impl {
+    std::shared_ptr<Model> model;
+    const gpu::GpuModel* gpu = nullptr;
+    SequenceState host;      // CPU models
+    gpu::SequenceState dev;  // GPU models
+};
+
+OpenedModel::ResidentSequence::ResidentSequence(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OpenedModel::ResidentSequence::~ResidentSequence() = default;
+OpenedModel::ResidentSequence::ResidentSequence(ResidentSequence&&) noexcept = default;
+OpenedModel::ResidentSequence& OpenedModel::ResidentSequence::operator=(ResidentSequence&&) noexcept = default;
+
+ForwardResult OpenedModel::ResidentSequence::forward(std::span<const int32_t> tokens, const ForwardOptions& options) {
+    if (impl_->gpu) return impl_->gpu->forward_resident(tokens, impl_->dev, options);
+    return impl_->model->forward(tokens, impl_->host, options);
+}
+
+size_t OpenedModel::ResidentSequence::bytes() const { return impl_->gpu ? impl_->dev.bytes() : impl_->host.bytes(); }
+
+OpenedModel::ResidentSequence OpenedModel::resident(const SequenceState& state) const {
+    auto impl = std::make_unique<ResidentSequence::Impl>();
+    impl->model = model_;
+    impl->gpu = as_gpu(model_);
+    if (impl->gpu) impl->dev = impl->gpu->upload(state);
+    else impl->host = state;
+    return ResidentSequence(std::move(impl));
+}
+
+void OpenedModel::set_profiling(bool on) const {
+    if (const gpu::GpuModel* g = as_gpu(model_)) g->set_profiling(on);
+}
+
+std::map<std::string, OpenedModel::KernelTime> OpenedModel::profile() const {
+    std::map<std::string, KernelTime> out;
+    if (const gpu::GpuModel* g = as_gpu(model_))
+        for (const auto& [name, k] : g->profile()) out[name] = {k.ms, k.calls};
+    return out;
+}
+
+void OpenedModel::clear_profile() const {
+    if (const gpu::GpuModel* g = as_gpu(model_)) g->clear_profile();
+}
+
+} // namespace statescope

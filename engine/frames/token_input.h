@@ -1,0 +1,61 @@
+// Turning what the user gives (--prompt text, --tokens ids) into token ids and strip labels.
+//
+// Text is tokenized for the model being opened: with its own tokenizer when its folder has one
+// (tokenizer.json, or an RWKV world vocabulary rwkv_vocab_*.txt; engine/tokenizer reproduces the
+// Hugging Face library), otherwise byte by byte (UTF-8 bytes as ids 0..255), which drives any
+// checkpoint with at least 256 ids (the bundled and reference models have no tokenizer).
+// Text and labels are UTF-8.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace statescope {
+class Tokenizer;
+}
+
+namespace statescope::frames {
+
+struct TokenInput {
+    std::optional<std::string> text;  // set when the input is text, to be tokenized per model
+    std::vector<int32_t> ids;
+    std::vector<std::string> labels;
+    std::string description;          // how the ids were made: "token ids", "bytes", "tokenizer.json (...)"
+};
+
+// Token ids separated by commas or white space ("1,2,3", "1 2 3"); throws statescope::Error
+// naming `flag` and the bad item, or that none was given unless `allow_empty`. `items`, when
+// given, receives each id as it was written.
+std::vector<int32_t> parse_token_ids(const std::string& list, const std::string& flag = "--tokens", bool allow_empty = false,
+                                     std::vector<std::string>* items = nullptr);
+
+// Text input; ids and labels are filled byte by byte until a model's tokenizer replaces them.
+TokenInput tokens_from_text(const std::string& text);
+// "1,2,3" or "1 2 3"; throws statescope::Error naming the bad item.
+TokenInput tokens_from_ids(const std::string& list);
+
+// How one model's tokens turn into labels, and text into tokens.
+class TokenCodec {
+public:
+    // Loads the tokenizer of the model at `model_path` (a folder or its config.json) if its
+    // folder has one; throws Error when that tokenizer is broken.
+    explicit TokenCodec(const std::string& model_path);
+    ~TokenCodec();
+    bool has_tokenizer() const { return tokenizer_ != nullptr; }
+    // Text input is tokenized (tokenizer, else bytes); id input keeps its ids. Labels come from
+    // the tokenizer when there is one.
+    TokenInput encode(const TokenInput& input);
+    // What the strip shows for token `id`: its text (tokenizer), its byte (text read byte by
+    // byte), else the id itself.
+    std::string label(int32_t id) const;
+    // Ids that end a generation (the tokenizer's EOS), none without a tokenizer.
+    std::vector<int32_t> stop_ids() const;
+
+private:
+    std::unique_ptr<Tokenizer> tokenizer_;
+    bool bytes_ = false; // the last input was text read byte by byte
+};
+
+} // namespace statescope::frames
