@@ -8,10 +8,8 @@
 // RMSNorm over all heads together and o_proj. fla calls its GLA kernels with state_v_first=True,
 // so the cache holds the state value-major ([H, V, K]).
 #include "core/error.h"
-#include "models/block_model.h"
 #include "models/fla_common.h"
 #include "models/gpu_layers.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +17,7 @@
 namespace statescope {
 namespace {
 
-class Hgrn2Mixer : public Mixer {
+class Hgrn2Mixer : public RecurrentMixer {
 public:
     Hgrn2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
@@ -39,16 +37,19 @@ public:
         q_ = cpu::Linear::load(ck, p + ".q_proj", forget_dim, hidden);
         f_ = cpu::Linear::load(ck, p + ".f_proj", forget_dim, hidden);
         i_ = cpu::Linear::load(ck, p + ".i_proj", hidden, hidden);
-        o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
+        out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
         if (c.bool_or("use_short_conv", false)) {
             // HGRN2Block passes no conv_bias, and HGRN2's convolutions have no activation.
             const int W = int(c.int_in_range("conv_size", 4, 1, 64));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false));
+            convs_.add(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false), "conv.q");
+            convs_.add(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false), "conv.f");
+            convs_.add(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false), "conv.i");
         }
-        // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps.
-        norm_ = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+        // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps. One norm
+        // over all heads together, no gate.
+        out_.norm = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+        describe(TransitionKind::Diagonal, H_, K_, V_, "HGRN2");
+        value_major_ = true;
 
         if (c.bool_or("use_lower_bound", true) && layer > 0) {
             const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
@@ -73,29 +74,13 @@ public:
         }
     }
 
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Diagonal;
-        li.heads = H_;
-        li.key_dim = K_;
-        li.value_dim = V_;
-        li.mixer_name = "HGRN2";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({H_, K_, V_});
-        static const char* names[] = {"conv.q", "conv.f", "conv.i"};
-        for (size_t i = 0; i < conv_.size(); ++i) st.aux.push_back({names[i], conv_[i].initial_state()});
-    }
-
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
         cpu::Mat q = q_(x), f = f_(x), v = i_(x);
-        if (!conv_.empty()) {
-            q = conv_[0](q, st.get("conv.q"));
-            f = conv_[1](f, st.get("conv.f"));
-            v = conv_[2](v, st.get("conv.i"));
+        if (!convs_.empty()) {
+            q = convs_(0, q, st);
+            f = convs_(1, f, st);
+            v = convs_(2, v, st);
         }
         cpu::apply_silu(q);
 
@@ -122,8 +107,7 @@ public:
                 for (int i = 0; i < V_; ++i) in.v_at(t, 0, h)[i] = v(t, h * V_ + i);
             }
         cpu::Mat o = run_scan(in, st, ctx);
-        norm_.apply(o, nullptr, 1); // one norm over all heads together
-        return o_(o);
+        return out_(o, x);
     }
 
     bool has_gpu() const override { return true; }
@@ -134,10 +118,10 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;
         gpu::Mat q = gpu::linear(ops, q_, x), f = gpu::linear(ops, f_, x), v = gpu::linear(ops, i_, x);
-        if (!conv_.empty()) {
-            q = gpu::short_conv(ops, conv_[0], q, st.get("conv.q"));
-            f = gpu::short_conv(ops, conv_[1], f, st.get("conv.f"));
-            v = gpu::short_conv(ops, conv_[2], v, st.get("conv.i"));
+        if (!convs_.empty()) {
+            q = convs_.gpu(ops, 0, q, st);
+            f = convs_.gpu(ops, 1, f, st);
+            v = convs_.gpu(ops, 2, v, st);
         }
         gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true);
         gpu::ElementwiseParams query;
@@ -169,32 +153,21 @@ public:
         ops.elementwise(in.k, gpu::Operand::of(in.g), {}, key);
         ops.copy(in.v, v);
         const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
-        norm_.apply_gpu(ops, o, nullptr, 1); // one norm over all heads together
-        return gpu::linear(ops, o_, o);
-    }
-
-    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        const std::string L = "L" + std::to_string(layer);
-        out.push_back({L + ".recurrent_state", export_state(st.recurrent, H_, K_, V_, /*value_major=*/true)});
-        for (size_t i = 0; i < conv_.size(); ++i)
-            out.push_back({L + ".conv_state." + std::to_string(i), export_conv_state(st.aux[i].tensor)});
+        return out_.gpu(ops, o, x);
     }
 
 private:
     int H_ = 0, K_ = 0, V_ = 0;
     std::vector<float> lower_bound_; // [hidden]; empty for layer 0 or without use_lower_bound
     std::vector<float> upper_share_; // 1 - lower_bound_ (the GPU path's form of the bound)
-    cpu::Linear q_, f_, i_, o_;
-    std::vector<cpu::ShortConv> conv_;
-    OutputNorm norm_;
+    cpu::Linear q_, f_, i_;
+    OutputHead out_; // no gate, one norm over all heads
 };
 
 } // namespace
 
 std::unique_ptr<Model> make_hgrn2(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "HGRN2", [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-        return std::unique_ptr<Mixer>(new Hgrn2Mixer(ck, c, layer, hidden));
-    });
+    return make_fla_block_model(std::move(ck), "HGRN2", mixer_factory<Hgrn2Mixer>());
 }
 
 } // namespace statescope

@@ -8,14 +8,13 @@
 #include "models/fla_common.h"
 #include "models/gpu_layers.h"
 #include "models/mamba_common.h"
-#include "models/registry.h"
 
 #include <cmath>
 
 namespace statescope {
 namespace {
 
-class MambaMixer : public Mixer {
+class MambaMixer : public RecurrentMixer {
 public:
     MambaMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
         const std::string p = mamba_mixer_prefix(layer);
@@ -36,7 +35,7 @@ public:
         const bool use_conv_bias = c.bool_or("use_conv_bias", true);
 
         in_ = cpu::Linear::load(ck, p + ".in_proj", 2 * I_, hidden, use_bias);
-        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", I_, W, use_conv_bias, /*silu=*/true);
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", I_, W, use_conv_bias, /*silu=*/true), "conv.x");
         x_proj_ = cpu::Linear::load(ck, p + ".x_proj", R_ + 2 * N_, I_);
         dt_proj_ = cpu::Linear::load(ck, p + ".dt_proj", I_, R_, /*bias=*/true);
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {I_, N_});
@@ -44,27 +43,13 @@ public:
         for (size_t i = 0; i < A_.size(); ++i) A_[i] = -std::exp(a_log.p[i]);
         D_ = cpu::Param::load(ck, p + ".D", {I_});
         out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
-    }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Diagonal;
-        li.heads = I_;
-        li.key_dim = N_;
-        li.value_dim = 1;
-        li.mixer_name = "Mamba selective scan";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({I_, N_, 1});
-        st.aux.push_back({"conv.x", conv_.initial_state()});
+        describe(TransitionKind::Diagonal, I_, N_, 1, "Mamba selective scan");
     }
 
     cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(hidden.rows());
         const cpu::Mat xz = in_(hidden);
-        const cpu::Mat x = conv_(xz.leftCols(I_), st.get("conv.x"));
+        const cpu::Mat x = convs_(0, xz.leftCols(I_), st);
         const cpu::Mat sel = x_proj_(x); // [T, R + 2N]: time step input, B, C
         cpu::Mat dt = dt_proj_(sel.leftCols(R_));
         for (Eigen::Index i = 0; i < dt.size(); ++i) dt.data()[i] = cpu::softplus(dt.data()[i]);
@@ -102,7 +87,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = hidden.rows, I = uint32_t(I_), N = uint32_t(N_), R = uint32_t(R_);
         const gpu::Mat xz = gpu::linear(ops, in_, hidden);
-        const gpu::Mat x = gpu::short_conv(ops, conv_, xz.cols_range(0, I), st.get("conv.x"));
+        const gpu::Mat x = convs_.gpu(ops, 0, xz.cols_range(0, I), st);
         const gpu::Mat z = xz.cols_range(I, I);
         const gpu::Mat sel = gpu::linear(ops, x_proj_, x); // [T, R + 2N]: time step input, B, C
         const gpu::Mat dt = gpu::linear(ops, dt_proj_, sel.cols_range(0, R));
@@ -142,7 +127,6 @@ public:
 private:
     int N_ = 0, I_ = 0, R_ = 0;
     cpu::Linear in_, x_proj_, dt_proj_, out_;
-    cpu::ShortConv conv_;
     std::vector<float> A_; // -exp(A_log), [I, N]
     cpu::Param D_;
 };
@@ -150,10 +134,7 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_mamba(std::unique_ptr<Checkpoint> ck) {
-    return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true,
-                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-                                         return std::unique_ptr<Mixer>(new MambaMixer(ck, c, layer, hidden));
-                                     });
+    return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true, mixer_factory<MambaMixer>());
 }
 
 } // namespace statescope

@@ -12,7 +12,6 @@
 #include "models/fla_common.h"
 #include "models/gpu_layers.h"
 #include "models/mamba_common.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +20,7 @@
 namespace statescope {
 namespace {
 
-class Mamba2Mixer : public Mixer {
+class Mamba2Mixer : public RecurrentMixer {
 public:
     Mamba2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
         const std::string p = mamba_mixer_prefix(layer);
@@ -45,7 +44,7 @@ public:
 
         conv_dim_ = I_ + 2 * G_ * N_;
         in_ = cpu::Linear::load(ck, p + ".in_proj", I_ + conv_dim_ + H_, hidden, use_bias);
-        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, W, use_conv_bias, /*silu=*/true);
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, W, use_conv_bias, /*silu=*/true), "conv.xBC");
         dt_bias_ = cpu::Param::load(ck, p + ".dt_bias", {H_});
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {H_});
         A_.resize(size_t(H_));
@@ -53,27 +52,13 @@ public:
         D_ = cpu::Param::load(ck, p + ".D", {H_});
         norm_ = cpu::Param::load(ck, p + ".norm.weight", {I_});
         out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
-    }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Scalar;
-        li.heads = H_;
-        li.key_dim = N_;
-        li.value_dim = P_;
-        li.mixer_name = "Mamba-2 SSD";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({H_, N_, P_});
-        st.aux.push_back({"conv.xBC", conv_.initial_state()});
+        describe(TransitionKind::Scalar, H_, N_, P_, "Mamba-2 SSD");
     }
 
     cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(hidden.rows());
         const cpu::Mat proj = in_(hidden); // [T, I + conv_dim + H]: z, xBC, dt
-        const cpu::Mat xbc = conv_(proj.middleCols(I_, conv_dim_), st.get("conv.xBC"));
+        const cpu::Mat xbc = convs_(0, proj.middleCols(I_, conv_dim_), st);
         const int heads_per_group = H_ / G_;
 
         ScanInputs in;
@@ -110,7 +95,7 @@ public:
         const uint32_t T = hidden.rows, I = uint32_t(I_), H = uint32_t(H_), P = uint32_t(P_), N = uint32_t(N_),
                        G = uint32_t(G_), conv_dim = uint32_t(conv_dim_);
         const gpu::Mat proj = gpu::linear(ops, in_, hidden); // [T, I + conv_dim + H]: z, xBC, dt
-        const gpu::Mat xbc = gpu::short_conv(ops, conv_, proj.cols_range(I, conv_dim), st.get("conv.xBC"));
+        const gpu::Mat xbc = convs_.gpu(ops, 0, proj.cols_range(I, conv_dim), st);
         const gpu::Mat z = proj.cols_range(0, I), x = xbc.cols_range(0, I);
         const uint32_t heads_per_group = H / G;
 
@@ -155,7 +140,6 @@ private:
     int I_ = 0, H_ = 0, P_ = 0, N_ = 0, G_ = 1, conv_dim_ = 0;
     float dt_min_ = 0, dt_max_ = INFINITY, eps_ = 1e-5f;
     cpu::Linear in_, out_;
-    cpu::ShortConv conv_;
     cpu::Param dt_bias_, D_, norm_;
     std::vector<float> A_; // -exp(A_log), [H]
 };
@@ -163,10 +147,7 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_mamba2(std::unique_ptr<Checkpoint> ck) {
-    return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false,
-                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-                                         return std::unique_ptr<Mixer>(new Mamba2Mixer(ck, c, layer, hidden));
-                                     });
+    return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false, mixer_factory<Mamba2Mixer>());
 }
 
 } // namespace statescope
