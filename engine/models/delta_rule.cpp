@@ -140,9 +140,7 @@ public:
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         cpu::Mat q = q_(x), k = k_(x), v = v_(x);
         if (!convs_.empty()) {
-            q = convs_(0, q, st);
-            k = convs_(1, k, st);
-            v = convs_(2, v, st);
+            convs_.apply(st, {&q, &k, &v});
         } else {
             if (qk_silu()) {
                 cpu::apply_silu(q);
@@ -174,9 +172,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);
         if (!convs_.empty()) {
-            q = convs_.gpu(ops, 0, q, st);
-            k = convs_.gpu(ops, 1, k, st);
-            v = convs_.gpu(ops, 2, v, st);
+            convs_.apply_gpu(ops, st, {&q, &k, &v});
         } else {
             if (qk_silu()) {
                 ops.apply(q, gpu::Func::Silu);

@@ -49,11 +49,7 @@ public:
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
         cpu::Mat q = q_(x), k = k_(x), v = v_(x);
-        if (!convs_.empty()) {
-            q = convs_(0, q, st);
-            k = convs_(1, k, st);
-            v = convs_(2, v, st);
-        }
+        convs_.apply(st, {&q, &k, &v});
         cpu::Mat gk = gk1_(gk0_(x));
         for (Eigen::Index i = 0; i < gk.size(); ++i) {
             float g = cpu::log_sigmoid(gk.data()[i]) / normalizer_;
@@ -81,11 +77,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;
         gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);
-        if (!convs_.empty()) {
-            q = convs_.gpu(ops, 0, q, st);
-            k = convs_.gpu(ops, 1, k, st);
-            v = convs_.gpu(ops, 2, v, st);
-        }
+        convs_.apply_gpu(ops, st, {&q, &k, &v});
         gpu::Mat gk = gpu::linear(ops, gk1_, gpu::linear(ops, gk0_, x));
         gpu::ElementwiseParams gate;
         gate.f = gpu::Func::LogSigmoid;

@@ -77,11 +77,7 @@ public:
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
         cpu::Mat q = q_(x), f = f_(x), v = i_(x);
-        if (!convs_.empty()) {
-            q = convs_(0, q, st);
-            f = convs_(1, f, st);
-            v = convs_(2, v, st);
-        }
+        convs_.apply(st, {&q, &f, &v});
         cpu::apply_silu(q);
 
         ScanInputs in;
@@ -118,11 +114,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;
         gpu::Mat q = gpu::linear(ops, q_, x), f = gpu::linear(ops, f_, x), v = gpu::linear(ops, i_, x);
-        if (!convs_.empty()) {
-            q = convs_.gpu(ops, 0, q, st);
-            f = convs_.gpu(ops, 1, f, st);
-            v = convs_.gpu(ops, 2, v, st);
-        }
+        convs_.apply_gpu(ops, st, {&q, &f, &v});
         gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true);
         gpu::ElementwiseParams query;
         query.f = gpu::Func::Silu;

@@ -1,5 +1,6 @@
 #include "models/mixer_parts.h"
 
+#include "core/error.h"
 #include "models/gpu_layers.h"
 
 namespace statescope {
@@ -29,6 +30,22 @@ cpu::Mat ShortConvs::operator()(size_t i, const cpu::Mat& x, LayerState& st) con
 
 gpu::Mat ShortConvs::gpu(gpu::Ops& ops, size_t i, const gpu::Mat& x, gpu::LayerState& st) const {
     return gpu::short_conv(ops, convs[i], x, st.get(names[i]));
+}
+
+void ShortConvs::apply(LayerState& st, std::initializer_list<cpu::Mat*> xs) const {
+    if (convs.empty()) return;
+    require(xs.size() == convs.size(), "short convolutions: " + std::to_string(xs.size()) + " inputs for " +
+                                           std::to_string(convs.size()) + " convolutions");
+    size_t i = 0;
+    for (cpu::Mat* x : xs) *x = (*this)(i++, *x, st);
+}
+
+void ShortConvs::apply_gpu(gpu::Ops& ops, gpu::LayerState& st, std::initializer_list<gpu::Mat*> xs) const {
+    if (convs.empty()) return;
+    require(xs.size() == convs.size(), "short convolutions (GPU): " + std::to_string(xs.size()) + " inputs for " +
+                                           std::to_string(convs.size()) + " convolutions");
+    size_t i = 0;
+    for (gpu::Mat* x : xs) *x = gpu(ops, i++, *x, st);
 }
 
 void ShortConvs::init_state(LayerState& st) const {

@@ -7,6 +7,7 @@
 #include "models/block_model.h"
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct ShortConvs {
     // Convolution i over x: [T, C], updating its window in st.
     cpu::Mat operator()(size_t i, const cpu::Mat& x, LayerState& st) const;
     gpu::Mat gpu(gpu::Ops& ops, size_t i, const gpu::Mat& x, gpu::LayerState& st) const;
+    // Convolution i over the i-th of xs, in place (one per convolution); nothing when empty.
+    void apply(LayerState& st, std::initializer_list<cpu::Mat*> xs) const;
+    void apply_gpu(gpu::Ops& ops, gpu::LayerState& st, std::initializer_list<gpu::Mat*> xs) const;
     void init_state(LayerState& st) const;
     // Appends L<layer>.conv_state.<i> in the order the convolutions were added.
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const;
