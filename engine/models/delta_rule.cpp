@@ -19,14 +19,13 @@
 #include "models/gpu_layers.h"
 
 #include <cmath>
-#include <optional>
 
 namespace statescope {
 namespace {
 
 // What tells the delta-rule layers apart, read once from config.json by the model_type's reader.
 struct DeltaOptions {
-    std::string name;                 // family and mixer name: "DeltaNet", ... (set from the family)
+    std::string name;                 // the mixer's name: "DeltaNet", ...
     int qk_heads = 0, H = 0;          // query/key heads and value heads (H a multiple of qk_heads)
     int K = 0, V = 0;                 // head dims
     int substeps = 1;                 // Householder micro-steps per token (num_householder)
@@ -60,11 +59,14 @@ void read_head_dims(const Config& c, DeltaOptions& o) {
 
 DeltaOptions read_delta_net(const Config& c, int hidden) {
     DeltaOptions o;
+    o.name = "DeltaNet";
     o.H = o.qk_heads = int(c.int_in_range("num_heads", 16, 1, 4096));
     const int kd = int(hidden * c.number_or("expand_k", 1.0));
     const int vd = int(hidden * c.number_or("expand_v", 1.0));
-    if (kd <= 0 || kd % o.H) c.fail("expand_k", "key dim " + std::to_string(kd) + " is not a positive multiple of num_heads");
-    if (vd <= 0 || vd % o.H) c.fail("expand_v", "value dim " + std::to_string(vd) + " is not a positive multiple of num_heads");
+    if (kd <= 0 || kd % o.H)
+        c.fail("expand_k", "key dim " + std::to_string(kd) + " is not a positive multiple of num_heads");
+    if (vd <= 0 || vd % o.H)
+        c.fail("expand_v", "value dim " + std::to_string(vd) + " is not a positive multiple of num_heads");
     o.K = kd / o.H;
     o.V = vd / o.H;
     o.qk_activation = c.string_or("qk_activation", "silu");
@@ -83,6 +85,7 @@ DeltaOptions read_delta_net(const Config& c, int hidden) {
 
 DeltaOptions read_gated_deltanet(const Config& c, int) {
     DeltaOptions o;
+    o.name = "Gated DeltaNet";
     o.qk_heads = int(c.int_in_range("num_heads", 6, 1, 4096));
     o.H = int(c.int_in_range("num_v_heads", o.qk_heads, 1, 1 << 16));
     if (o.H % o.qk_heads) c.fail("num_v_heads", "must be a multiple of num_heads (" + std::to_string(o.qk_heads) + ")");
@@ -97,6 +100,7 @@ DeltaOptions read_gated_deltanet(const Config& c, int) {
 
 DeltaOptions read_gated_deltaproduct(const Config& c, int) {
     DeltaOptions o;
+    o.name = "Gated DeltaProduct";
     // fla's modeling code does not pass num_v_heads to this layer, so value heads equal num_heads.
     o.H = o.qk_heads = int(c.int_in_range("num_heads", 6, 1, 4096));
     read_head_dims(c, o);
@@ -211,32 +215,18 @@ private:
     OutputHead out_;
 };
 
-// The fla model of one delta-rule variant. Its options are the model's: read once, when layer 0's
-// mixer is built (hidden_size comes from the model's own config reading, which runs first).
-std::unique_ptr<Model> make_delta_rule_model(std::unique_ptr<Checkpoint> ck, const std::string& family,
-                                             DeltaOptions (*read)(const Config&, int hidden)) {
-    auto options = std::make_shared<std::optional<DeltaOptions>>();
-    return make_fla_block_model(std::move(ck), family,
-                                [options, read, family](Checkpoint& ck, const Config& c, int layer, int hidden) {
-                                    if (!*options) {
-                                        *options = read(c, hidden);
-                                        (*options)->name = family;
-                                    }
-                                    return std::unique_ptr<Mixer>(new DeltaRuleMixer(ck, **options, layer, hidden));
-                                });
-}
-
 } // namespace
 
 // The model_types of models/families.inc that this mixer serves.
 std::unique_ptr<Model> make_delta_net(std::unique_ptr<Checkpoint> ck) {
-    return make_delta_rule_model(std::move(ck), "DeltaNet", read_delta_net);
+    return make_fla_block_model(std::move(ck), "DeltaNet", mixer_factory<DeltaRuleMixer>(read_delta_net));
 }
 std::unique_ptr<Model> make_gated_deltanet(std::unique_ptr<Checkpoint> ck) {
-    return make_delta_rule_model(std::move(ck), "Gated DeltaNet", read_gated_deltanet);
+    return make_fla_block_model(std::move(ck), "Gated DeltaNet", mixer_factory<DeltaRuleMixer>(read_gated_deltanet));
 }
 std::unique_ptr<Model> make_gated_deltaproduct(std::unique_ptr<Checkpoint> ck) {
-    return make_delta_rule_model(std::move(ck), "Gated DeltaProduct", read_gated_deltaproduct);
+    return make_fla_block_model(std::move(ck), "Gated DeltaProduct",
+                                mixer_factory<DeltaRuleMixer>(read_gated_deltaproduct));
 }
 
 } // namespace statescope

@@ -10,38 +10,61 @@
 namespace statescope {
 namespace {
 
+// The model's mixer options, read once from config.json.
+struct GlaOptions {
+    FlaHeads heads;
+    bool output_gate = true;
+    int gate_rank = 16;                 // gate_low_rank_dim
+    float normalizer = 16, clamp_min = NAN;
+    std::string feature_map;
+    bool short_conv = false, conv_bias = false;
+    int conv_size = 4;
+    float norm_eps = 1e-6f;
+    bool fused_norm = false;            // FusedRMSNormGated, saved as g_norm_swish_gate
+};
+
+GlaOptions read_gla_options(const Config& c, int hidden) {
+    GlaOptions o;
+    o.heads = FlaHeads::read(c, hidden, {4, 0.5, 1.0, "key and value dims must be positive multiples of num_heads"});
+    o.output_gate = c.bool_or("use_output_gate", true);
+    o.gate_rank = int(c.int_in_range("gate_low_rank_dim", 16, 1, 1 << 16));
+    o.normalizer = float(c.number_or("gate_logit_normalizer", 16));
+    o.clamp_min = c.has("clamp_min") ? float(c.number_or("clamp_min", 0)) : NAN;
+    o.feature_map = c.string_or("feature_map", "");
+    if (!o.feature_map.empty() && o.feature_map != "relu" && o.feature_map != "silu" && o.feature_map != "swish" &&
+        o.feature_map != "elu")
+        c.fail("feature_map", "'" + o.feature_map + "' is not supported for gla");
+    o.short_conv = c.bool_or("use_short_conv", false);
+    if (o.short_conv) {
+        o.conv_size = int(c.int_in_range("conv_size", 4, 1, 64));
+        o.conv_bias = c.bool_or("conv_bias", false);
+    }
+    o.norm_eps = float(c.number_or("norm_eps", 1e-6));
+    o.fused_norm = o.output_gate && c.string_or("hidden_act", "swish") == "swish" && c.bool_or("fuse_norm", true);
+    return o;
+}
+
 class GlaMixer : public RecurrentMixer {
 public:
-    GlaMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+    GlaMixer(Checkpoint& ck, const GlaOptions& o, int layer, int hidden)
+        : H_(o.heads.H), kv_heads_(o.heads.kv_heads), K_(o.heads.K), V_(o.heads.V), normalizer_(o.normalizer),
+          clamp_min_(o.clamp_min), feature_map_(o.feature_map) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
-        const FlaHeads heads =
-            FlaHeads::read(c, hidden, {4, 0.5, 1.0, "key and value dims must be positive multiples of num_heads"});
-        H_ = heads.H, kv_heads_ = heads.kv_heads, K_ = heads.K, V_ = heads.V;
         const int key_dim = H_ * K_, value_dim = H_ * V_, kd_g = kv_heads_ * K_, vd_g = kv_heads_ * V_;
-        heads.load_qkv(ck, p, hidden, q_, k_, v_);
+        o.heads.load_qkv(ck, p, hidden, q_, k_, v_);
         out_.heads = H_;
-        out_.gated = c.bool_or("use_output_gate", true);
+        out_.gated = o.output_gate;
         if (out_.gated) out_.gate = cpu::Linear::load(ck, p + ".g_proj", value_dim, hidden);
-        const int rank = int(c.int_in_range("gate_low_rank_dim", 16, 1, 1 << 16));
-        gk0_ = cpu::Linear::load(ck, p + ".gk_proj.0", rank, hidden);
-        gk1_ = cpu::Linear::load(ck, p + ".gk_proj.1", kd_g, rank, true);
+        gk0_ = cpu::Linear::load(ck, p + ".gk_proj.0", o.gate_rank, hidden);
+        gk1_ = cpu::Linear::load(ck, p + ".gk_proj.1", kd_g, o.gate_rank, true);
         out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, value_dim);
-        normalizer_ = float(c.number_or("gate_logit_normalizer", 16));
-        clamp_min_ = c.has("clamp_min") ? float(c.number_or("clamp_min", 0)) : NAN;
-        feature_map_ = c.string_or("feature_map", "");
-        if (!feature_map_.empty() && feature_map_ != "relu" && feature_map_ != "silu" && feature_map_ != "swish" &&
-            feature_map_ != "elu")
-            c.fail("feature_map", "'" + feature_map_ + "' is not supported for gla");
-        if (c.bool_or("use_short_conv", false)) {
-            const int W = int(c.int_in_range("conv_size", 4, 1, 64));
-            const bool bias = c.bool_or("conv_bias", false);
-            convs_.add(cpu::ShortConv::load(ck, p + ".q_conv1d", key_dim, W, bias, true), "conv.q");
-            convs_.add(cpu::ShortConv::load(ck, p + ".k_conv1d", kd_g, W, bias, true), "conv.k");
-            convs_.add(cpu::ShortConv::load(ck, p + ".v_conv1d", vd_g, W, bias, true), "conv.v");
+        if (o.short_conv) {
+            const int W = o.conv_size;
+            convs_.add(cpu::ShortConv::load(ck, p + ".q_conv1d", key_dim, W, o.conv_bias, true), "conv.q");
+            convs_.add(cpu::ShortConv::load(ck, p + ".k_conv1d", kd_g, W, o.conv_bias, true), "conv.k");
+            convs_.add(cpu::ShortConv::load(ck, p + ".v_conv1d", vd_g, W, o.conv_bias, true), "conv.v");
         }
-        const float eps = float(c.number_or("norm_eps", 1e-6));
-        const bool fused = out_.gated && c.string_or("hidden_act", "swish") == "swish" && c.bool_or("fuse_norm", true);
-        out_.norm = OutputNorm::load(ck, p + (fused ? ".g_norm_swish_gate" : ".g_norm"), V_, eps);
+        out_.norm = OutputNorm::load(ck, p + (o.fused_norm ? ".g_norm_swish_gate" : ".g_norm"), V_, o.norm_eps);
         describe(TransitionKind::Diagonal, H_, K_, V_, "GLA");
         value_major_ = true;
     }
@@ -108,7 +131,7 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_gla(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "GLA", mixer_factory<GlaMixer>());
+    return make_fla_block_model(std::move(ck), "GLA", mixer_factory<GlaMixer>(read_gla_options));
 }
 
 } // namespace statescope

@@ -17,30 +17,52 @@
 namespace statescope {
 namespace {
 
+// The model's mixer options, read once from config.json.
+struct Hgrn2Options {
+    int H = 0, K = 0, V = 0;
+    bool short_conv = false;
+    int conv_size = 4;
+    int lower_bound_layers = 0; // rows of model.lower_bounds; 0 without use_lower_bound
+};
+
+Hgrn2Options read_hgrn2_options(const Config& c, int hidden) {
+    Hgrn2Options o;
+    // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
+    // otherwise from num_heads.
+    if (c.has("expand_ratio") || !c.has("num_heads")) {
+        o.K = int(c.int_in_range("expand_ratio", 128, 1, hidden));
+        if (hidden % o.K) c.fail("expand_ratio", "must divide hidden_size");
+        o.H = hidden / o.K;
+    } else {
+        o.H = int(c.int_in_range("num_heads", 1, 1, hidden));
+        if (hidden % o.H) c.fail("num_heads", "must divide hidden_size");
+        o.K = hidden / o.H;
+    }
+    o.V = hidden / o.H;
+    o.short_conv = c.bool_or("use_short_conv", false);
+    if (o.short_conv) o.conv_size = int(c.int_in_range("conv_size", 4, 1, 64));
+    // Layer 0 has no lower bound, so a one-layer model never needs the table.
+    if (c.bool_or("use_lower_bound", true)) {
+        const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
+        if (L > 1 && o.H * o.K != hidden)
+            c.fail("expand_ratio", "use_lower_bound needs num_heads * expand_ratio == hidden_size");
+        o.lower_bound_layers = L;
+    }
+    return o;
+}
+
 class Hgrn2Mixer : public RecurrentMixer {
 public:
-    Hgrn2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+    Hgrn2Mixer(Checkpoint& ck, const Hgrn2Options& o, int layer, int hidden) : H_(o.H), K_(o.K), V_(o.V) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
-        // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
-        // otherwise from num_heads.
-        if (c.has("expand_ratio") || !c.has("num_heads")) {
-            K_ = int(c.int_in_range("expand_ratio", 128, 1, hidden));
-            if (hidden % K_) c.fail("expand_ratio", "must divide hidden_size");
-            H_ = hidden / K_;
-        } else {
-            H_ = int(c.int_in_range("num_heads", 1, 1, hidden));
-            if (hidden % H_) c.fail("num_heads", "must divide hidden_size");
-            K_ = hidden / H_;
-        }
-        V_ = hidden / H_;
         const int forget_dim = H_ * K_;
         q_ = cpu::Linear::load(ck, p + ".q_proj", forget_dim, hidden);
         f_ = cpu::Linear::load(ck, p + ".f_proj", forget_dim, hidden);
         i_ = cpu::Linear::load(ck, p + ".i_proj", hidden, hidden);
         out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
-        if (c.bool_or("use_short_conv", false)) {
+        if (o.short_conv) {
             // HGRN2Block passes no conv_bias, and HGRN2's convolutions have no activation.
-            const int W = int(c.int_in_range("conv_size", 4, 1, 64));
+            const int W = o.conv_size;
             convs_.add(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false), "conv.q");
             convs_.add(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false), "conv.f");
             convs_.add(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false), "conv.i");
@@ -51,10 +73,8 @@ public:
         describe(TransitionKind::Diagonal, H_, K_, V_, "HGRN2");
         value_major_ = true;
 
-        if (c.bool_or("use_lower_bound", true) && layer > 0) {
-            const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
-            if (forget_dim != hidden)
-                c.fail("expand_ratio", "use_lower_bound needs num_heads * expand_ratio == hidden_size");
+        if (o.lower_bound_layers > 0 && layer > 0) {
+            const int L = o.lower_bound_layers;
             const float* raw = ck.f32("model.lower_bounds", {L, hidden});
             // softmax over layers per channel; this layer's bound = sum of the shares of layers 1..layer.
             lower_bound_.assign(size_t(hidden), 0.0f);
@@ -159,7 +179,7 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_hgrn2(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "HGRN2", mixer_factory<Hgrn2Mixer>());
+    return make_fla_block_model(std::move(ck), "HGRN2", mixer_factory<Hgrn2Mixer>(read_hgrn2_options));
 }
 
 } // namespace statescope

@@ -14,28 +14,40 @@
 namespace statescope {
 namespace {
 
+// The model's mixer options, read once from config.json.
+struct MambaOptions {
+    int N = 0, I = 0, R = 0;   // d_state, intermediate size, time-step rank
+    int W = 4;                 // conv kernel
+    bool use_bias = true, use_conv_bias = true;
+};
+
+MambaOptions read_mamba_options(const Config& c, int hidden) {
+    MambaOptions o;
+    o.N = int(c.int_in_range("state_size", 16, 1, 4096));
+    // MambaConfig derives intermediate_size = int(expand * hidden) and saves it; older configs
+    // have only expand.
+    if (c.has("intermediate_size")) {
+        o.I = int(c.int_in_range("intermediate_size", 0, 1, 1 << 20));
+    } else {
+        const double expand = c.number_or("expand", 2);
+        if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+        o.I = int(expand * hidden);
+        if (o.I < 1) c.fail("expand", "gives an intermediate size below 1");
+    }
+    o.R = read_time_step_rank(c, hidden);
+    o.W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+    o.use_bias = c.bool_or("use_bias", true); // MambaConfig's default
+    o.use_conv_bias = c.bool_or("use_conv_bias", true);
+    return o;
+}
+
 class MambaMixer : public RecurrentMixer {
 public:
-    MambaMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+    MambaMixer(Checkpoint& ck, const MambaOptions& o, int layer, int hidden) : N_(o.N), I_(o.I), R_(o.R) {
         const std::string p = mamba_mixer_prefix(layer);
-        N_ = int(c.int_in_range("state_size", 16, 1, 4096));
-        // MambaConfig derives intermediate_size = int(expand * hidden) and saves it; older configs
-        // have only expand.
-        if (c.has("intermediate_size")) {
-            I_ = int(c.int_in_range("intermediate_size", 0, 1, 1 << 20));
-        } else {
-            const double expand = c.number_or("expand", 2);
-            if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
-            I_ = int(expand * hidden);
-            if (I_ < 1) c.fail("expand", "gives an intermediate size below 1");
-        }
-        R_ = read_time_step_rank(c, hidden);
-        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
-        const bool use_bias = c.bool_or("use_bias", true); // MambaConfig's default
-        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
-
+        const bool use_bias = o.use_bias;
         in_ = cpu::Linear::load(ck, p + ".in_proj", 2 * I_, hidden, use_bias);
-        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", I_, W, use_conv_bias, /*silu=*/true), "conv.x");
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", I_, o.W, o.use_conv_bias, /*silu=*/true), "conv.x");
         x_proj_ = cpu::Linear::load(ck, p + ".x_proj", R_ + 2 * N_, I_);
         dt_proj_ = cpu::Linear::load(ck, p + ".dt_proj", I_, R_, /*bias=*/true);
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {I_, N_});
@@ -134,7 +146,8 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_mamba(std::unique_ptr<Checkpoint> ck) {
-    return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true, mixer_factory<MambaMixer>());
+    return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true,
+                                     mixer_factory<MambaMixer>(read_mamba_options));
 }
 
 } // namespace statescope

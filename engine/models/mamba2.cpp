@@ -20,31 +20,45 @@
 namespace statescope {
 namespace {
 
+// The model's mixer options, read once from config.json.
+struct Mamba2Options {
+    int I = 0, H = 0, P = 0, N = 0, G = 1; // intermediate size, heads, head_dim, d_state, groups
+    int W = 4;                             // conv kernel
+    bool use_bias = false, use_conv_bias = true;
+    float dt_min = 0, dt_max = INFINITY, eps = 1e-5f;
+};
+
+Mamba2Options read_mamba2_options(const Config& c, int hidden) {
+    Mamba2Options o;
+    // The mixer derives the intermediate size from expand, whatever else the config says.
+    const double expand = c.number_or("expand", 2);
+    if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+    o.I = int(expand * hidden);
+    o.H = int(c.int_in_range("num_heads", 128, 1, 1 << 16));
+    o.P = int(c.int_in_range("head_dim", 64, 1, 1 << 16));
+    if (int64_t(o.H) * o.P != o.I)
+        c.fail("num_heads", "num_heads * head_dim = " + std::to_string(o.H) + " * " + std::to_string(o.P) +
+                                " must equal the intermediate size expand * hidden_size = " + std::to_string(o.I));
+    o.N = int(c.int_in_range("state_size", 128, 1, 4096));
+    o.G = int(c.int_in_range("n_groups", 8, 1, o.H));
+    if (o.H % o.G) c.fail("n_groups", "must divide num_heads (" + std::to_string(o.H) + ")");
+    o.W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+    o.use_bias = c.bool_or("use_bias", false); // Mamba2Config's default
+    o.use_conv_bias = c.bool_or("use_conv_bias", true);
+    std::tie(o.dt_min, o.dt_max) = read_time_step_limit(c);
+    o.eps = float(c.number_or("layer_norm_epsilon", 1e-5));
+    return o;
+}
+
 class Mamba2Mixer : public RecurrentMixer {
 public:
-    Mamba2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+    Mamba2Mixer(Checkpoint& ck, const Mamba2Options& o, int layer, int hidden)
+        : I_(o.I), H_(o.H), P_(o.P), N_(o.N), G_(o.G), dt_min_(o.dt_min), dt_max_(o.dt_max), eps_(o.eps) {
         const std::string p = mamba_mixer_prefix(layer);
-        // The mixer derives the intermediate size from expand, whatever else the config says.
-        const double expand = c.number_or("expand", 2);
-        if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
-        I_ = int(expand * hidden);
-        H_ = int(c.int_in_range("num_heads", 128, 1, 1 << 16));
-        P_ = int(c.int_in_range("head_dim", 64, 1, 1 << 16));
-        if (int64_t(H_) * P_ != I_)
-            c.fail("num_heads", "num_heads * head_dim = " + std::to_string(H_) + " * " + std::to_string(P_) +
-                                    " must equal the intermediate size expand * hidden_size = " + std::to_string(I_));
-        N_ = int(c.int_in_range("state_size", 128, 1, 4096));
-        G_ = int(c.int_in_range("n_groups", 8, 1, H_));
-        if (H_ % G_) c.fail("n_groups", "must divide num_heads (" + std::to_string(H_) + ")");
-        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
-        const bool use_bias = c.bool_or("use_bias", false); // Mamba2Config's default
-        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
-        std::tie(dt_min_, dt_max_) = read_time_step_limit(c);
-        eps_ = float(c.number_or("layer_norm_epsilon", 1e-5));
-
+        const bool use_bias = o.use_bias;
         conv_dim_ = I_ + 2 * G_ * N_;
         in_ = cpu::Linear::load(ck, p + ".in_proj", I_ + conv_dim_ + H_, hidden, use_bias);
-        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, W, use_conv_bias, /*silu=*/true), "conv.xBC");
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, o.W, o.use_conv_bias, /*silu=*/true), "conv.xBC");
         dt_bias_ = cpu::Param::load(ck, p + ".dt_bias", {H_});
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {H_});
         A_.resize(size_t(H_));
@@ -147,7 +161,8 @@ private:
 } // namespace
 
 std::unique_ptr<Model> make_mamba2(std::unique_ptr<Checkpoint> ck) {
-    return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false, mixer_factory<Mamba2Mixer>());
+    return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false,
+                                     mixer_factory<Mamba2Mixer>(read_mamba2_options));
 }
 
 } // namespace statescope

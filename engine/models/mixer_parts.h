@@ -9,6 +9,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,18 @@ template <class M>
 MixerFactory mixer_factory() {
     return [](Checkpoint& ck, const Config& c, int layer, int hidden) -> std::unique_ptr<Mixer> {
         return std::make_unique<M>(ck, c, layer, hidden);
+    };
+}
+
+// The factory of mixer M whose options are the model's: `read` turns config.json into them once,
+// when layer 0's mixer is built (after the model's own config reading gave hidden_size), and every
+// layer's M(ck, options, layer, hidden) then loads only its weights.
+template <class M, class Options>
+MixerFactory mixer_factory(Options (*read)(const Config&, int hidden)) {
+    auto options = std::make_shared<std::optional<Options>>();
+    return [options, read](Checkpoint& ck, const Config& c, int layer, int hidden) -> std::unique_ptr<Mixer> {
+        if (!*options) *options = read(c, hidden);
+        return std::make_unique<M>(ck, **options, layer, hidden);
     };
 }
 
