@@ -1,14 +1,13 @@
-// Pieces shared by the delta-rule families of fla (delta_net, gated_deltanet, gated_deltaproduct):
-// the q/k/v projections with their optional short convolutions, the q/k activation and norm, the
-// write strength beta, Mamba-2 style forget gate and the assembly of the common-form scan inputs.
+// The steps of fla's delta-rule layers (models/delta_rule.cpp): the q/k sum norm, the write
+// strength beta, the Mamba-2 style forget gate and the assembly of the common-form scan inputs.
 //
-// All three run fla's delta rule per value head (S key-major, one micro-step):
+// The layers run fla's delta rule per value head (S key-major, one micro-step):
 //     S <- gamma (I - beta k k^T) S + beta k v^T,    o = S^T (q * K^-1/2)
 // with q and k l2-normalised inside the kernel (use_qk_l2norm_in_kernel), which is exactly
 // TransitionKind::DeltaRule of core/scan.h.
 //
 // Every step has a GPU twin (suffix _gpu / member gpu()) recording the same arithmetic through
-// gpu::Ops, in the same order, so that the families' forward_gpu mirror their forward line by line.
+// gpu::Ops, in the same order, so that the mixer's forward_gpu mirrors its forward line by line.
 #pragma once
 #include "models/fla_common.h"
 
@@ -16,42 +15,6 @@
 #include <vector>
 
 namespace statescope {
-
-// q_proj / k_proj / v_proj followed by ShortConvolution (q_conv1d, k_conv1d, v_conv1d) when
-// use_short_conv, or by a plain activation when not, as fla's delta-rule layers do it.
-class DeltaProjections {
-public:
-    // prefix: "model.layers.N.attn". q_dim, k_dim, v_dim: output widths of the three projections.
-    // qk_silu: whether q and k go through silu (the conv's activation, or F.silu without conv);
-    // v always does. Reads use_short_conv and conv_size from the config. fla's modeling code never
-    // passes conv_bias to these layers, so the convolutions have no bias.
-    static DeltaProjections load(Checkpoint& ck, const Config& c, const std::string& prefix, int hidden, int q_dim,
-                                 int k_dim, int v_dim, bool qk_silu);
-
-    struct Output {
-        cpu::Mat q, k, v;
-    };
-    // x: [T, hidden]; updates the conv windows in st.
-    Output operator()(const cpu::Mat& x, LayerState& st) const;
-
-    struct GpuOutput {
-        gpu::Mat q, k, v;   // scratch of this forward, free to modify in place
-    };
-    // The same on the device; updates the resident conv windows in st.
-    GpuOutput gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st) const;
-
-    void init_state(LayerState& st) const;
-    // Appends L<layer>.conv_state.{0,1,2} (q, k, v) when the layer has short convolutions.
-    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const;
-
-private:
-    bool qk_silu_ = true;
-    cpu::Linear q_, k_, v_;
-    std::vector<cpu::ShortConv> conv_; // q, k, v; empty without short convolutions
-};
-
-// "L<layer>.<what>", the name of a cache tensor of fla's layer `layer`.
-std::string library_state_name(int layer, const std::string& what);
 
 // fla's qk_norm 'sum': x / sum(x) over groups of `group` features (one head each).
 void sum_norm(cpu::Mat& x, int group);

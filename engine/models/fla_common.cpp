@@ -4,6 +4,7 @@
 #include "gpu/layers.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace statescope {
 
@@ -33,6 +34,57 @@ void OutputNorm::apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, 
     }
 }
 
+cpu::Mat OutputHead::operator()(cpu::Mat& o, const cpu::Mat& x) const {
+    cpu::Mat g;
+    if (gated) g = gate(x);
+    norm.apply(o, gated ? &g : nullptr, heads);
+    return out(o);
+}
+
+gpu::Mat OutputHead::gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat& x) const {
+    gpu::Mat g;
+    if (gated) g = gpu::linear(ops, gate, x);
+    norm.apply_gpu(ops, o, gated ? &g : nullptr, heads);
+    return gpu::linear(ops, out, o);
+}
+
+FlaHeads FlaHeads::read(const Config& c, int hidden, const Defaults& d) {
+    FlaHeads h;
+    h.H = int(c.int_in_range("num_heads", d.heads, 1, 4096));
+    h.kv_heads = int(c.int_in_range("num_kv_heads", h.H, 1, h.H));
+    if (h.H % h.kv_heads) c.fail("num_kv_heads", "must divide num_heads");
+    const int key_dim = int(hidden * c.number_or("expand_k", d.expand_k));
+    const int value_dim = int(hidden * c.number_or("expand_v", d.expand_v));
+    const bool key_ok = key_dim > 0 && key_dim % h.H == 0, value_ok = value_dim > 0 && value_dim % h.H == 0;
+    if (d.joint_dims_message && !(key_ok && value_ok)) c.fail("expand_k", d.joint_dims_message);
+    if (!key_ok) c.fail("expand_k", "the key dim must be a positive multiple of num_heads");
+    if (!value_ok) c.fail("expand_v", "the value dim must be a positive multiple of num_heads");
+    h.K = key_dim / h.H;
+    h.V = value_dim / h.H;
+    return h;
+}
+
+void FlaHeads::load_qkv(Checkpoint& ck, const std::string& prefix, int hidden, cpu::Linear& q, cpu::Linear& k,
+                        cpu::Linear& v) const {
+    q = cpu::Linear::load(ck, prefix + ".q_proj", H * K, hidden);
+    k = cpu::Linear::load(ck, prefix + ".k_proj", kv_heads * K, hidden);
+    v = cpu::Linear::load(ck, prefix + ".v_proj", kv_heads * V, hidden);
+}
+
+void fill_gqa_scan_inputs(ScanInputs& in, const cpu::Mat& q, const cpu::Mat& k, const cpu::Mat& v, int kv_heads) {
+    const int H = in.H, K = in.K, V = in.V, groups = in.H / kv_heads;
+    const float scale = 1.0f / std::sqrt(float(K));
+    for (int t = 0; t < in.T; ++t)
+        for (int h = 0; h < H; ++h) {
+            const int kvh = h / groups;
+            for (int i = 0; i < K; ++i) {
+                in.q_at(t, h)[i] = q(t, h * K + i) * scale;
+                in.k_at(t, 0, h)[i] = k(t, kvh * K + i);
+            }
+            for (int i = 0; i < V; ++i) in.v_at(t, 0, h)[i] = v(t, kvh * V + i);
+        }
+}
+
 void apply_feature_map_gpu(gpu::Ops& ops, const std::string& name, const gpu::Mat& x) {
     if (name.empty() || name == "identity") return;
     if (name == "relu") ops.apply(x, gpu::Func::Relu);
@@ -49,12 +101,6 @@ void apply_feature_map(const std::string& name, cpu::Mat& x) {
     else if (name == "silu" || name == "swish") for (Eigen::Index i = 0; i < n; ++i) p[i] = cpu::silu(p[i]);
     else if (name == "elu") for (Eigen::Index i = 0; i < n; ++i) p[i] = p[i] > 0 ? p[i] + 1.0f : std::exp(p[i]);
     else throw Error("feature map '" + name + "' is not supported");
-}
-
-Tensor export_conv_state(const Tensor& cw) {
-    Tensor t = cw;
-    t.shape.insert(t.shape.begin(), 1);
-    return t;
 }
 
 namespace {
@@ -86,26 +132,12 @@ public:
             bool is_attn = std::find(attn_layers.begin(), attn_layers.end(), l) != attn_layers.end();
             b.mixer = is_attn ? make_fla_attention(c, cfg, l, D) : make_mixer(c, cfg, l, D);
             b.norm2 = Norm::rms(c, p + ".mlp_norm", D, eps);
-            b.ffn = std::make_unique<MlpMixer>(cpu::GatedMLP::load(c, p + ".mlp", D, inter));
+            b.ffn = std::make_unique<GatedMlpMixer>(cpu::GatedMLP::load(c, p + ".mlp", D, inter));
             blocks_.push_back(std::move(b));
         }
         norm_f_ = Norm::rms(c, "model.norm", D, eps);
         finish_setup("model.embeddings.weight", "lm_head.weight", cfg.bool_or("tie_word_embeddings", false));
     }
-
-private:
-    class MlpMixer : public Mixer {
-    public:
-        explicit MlpMixer(cpu::GatedMLP m) : mlp_(std::move(m)) {}
-        void init_state(LayerState&) const override {}
-        cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
-        void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
-        gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
-            return gpu::gated_mlp(ops, mlp_, x);
-        }
-    private:
-        cpu::GatedMLP mlp_;
-    };
 };
 
 } // namespace

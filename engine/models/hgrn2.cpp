@@ -9,9 +9,7 @@
 // so the cache holds the state value-major ([H, V, K]).
 #include "core/error.h"
 #include "gpu/layers.h"
-#include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,41 +17,64 @@
 namespace statescope {
 namespace {
 
-class Hgrn2Mixer : public Mixer {
+// The model's mixer options, read once from config.json.
+struct Hgrn2Options {
+    int H = 0, K = 0, V = 0;
+    bool short_conv = false;
+    int conv_size = 4;
+    int lower_bound_layers = 0; // rows of model.lower_bounds; 0 without use_lower_bound
+};
+
+Hgrn2Options read_hgrn2_options(const Config& c, int hidden) {
+    Hgrn2Options o;
+    // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
+    // otherwise from num_heads.
+    if (c.has("expand_ratio") || !c.has("num_heads")) {
+        o.K = int(c.int_in_range("expand_ratio", 128, 1, hidden));
+        if (hidden % o.K) c.fail("expand_ratio", "must divide hidden_size");
+        o.H = hidden / o.K;
+    } else {
+        o.H = int(c.int_in_range("num_heads", 1, 1, hidden));
+        if (hidden % o.H) c.fail("num_heads", "must divide hidden_size");
+        o.K = hidden / o.H;
+    }
+    o.V = hidden / o.H;
+    o.short_conv = c.bool_or("use_short_conv", false);
+    if (o.short_conv) o.conv_size = int(c.int_in_range("conv_size", 4, 1, 64));
+    // Layer 0 has no lower bound, so a one-layer model never needs the table.
+    if (c.bool_or("use_lower_bound", true)) {
+        const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
+        if (L > 1 && o.H * o.K != hidden)
+            c.fail("expand_ratio", "use_lower_bound needs num_heads * expand_ratio == hidden_size");
+        o.lower_bound_layers = L;
+    }
+    return o;
+}
+
+class Hgrn2Mixer : public RecurrentMixer {
 public:
-    Hgrn2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
+    Hgrn2Mixer(Checkpoint& ck, const Hgrn2Options& o, int layer, int hidden) : H_(o.H), K_(o.K), V_(o.V) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
-        // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
-        // otherwise from num_heads.
-        if (c.has("expand_ratio") || !c.has("num_heads")) {
-            K_ = int(c.int_in_range("expand_ratio", 128, 1, hidden));
-            if (hidden % K_) c.fail("expand_ratio", "must divide hidden_size");
-            H_ = hidden / K_;
-        } else {
-            H_ = int(c.int_in_range("num_heads", 1, 1, hidden));
-            if (hidden % H_) c.fail("num_heads", "must divide hidden_size");
-            K_ = hidden / H_;
-        }
-        V_ = hidden / H_;
         const int forget_dim = H_ * K_;
         q_ = cpu::Linear::load(ck, p + ".q_proj", forget_dim, hidden);
         f_ = cpu::Linear::load(ck, p + ".f_proj", forget_dim, hidden);
         i_ = cpu::Linear::load(ck, p + ".i_proj", hidden, hidden);
-        o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
-        if (c.bool_or("use_short_conv", false)) {
+        out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, hidden);
+        if (o.short_conv) {
             // HGRN2Block passes no conv_bias, and HGRN2's convolutions have no activation.
-            const int W = int(c.int_in_range("conv_size", 4, 1, 64));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false));
-            conv_.emplace_back(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false));
+            const int W = o.conv_size;
+            convs_.add(cpu::ShortConv::load(ck, p + ".q_conv1d", forget_dim, W, false, false), "conv.q");
+            convs_.add(cpu::ShortConv::load(ck, p + ".f_conv1d", forget_dim, W, false, false), "conv.f");
+            convs_.add(cpu::ShortConv::load(ck, p + ".i_conv1d", hidden, W, false, false), "conv.i");
         }
-        // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps.
-        norm_ = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+        // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps. One norm
+        // over all heads together, no gate.
+        out_.norm = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+        describe(TransitionKind::Diagonal, H_, K_, V_, "HGRN2");
+        value_major_ = true;
 
-        if (c.bool_or("use_lower_bound", true) && layer > 0) {
-            const int L = int(c.int_in_range("num_hidden_layers", -1, 1, 4096));
-            if (forget_dim != hidden)
-                c.fail("expand_ratio", "use_lower_bound needs num_heads * expand_ratio == hidden_size");
+        if (o.lower_bound_layers > 0 && layer > 0) {
+            const int L = o.lower_bound_layers;
             const float* raw = ck.f32("model.lower_bounds", {L, hidden});
             // softmax over layers per channel; this layer's bound = sum of the shares of layers 1..layer.
             lower_bound_.assign(size_t(hidden), 0.0f);
@@ -73,30 +94,10 @@ public:
         }
     }
 
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Diagonal;
-        li.heads = H_;
-        li.key_dim = K_;
-        li.value_dim = V_;
-        li.mixer_name = "HGRN2";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({H_, K_, V_});
-        static const char* names[] = {"conv.q", "conv.f", "conv.i"};
-        for (size_t i = 0; i < conv_.size(); ++i) st.aux.push_back({names[i], conv_[i].initial_state()});
-    }
-
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
         cpu::Mat q = q_(x), f = f_(x), v = i_(x);
-        if (!conv_.empty()) {
-            q = conv_[0](q, st.get("conv.q"));
-            f = conv_[1](f, st.get("conv.f"));
-            v = conv_[2](v, st.get("conv.i"));
-        }
+        convs_.apply(st, {&q, &f, &v});
         cpu::apply_silu(q);
 
         ScanInputs in;
@@ -122,8 +123,7 @@ public:
                 for (int i = 0; i < V_; ++i) in.v_at(t, 0, h)[i] = v(t, h * V_ + i);
             }
         cpu::Mat o = run_scan(in, st, ctx);
-        norm_.apply(o, nullptr, 1); // one norm over all heads together
-        return o_(o);
+        return out_(o, x);
     }
 
 
@@ -133,11 +133,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;
         gpu::Mat q = gpu::linear(ops, q_, x), f = gpu::linear(ops, f_, x), v = gpu::linear(ops, i_, x);
-        if (!conv_.empty()) {
-            q = gpu::short_conv(ops, conv_[0], q, st.get("conv.q"));
-            f = gpu::short_conv(ops, conv_[1], f, st.get("conv.f"));
-            v = gpu::short_conv(ops, conv_[2], v, st.get("conv.i"));
-        }
+        convs_.apply_gpu(ops, st, {&q, &f, &v});
         gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true);
         gpu::ElementwiseParams query;
         query.f = gpu::Func::Silu;
@@ -168,32 +164,21 @@ public:
         ops.elementwise(in.k, gpu::Operand::of(in.g), {}, key);
         ops.copy(in.v, v);
         const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
-        norm_.apply_gpu(ops, o, nullptr, 1); // one norm over all heads together
-        return gpu::linear(ops, o_, o);
-    }
-
-    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        const std::string L = "L" + std::to_string(layer);
-        out.push_back({L + ".recurrent_state", export_state(st.recurrent, H_, K_, V_, /*value_major=*/true)});
-        for (size_t i = 0; i < conv_.size(); ++i)
-            out.push_back({L + ".conv_state." + std::to_string(i), export_conv_state(st.aux[i].tensor)});
+        return out_.gpu(ops, o, x);
     }
 
 private:
     int H_ = 0, K_ = 0, V_ = 0;
     std::vector<float> lower_bound_; // [hidden]; empty for layer 0 or without use_lower_bound
     std::vector<float> upper_share_; // 1 - lower_bound_ (the GPU path's form of the bound)
-    cpu::Linear q_, f_, i_, o_;
-    std::vector<cpu::ShortConv> conv_;
-    OutputNorm norm_;
+    cpu::Linear q_, f_, i_;
+    OutputHead out_; // no gate, one norm over all heads
 };
 
 } // namespace
 
 std::unique_ptr<Model> make_hgrn2(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "HGRN2", [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-        return std::unique_ptr<Mixer>(new Hgrn2Mixer(ck, c, layer, hidden));
-    });
+    return make_fla_block_model(std::move(ck), "HGRN2", mixer_factory<Hgrn2Mixer>(read_hgrn2_options));
 }
 
 } // namespace statescope

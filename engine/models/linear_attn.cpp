@@ -12,9 +12,7 @@
 #include "core/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
-#include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -201,24 +199,15 @@ private:
     cpu::Linear l1_, l2_;
 };
 
-class LinearAttentionMixer : public Mixer {
+class LinearAttentionMixer : public RecurrentMixer {
 public:
     LinearAttentionMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
-        H_ = int(c.int_in_range("num_heads", 4, 1, 4096));
-        kv_heads_ = int(c.int_in_range("num_kv_heads", H_, 1, H_));
-        if (H_ % kv_heads_) c.fail("num_kv_heads", "must divide num_heads");
-        const int key_dim = int(hidden * c.number_or("expand_k", 1.0));
-        const int value_dim = int(hidden * c.number_or("expand_v", 1.0));
-        if (key_dim % H_ || key_dim <= 0) c.fail("expand_k", "the key dim must be a positive multiple of num_heads");
-        if (value_dim % H_ || value_dim <= 0) c.fail("expand_v", "the value dim must be a positive multiple of num_heads");
-        K_ = key_dim / H_;
-        V_ = value_dim / H_;
-        const int groups = H_ / kv_heads_;
-        q_ = cpu::Linear::load(ck, p + ".q_proj", key_dim, hidden);
-        k_ = cpu::Linear::load(ck, p + ".k_proj", key_dim / groups, hidden);
-        v_ = cpu::Linear::load(ck, p + ".v_proj", value_dim / groups, hidden);
-        o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, value_dim);
+        const FlaHeads heads = FlaHeads::read(c, hidden, {4, 1.0, 1.0});
+        H_ = heads.H, kv_heads_ = heads.kv_heads, K_ = heads.K, V_ = heads.V;
+        heads.load_qkv(ck, p, hidden, q_, k_, v_);
+        out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, H_ * V_);
+        out_.heads = H_;
 
         feature_map_name_ = c.string_or("feature_map", "elementwise_product");
         // tie_feature_map_qk makes feature_map_k the same module as feature_map_q; a saved
@@ -238,28 +227,18 @@ public:
         norm_k_ = c.bool_or("norm_k", false);
         normalize_ = c.bool_or("norm_feature_map", false);
         // LinearAttentionBlock does not pass output_norm, so the layer's default 'rmsnorm' holds.
-        out_norm_ = OutputNorm::load(ck, p + ".norm", V_, float(c.number_or("norm_eps", 1e-6)));
-    }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Identity;
-        li.heads = H_;
-        li.key_dim = F_;
-        li.value_dim = V_;
-        li.mixer_name = "linear attn (" + feature_map_name_ + ")";
-        return li;
+        out_.norm = OutputNorm::load(ck, p + ".norm", V_, float(c.number_or("norm_eps", 1e-6)));
+        describe(TransitionKind::Identity, H_, F_, V_, "linear attn (" + feature_map_name_ + ")");
     }
 
     void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({H_, F_, V_});
+        RecurrentMixer::init_state(st);
         // Running sum of phi(k) for norm_feature_map's denominator (fla's z_state).
         if (normalize_) st.aux.push_back({"key_sum", Tensor({H_, F_})});
     }
 
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
-        const int groups = H_ / kv_heads_;
         cpu::Mat q = q_(x), k = k_(x), v = v_(x);
         // fla repeats kv heads before the feature map; the map acts per head, so mapping the
         // kv heads first and repeating afterwards is the same.
@@ -270,20 +249,10 @@ public:
 
         ScanInputs in;
         in.allocate(TransitionKind::Identity, T, H_, F_, V_);
-        const float scale = 1.0f / std::sqrt(float(F_));
-        for (int t = 0; t < T; ++t)
-            for (int h = 0; h < H_; ++h) {
-                const int kvh = h / groups;
-                for (int i = 0; i < F_; ++i) {
-                    in.q_at(t, h)[i] = q(t, h * F_ + i) * scale;
-                    in.k_at(t, 0, h)[i] = k(t, kvh * F_ + i);
-                }
-                for (int i = 0; i < V_; ++i) in.v_at(t, 0, h)[i] = v(t, kvh * V_ + i);
-            }
+        fill_gqa_scan_inputs(in, q, k, v, kv_heads_);
         cpu::Mat o = run_scan(in, st, ctx);
         if (normalize_) divide_by_key_sum(in, o, st.get("key_sum"));
-        out_norm_.apply(o, nullptr, H_);
-        return o_(o);
+        return out_(o, x);
     }
 
 
@@ -303,12 +272,11 @@ public:
         gpu::repeat_heads(ops, in.v, v, uint32_t(V_), groups);
         const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
         if (normalize_) divide_by_key_sum_gpu(ops, in, o, st.get("key_sum"));
-        out_norm_.apply_gpu(ops, o, nullptr, H_);
-        return gpu::linear(ops, o_, o);
+        return out_.gpu(ops, o, x);
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        const std::string L = "L" + std::to_string(layer) + ".recurrent_state";
+        const std::string L = library_state_name(layer, "recurrent_state");
         Tensor S = export_state(st.recurrent, H_, F_, V_, /*value_major=*/false);
         if (!normalize_) {
             out.push_back({L, std::move(S)});
@@ -361,17 +329,15 @@ private:
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0, F_ = 0;
     bool norm_q_ = false, norm_k_ = false, normalize_ = false;
     std::string feature_map_name_;
-    cpu::Linear q_, k_, v_, o_;
+    cpu::Linear q_, k_, v_;
     FeatureMap fq_, fk_;
-    OutputNorm out_norm_;
+    OutputHead out_; // no gate
 };
 
 } // namespace
 
 std::unique_ptr<Model> make_linear_attn(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "Linear attention", [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-        return std::unique_ptr<Mixer>(new LinearAttentionMixer(ck, c, layer, hidden));
-    });
+    return make_fla_block_model(std::move(ck), "Linear attention", mixer_factory<LinearAttentionMixer>());
 }
 
 } // namespace statescope

@@ -6,23 +6,10 @@
 #include "gpu/layers.h"
 #include "models/attention.h"
 #include "models/block_model.h"
-#include "models/registry.h"
+#include "models/mixer_parts.h"
 
 namespace statescope {
 namespace {
-
-class LlamaMlp : public Mixer {
-public:
-    explicit LlamaMlp(cpu::GatedMLP m) : mlp_(std::move(m)) {}
-    void init_state(LayerState&) const override {}
-    cpu::Mat forward(const cpu::Mat& x, LayerState&, ForwardContext&) const override { return mlp_(x); }
-    gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState&, ForwardContext&) const override {
-        return gpu::gated_mlp(ops, mlp_, x);
-    }
-    void library_state(const LayerState&, int, std::vector<NamedTensor>&) const override {}
-private:
-    cpu::GatedMLP mlp_;
-};
 
 class LlamaModel : public BlockModel {
 public:
@@ -69,7 +56,7 @@ public:
             b.norm1 = Norm::rms(c, p + ".input_layernorm", D, eps);
             b.mixer = make_softmax_attention(c, s);
             b.norm2 = Norm::rms(c, p + ".post_attention_layernorm", D, eps);
-            b.ffn = std::make_unique<LlamaMlp>(std::move(mlp));
+            b.ffn = std::make_unique<GatedMlpMixer>(std::move(mlp));
             blocks_.push_back(std::move(b));
         }
         norm_f_ = Norm::rms(c, "model.norm", D, eps);

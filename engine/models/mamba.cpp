@@ -8,35 +8,46 @@
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 #include "models/mamba_common.h"
-#include "models/registry.h"
 
 #include <cmath>
 
 namespace statescope {
 namespace {
 
-class MambaMixer : public Mixer {
-public:
-    MambaMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
-        const std::string p = mamba_mixer_prefix(layer);
-        N_ = int(c.int_in_range("state_size", 16, 1, 4096));
-        // MambaConfig derives intermediate_size = int(expand * hidden) and saves it; older configs
-        // have only expand.
-        if (c.has("intermediate_size")) {
-            I_ = int(c.int_in_range("intermediate_size", 0, 1, 1 << 20));
-        } else {
-            const double expand = c.number_or("expand", 2);
-            if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
-            I_ = int(expand * hidden);
-            if (I_ < 1) c.fail("expand", "gives an intermediate size below 1");
-        }
-        R_ = read_time_step_rank(c, hidden);
-        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
-        const bool use_bias = c.bool_or("use_bias", true); // MambaConfig's default
-        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
+// The model's mixer options, read once from config.json.
+struct MambaOptions {
+    int N = 0, I = 0, R = 0;   // d_state, intermediate size, time-step rank
+    int W = 4;                 // conv kernel
+    bool use_bias = true, use_conv_bias = true;
+};
 
+MambaOptions read_mamba_options(const Config& c, int hidden) {
+    MambaOptions o;
+    o.N = int(c.int_in_range("state_size", 16, 1, 4096));
+    // MambaConfig derives intermediate_size = int(expand * hidden) and saves it; older configs
+    // have only expand.
+    if (c.has("intermediate_size")) {
+        o.I = int(c.int_in_range("intermediate_size", 0, 1, 1 << 20));
+    } else {
+        const double expand = c.number_or("expand", 2);
+        if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+        o.I = int(expand * hidden);
+        if (o.I < 1) c.fail("expand", "gives an intermediate size below 1");
+    }
+    o.R = read_time_step_rank(c, hidden);
+    o.W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+    o.use_bias = c.bool_or("use_bias", true); // MambaConfig's default
+    o.use_conv_bias = c.bool_or("use_conv_bias", true);
+    return o;
+}
+
+class MambaMixer : public RecurrentMixer {
+public:
+    MambaMixer(Checkpoint& ck, const MambaOptions& o, int layer, int hidden) : N_(o.N), I_(o.I), R_(o.R) {
+        const std::string p = mamba_mixer_prefix(layer);
+        const bool use_bias = o.use_bias;
         in_ = cpu::Linear::load(ck, p + ".in_proj", 2 * I_, hidden, use_bias);
-        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", I_, W, use_conv_bias, /*silu=*/true);
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", I_, o.W, o.use_conv_bias, /*silu=*/true), "conv.x");
         x_proj_ = cpu::Linear::load(ck, p + ".x_proj", R_ + 2 * N_, I_);
         dt_proj_ = cpu::Linear::load(ck, p + ".dt_proj", I_, R_, /*bias=*/true);
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {I_, N_});
@@ -44,27 +55,13 @@ public:
         for (size_t i = 0; i < A_.size(); ++i) A_[i] = -std::exp(a_log.p[i]);
         D_ = cpu::Param::load(ck, p + ".D", {I_});
         out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
-    }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Diagonal;
-        li.heads = I_;
-        li.key_dim = N_;
-        li.value_dim = 1;
-        li.mixer_name = "Mamba selective scan";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({I_, N_, 1});
-        st.aux.push_back({"conv.x", conv_.initial_state()});
+        describe(TransitionKind::Diagonal, I_, N_, 1, "Mamba selective scan");
     }
 
     cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(hidden.rows());
         const cpu::Mat xz = in_(hidden);
-        const cpu::Mat x = conv_(xz.leftCols(I_), st.get("conv.x"));
+        const cpu::Mat x = convs_(0, xz.leftCols(I_), st);
         const cpu::Mat sel = x_proj_(x); // [T, R + 2N]: time step input, B, C
         cpu::Mat dt = dt_proj_(sel.leftCols(R_));
         for (Eigen::Index i = 0; i < dt.size(); ++i) dt.data()[i] = cpu::softplus(dt.data()[i]);
@@ -101,7 +98,7 @@ public:
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = hidden.rows, I = uint32_t(I_), N = uint32_t(N_), R = uint32_t(R_);
         const gpu::Mat xz = gpu::linear(ops, in_, hidden);
-        const gpu::Mat x = gpu::short_conv(ops, conv_, xz.cols_range(0, I), st.get("conv.x"));
+        const gpu::Mat x = convs_.gpu(ops, 0, xz.cols_range(0, I), st);
         const gpu::Mat z = xz.cols_range(I, I);
         const gpu::Mat sel = gpu::linear(ops, x_proj_, x); // [T, R + 2N]: time step input, B, C
         const gpu::Mat dt = gpu::linear(ops, dt_proj_, sel.cols_range(0, R));
@@ -141,7 +138,6 @@ public:
 private:
     int N_ = 0, I_ = 0, R_ = 0;
     cpu::Linear in_, x_proj_, dt_proj_, out_;
-    cpu::ShortConv conv_;
     std::vector<float> A_; // -exp(A_log), [I, N]
     cpu::Param D_;
 };
@@ -150,9 +146,7 @@ private:
 
 std::unique_ptr<Model> make_mamba(std::unique_ptr<Checkpoint> ck) {
     return make_mamba_backbone_model(std::move(ck), "Mamba", /*tie_default=*/true,
-                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-                                         return std::unique_ptr<Mixer>(new MambaMixer(ck, c, layer, hidden));
-                                     });
+                                     mixer_factory<MambaMixer>(read_mamba_options));
 }
 
 } // namespace statescope

@@ -12,7 +12,6 @@
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 #include "models/mamba_common.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,31 +20,45 @@
 namespace statescope {
 namespace {
 
-class Mamba2Mixer : public Mixer {
-public:
-    Mamba2Mixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
-        const std::string p = mamba_mixer_prefix(layer);
-        // The mixer derives the intermediate size from expand, whatever else the config says.
-        const double expand = c.number_or("expand", 2);
-        if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
-        I_ = int(expand * hidden);
-        H_ = int(c.int_in_range("num_heads", 128, 1, 1 << 16));
-        P_ = int(c.int_in_range("head_dim", 64, 1, 1 << 16));
-        if (int64_t(H_) * P_ != I_)
-            c.fail("num_heads", "num_heads * head_dim = " + std::to_string(H_) + " * " + std::to_string(P_) +
-                                    " must equal the intermediate size expand * hidden_size = " + std::to_string(I_));
-        N_ = int(c.int_in_range("state_size", 128, 1, 4096));
-        G_ = int(c.int_in_range("n_groups", 8, 1, H_));
-        if (H_ % G_) c.fail("n_groups", "must divide num_heads (" + std::to_string(H_) + ")");
-        const int W = int(c.int_in_range("conv_kernel", 4, 1, 64));
-        const bool use_bias = c.bool_or("use_bias", false); // Mamba2Config's default
-        const bool use_conv_bias = c.bool_or("use_conv_bias", true);
-        std::tie(dt_min_, dt_max_) = read_time_step_limit(c);
-        eps_ = float(c.number_or("layer_norm_epsilon", 1e-5));
+// The model's mixer options, read once from config.json.
+struct Mamba2Options {
+    int I = 0, H = 0, P = 0, N = 0, G = 1; // intermediate size, heads, head_dim, d_state, groups
+    int W = 4;                             // conv kernel
+    bool use_bias = false, use_conv_bias = true;
+    float dt_min = 0, dt_max = INFINITY, eps = 1e-5f;
+};
 
+Mamba2Options read_mamba2_options(const Config& c, int hidden) {
+    Mamba2Options o;
+    // The mixer derives the intermediate size from expand, whatever else the config says.
+    const double expand = c.number_or("expand", 2);
+    if (!(expand > 0) || expand * hidden > (1 << 20)) c.fail("expand", "out of range");
+    o.I = int(expand * hidden);
+    o.H = int(c.int_in_range("num_heads", 128, 1, 1 << 16));
+    o.P = int(c.int_in_range("head_dim", 64, 1, 1 << 16));
+    if (int64_t(o.H) * o.P != o.I)
+        c.fail("num_heads", "num_heads * head_dim = " + std::to_string(o.H) + " * " + std::to_string(o.P) +
+                                " must equal the intermediate size expand * hidden_size = " + std::to_string(o.I));
+    o.N = int(c.int_in_range("state_size", 128, 1, 4096));
+    o.G = int(c.int_in_range("n_groups", 8, 1, o.H));
+    if (o.H % o.G) c.fail("n_groups", "must divide num_heads (" + std::to_string(o.H) + ")");
+    o.W = int(c.int_in_range("conv_kernel", 4, 1, 64));
+    o.use_bias = c.bool_or("use_bias", false); // Mamba2Config's default
+    o.use_conv_bias = c.bool_or("use_conv_bias", true);
+    std::tie(o.dt_min, o.dt_max) = read_time_step_limit(c);
+    o.eps = float(c.number_or("layer_norm_epsilon", 1e-5));
+    return o;
+}
+
+class Mamba2Mixer : public RecurrentMixer {
+public:
+    Mamba2Mixer(Checkpoint& ck, const Mamba2Options& o, int layer, int hidden)
+        : I_(o.I), H_(o.H), P_(o.P), N_(o.N), G_(o.G), dt_min_(o.dt_min), dt_max_(o.dt_max), eps_(o.eps) {
+        const std::string p = mamba_mixer_prefix(layer);
+        const bool use_bias = o.use_bias;
         conv_dim_ = I_ + 2 * G_ * N_;
         in_ = cpu::Linear::load(ck, p + ".in_proj", I_ + conv_dim_ + H_, hidden, use_bias);
-        conv_ = cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, W, use_conv_bias, /*silu=*/true);
+        convs_.add(cpu::ShortConv::load(ck, p + ".conv1d", conv_dim_, o.W, o.use_conv_bias, /*silu=*/true), "conv.xBC");
         dt_bias_ = cpu::Param::load(ck, p + ".dt_bias", {H_});
         const cpu::Param a_log = cpu::Param::load(ck, p + ".A_log", {H_});
         A_.resize(size_t(H_));
@@ -53,27 +66,13 @@ public:
         D_ = cpu::Param::load(ck, p + ".D", {H_});
         norm_ = cpu::Param::load(ck, p + ".norm.weight", {I_});
         out_ = cpu::Linear::load(ck, p + ".out_proj", hidden, I_, use_bias);
-    }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Scalar;
-        li.heads = H_;
-        li.key_dim = N_;
-        li.value_dim = P_;
-        li.mixer_name = "Mamba-2 SSD";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override {
-        st.recurrent = Tensor({H_, N_, P_});
-        st.aux.push_back({"conv.xBC", conv_.initial_state()});
+        describe(TransitionKind::Scalar, H_, N_, P_, "Mamba-2 SSD");
     }
 
     cpu::Mat forward(const cpu::Mat& hidden, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(hidden.rows());
         const cpu::Mat proj = in_(hidden); // [T, I + conv_dim + H]: z, xBC, dt
-        const cpu::Mat xbc = conv_(proj.middleCols(I_, conv_dim_), st.get("conv.xBC"));
+        const cpu::Mat xbc = convs_(0, proj.middleCols(I_, conv_dim_), st);
         const int heads_per_group = H_ / G_;
 
         ScanInputs in;
@@ -109,7 +108,7 @@ public:
         const uint32_t T = hidden.rows, I = uint32_t(I_), H = uint32_t(H_), P = uint32_t(P_), N = uint32_t(N_),
                        G = uint32_t(G_), conv_dim = uint32_t(conv_dim_);
         const gpu::Mat proj = gpu::linear(ops, in_, hidden); // [T, I + conv_dim + H]: z, xBC, dt
-        const gpu::Mat xbc = gpu::short_conv(ops, conv_, proj.cols_range(I, conv_dim), st.get("conv.xBC"));
+        const gpu::Mat xbc = convs_.gpu(ops, 0, proj.cols_range(I, conv_dim), st);
         const gpu::Mat z = proj.cols_range(0, I), x = xbc.cols_range(0, I);
         const uint32_t heads_per_group = H / G;
 
@@ -154,7 +153,6 @@ private:
     int I_ = 0, H_ = 0, P_ = 0, N_ = 0, G_ = 1, conv_dim_ = 0;
     float dt_min_ = 0, dt_max_ = INFINITY, eps_ = 1e-5f;
     cpu::Linear in_, out_;
-    cpu::ShortConv conv_;
     cpu::Param dt_bias_, D_, norm_;
     std::vector<float> A_; // -exp(A_log), [H]
 };
@@ -163,9 +161,7 @@ private:
 
 std::unique_ptr<Model> make_mamba2(std::unique_ptr<Checkpoint> ck) {
     return make_mamba_backbone_model(std::move(ck), "Mamba-2", /*tie_default=*/false,
-                                     [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-                                         return std::unique_ptr<Mixer>(new Mamba2Mixer(ck, c, layer, hidden));
-                                     });
+                                     mixer_factory<Mamba2Mixer>(read_mamba2_options));
 }
 
 } // namespace statescope

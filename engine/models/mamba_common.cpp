@@ -10,7 +10,7 @@ namespace {
 class MambaBackboneModel : public BlockModel {
 public:
     MambaBackboneModel(std::unique_ptr<Checkpoint> ck, const std::string& family, bool tie_default,
-                       const MambaMixerFactory& make_mixer)
+                       const MixerFactory& make_mixer)
         : BlockModel(std::move(ck), family) {
         Checkpoint& c = *ck_;
         const Config& cfg = c.config();
@@ -59,7 +59,7 @@ float json_float(const Config& c, const Json& v, const std::string& key) {
 } // namespace
 
 std::unique_ptr<Model> make_mamba_backbone_model(std::unique_ptr<Checkpoint> ck, const std::string& family,
-                                                 bool tie_default, const MambaMixerFactory& make_mixer) {
+                                                 bool tie_default, const MixerFactory& make_mixer) {
     return std::make_unique<MambaBackboneModel>(std::move(ck), family, tie_default, make_mixer);
 }
 

@@ -2,7 +2,7 @@
 // backbone.layers.N.{norm, mixer}, backbone.norm_f, lm_head), blocks x + mixer(rmsnorm(x)) with no
 // feed-forward, and the config fields both mixers read the same way.
 #pragma once
-#include "models/block_model.h"
+#include "models/mixer_parts.h"
 
 #include <functional>
 #include <memory>
@@ -11,13 +11,11 @@
 
 namespace statescope {
 
-using MambaMixerFactory = std::function<std::unique_ptr<Mixer>(Checkpoint&, const Config&, int layer, int hidden)>;
-
 // transformers' MambaModel / Mamba2Model with a causal LM head. tie_default: the config class's
 // default for tie_word_embeddings (MambaConfig true, Mamba2Config false). Hidden states follow
 // transformers: hidden[i] = output of layer i, the last one after norm_f (no embeddings entry).
 std::unique_ptr<Model> make_mamba_backbone_model(std::unique_ptr<Checkpoint> ck, const std::string& family,
-                                                 bool tie_default, const MambaMixerFactory& make_mixer);
+                                                 bool tie_default, const MixerFactory& make_mixer);
 
 // Both mixers apply ACT2FN[hidden_act] after the convolution and to the gate; only silu is supported.
 void require_silu_activation(const Config& c);

@@ -2,19 +2,15 @@
 
 namespace statescope {
 
+#define STATESCOPE_FAMILY(model_type, factory) std::unique_ptr<Model> factory(std::unique_ptr<Checkpoint>);
+#include "models/families.inc"
+#undef STATESCOPE_FAMILY
+
 const std::vector<ModelFactory>& model_factories() {
     static const std::vector<ModelFactory> table = {
-        {"mamba", make_mamba},
-        {"mamba2", make_mamba2},
-        {"llama", make_llama},
-        {"gla", make_gla},
-        {"retnet", make_retnet},
-        {"linear_attn", make_linear_attn},
-        {"hgrn2", make_hgrn2},
-        {"delta_net", make_delta_net},
-        {"gated_deltanet", make_gated_deltanet},
-        {"gated_deltaproduct", make_gated_deltaproduct},
-        {"rwkv7", make_rwkv7},
+#define STATESCOPE_FAMILY(model_type, factory) {#model_type, factory},
+#include "models/families.inc"
+#undef STATESCOPE_FAMILY
     };
     return table;
 }

@@ -1,4 +1,4 @@
-// The table of model families: one entry per config.json model_type.
+// The table of model families: one entry per config.json model_type (the list is families.inc).
 #pragma once
 #include "model.h"
 
@@ -15,18 +15,5 @@ struct ModelFactory {
 };
 
 const std::vector<ModelFactory>& model_factories();
-
-// One per family, defined in engine/models/<family>.cpp.
-std::unique_ptr<Model> make_mamba(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_mamba2(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_llama(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_gla(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_retnet(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_linear_attn(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_hgrn2(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_delta_net(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_gated_deltanet(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_gated_deltaproduct(std::unique_ptr<Checkpoint>);
-std::unique_ptr<Model> make_rwkv7(std::unique_ptr<Checkpoint>);
 
 } // namespace statescope

@@ -6,9 +6,7 @@
 #include "core/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
-#include "models/block_model.h"
 #include "models/fla_common.h"
-#include "models/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,28 +14,20 @@
 namespace statescope {
 namespace {
 
-class RetentionMixer : public Mixer {
+class RetentionMixer : public RecurrentMixer {
 public:
     RetentionMixer(Checkpoint& ck, const Config& c, int layer, int hidden) {
         const std::string p = "model.layers." + std::to_string(layer) + ".attn";
-        H_ = int(c.int_in_range("num_heads", 8, 1, 4096));
-        kv_heads_ = int(c.int_in_range("num_kv_heads", H_, 1, H_));
-        if (H_ % kv_heads_) c.fail("num_kv_heads", "must divide num_heads");
-        const int key_dim = int(hidden * c.number_or("expand_k", 1.0));
-        const int value_dim = int(hidden * c.number_or("expand_v", 2.0));
-        if (key_dim % H_ || key_dim <= 0) c.fail("expand_k", "the key dim must be a positive multiple of num_heads");
-        if (value_dim % H_ || value_dim <= 0) c.fail("expand_v", "the value dim must be a positive multiple of num_heads");
-        K_ = key_dim / H_;
-        V_ = value_dim / H_;
+        const FlaHeads heads = FlaHeads::read(c, hidden, {8, 1.0, 2.0});
+        H_ = heads.H, kv_heads_ = heads.kv_heads, K_ = heads.K, V_ = heads.V;
+        const int value_dim = H_ * V_;
         // fla's rotary kernel rotates pairs (i, i + K/2) and asserts K <= 256.
         if (K_ % 2 || K_ > 256) c.fail("expand_k", "the head key dim must be even and at most 256 for the rotary embedding");
-        const int groups = H_ / kv_heads_;
-        q_ = cpu::Linear::load(ck, p + ".q_proj", key_dim, hidden);
-        k_ = cpu::Linear::load(ck, p + ".k_proj", key_dim / groups, hidden);
-        v_ = cpu::Linear::load(ck, p + ".v_proj", value_dim / groups, hidden);
-        o_ = cpu::Linear::load(ck, p + ".o_proj", hidden, value_dim);
-        use_gate_ = c.bool_or("use_output_gate", true);
-        if (use_gate_) g_ = cpu::Linear::load(ck, p + ".g_proj", value_dim, hidden);
+        heads.load_qkv(ck, p, hidden, q_, k_, v_);
+        out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, value_dim);
+        out_.heads = H_;
+        out_.gated = c.bool_or("use_output_gate", true);
+        if (out_.gated) out_.gate = cpu::Linear::load(ck, p + ".g_proj", value_dim, hidden);
         // RetNetBlock passes neither use_short_conv nor conv_size to MultiScaleRetention, so fla
         // builds no short convolutions for retnet whatever the config says; neither do we.
 
@@ -47,11 +37,11 @@ public:
             c.fail("feature_map", "'" + feature_map_ + "' is not supported for retnet (relu, silu, swish or null)");
 
         const std::string gate_fn = c.string_or("hidden_act", "swish");
-        const bool fused = gate_fn == "swish" && c.bool_or("fuse_norm", true) && use_gate_;
-        if (use_gate_ && !fused && gate_fn != "swish" && gate_fn != "silu")
+        const bool fused = gate_fn == "swish" && c.bool_or("fuse_norm", true) && out_.gated;
+        if (out_.gated && !fused && gate_fn != "swish" && gate_fn != "silu")
             c.fail("hidden_act", "output gate activation '" + gate_fn + "' is not supported for retnet (swish or silu)");
         const float eps = float(c.number_or("norm_eps", 1e-6));
-        out_norm_ = OutputNorm::load(ck, p + (fused ? ".g_norm_swish_gate" : ".g_norm"), V_, eps);
+        out_.norm = OutputNorm::load(ck, p + (fused ? ".g_norm_swish_gate" : ".g_norm"), V_, eps);
 
         // Decay and rotary tables in float32, computed the way fla computes them.
         log_gamma_.resize(size_t(H_));
@@ -59,19 +49,8 @@ public:
         inv_freq_.resize(size_t(K_ / 2));
         for (int i = 0; i < K_ / 2; ++i)
             inv_freq_[size_t(i)] = 1.0f / std::pow(10000.0f, float(2 * i) / float(K_));
+        describe(TransitionKind::Scalar, H_, K_, V_, "Retention");
     }
-
-    LayerInfo info() const override {
-        LayerInfo li;
-        li.transition = TransitionKind::Scalar;
-        li.heads = H_;
-        li.key_dim = K_;
-        li.value_dim = V_;
-        li.mixer_name = "Retention";
-        return li;
-    }
-
-    void init_state(LayerState& st) const override { st.recurrent = Tensor({H_, K_, V_}); }
 
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext& ctx) const override {
         const int T = int(x.rows());
@@ -84,24 +63,12 @@ public:
 
         ScanInputs in;
         in.allocate(TransitionKind::Scalar, T, H_, K_, V_);
+        fill_gqa_scan_inputs(in, q, k, v, kv_heads_);
         in.log_decay = Tensor({T, H_});
-        const int groups = H_ / kv_heads_;
-        const float scale = 1.0f / std::sqrt(float(K_));
         for (int t = 0; t < T; ++t)
-            for (int h = 0; h < H_; ++h) {
-                const int kvh = h / groups; // fla repeats each kv head `groups` times in a row
-                for (int i = 0; i < K_; ++i) {
-                    in.q_at(t, h)[i] = q(t, h * K_ + i) * scale;
-                    in.k_at(t, 0, h)[i] = k(t, kvh * K_ + i);
-                }
-                for (int i = 0; i < V_; ++i) in.v_at(t, 0, h)[i] = v(t, kvh * V_ + i);
-                in.log_decay.data[size_t(t) * H_ + h] = log_gamma_[size_t(h)];
-            }
+            for (int h = 0; h < H_; ++h) in.log_decay.data[size_t(t) * H_ + h] = log_gamma_[size_t(h)];
         cpu::Mat o = run_scan(in, st, ctx);
-        cpu::Mat g;
-        if (use_gate_) g = g_(x);
-        out_norm_.apply(o, use_gate_ ? &g : nullptr, H_);
-        return o_(o);
+        return out_(o, x);
     }
 
 
@@ -122,15 +89,7 @@ public:
         gpu::repeat_heads(ops, in.v, v, uint32_t(V_), groups);
         ops.elementwise(in.g, gpu::Operand::columns(gpu::param(ops, log_gamma_.data(), uint32_t(H_))), {}, {});
         const gpu::Mat o = run_scan_gpu(ops, in, st, ctx);
-        gpu::Mat g;
-        if (use_gate_) g = gpu::linear(ops, g_, x);
-        out_norm_.apply_gpu(ops, o, use_gate_ ? &g : nullptr, H_);
-        return gpu::linear(ops, o_, o);
-    }
-
-    void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        out.push_back({"L" + std::to_string(layer) + ".recurrent_state",
-                       export_state(st.recurrent, H_, K_, V_, /*value_major=*/false)});
+        return out_.gpu(ops, o, x);
     }
 
 private:
@@ -175,19 +134,16 @@ private:
     }
 
     int H_ = 0, kv_heads_ = 0, K_ = 0, V_ = 0;
-    bool use_gate_ = true;
     std::string feature_map_;
     std::vector<float> log_gamma_, inv_freq_;
-    cpu::Linear q_, k_, v_, g_, o_;
-    OutputNorm out_norm_;
+    cpu::Linear q_, k_, v_;
+    OutputHead out_;
 };
 
 } // namespace
 
 std::unique_ptr<Model> make_retnet(std::unique_ptr<Checkpoint> ck) {
-    return make_fla_block_model(std::move(ck), "RetNet", [](Checkpoint& ck, const Config& c, int layer, int hidden) {
-        return std::unique_ptr<Mixer>(new RetentionMixer(ck, c, layer, hidden));
-    });
+    return make_fla_block_model(std::move(ck), "RetNet", mixer_factory<RetentionMixer>());
 }
 
 } // namespace statescope
