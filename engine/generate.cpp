@@ -1,6 +1,6 @@
-#include "generate.h"
+#include "statescope/generate.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
-#include "model.h"
+#include "statescope/model.h"
 
 #include "core/checkpoint.h"
-#include "core/error.h"
+#include "statescope/error.h"
 #include "models/registry.h"
 
 #include <algorithm>
@@ -46,6 +46,16 @@ std::unique_ptr<Model> load_model(std::unique_ptr<Checkpoint> ck) {
     std::string known;
     for (const auto& f : model_factories()) known += (known.empty() ? "" : ", ") + std::string(f.model_type);
     throw Error(ck->config().path() + ": model_type '" + type + "' is not supported (supported: " + known + ")");
+}
+
+std::unique_ptr<Model> load_synthetic_model(const std::string& config_path, uint32_t seed) {
+    return load_model(Checkpoint::synthetic(config_path, seed));
+}
+
+void save_checkpoint(const Model& model, const std::string& dir, DType dtype) {
+    const Checkpoint* ck = model.checkpoint();
+    if (!ck) throw Error(dir + ": the model " + model.info().family + " holds no weights to write");
+    ck->save(dir, dtype);
 }
 
 std::vector<std::string> supported_model_types() {

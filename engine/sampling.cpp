@@ -1,6 +1,6 @@
-#include "sampling.h"
+#include "statescope/sampling.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <cmath>

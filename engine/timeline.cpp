@@ -1,6 +1,6 @@
-#include "timeline.h"
+#include "statescope/timeline.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <string>

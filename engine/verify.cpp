@@ -1,7 +1,7 @@
-#include "verify.h"
+#include "statescope/verify.h"
 
-#include "core/error.h"
-#include "core/safetensors.h"
+#include "statescope/error.h"
+#include "statescope/safetensors.h"
 
 #include <cmath>
 #include <map>

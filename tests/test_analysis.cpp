@@ -1,10 +1,10 @@
 // Analyses against hand-built scan inputs whose answers are known in closed form.
-#include "analysis/array_io.h"
-#include "analysis/attention_map.h"
-#include "analysis/pca.h"
-#include "analysis/spectrum.h"
-#include "analysis/state_stats.h"
-#include "core/error.h"
+#include "statescope/analysis/array_io.h"
+#include "statescope/analysis/attention_map.h"
+#include "statescope/analysis/pca.h"
+#include "statescope/analysis/spectrum.h"
+#include "statescope/analysis/state_stats.h"
+#include "statescope/error.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>

@@ -1,14 +1,14 @@
 // statescope-cli export end to end: the command runs without a display, every format parses and
 // names model, layer, head and token, the numbers are the engine's, and bad arguments are refused
 // with a message naming the argument and nothing written.
-#include "analysis/array_io.h"
-#include "analysis/attention_map.h"
-#include "analysis/spectrum.h"
-#include "analysis/state_stats.h"
-#include "frames/token_input.h"
-#include "model.h"
-#include "test_support.h"
-#include "timeline.h"
+#include "statescope/analysis/array_io.h"
+#include "statescope/analysis/attention_map.h"
+#include "statescope/analysis/spectrum.h"
+#include "statescope/analysis/state_stats.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/model.h"
+#include "reference_dir.h"
+#include "statescope/timeline.h"
 
 #include <QFile>
 #include <QImage>

@@ -2,16 +2,16 @@
 // move through the sequence by keys, controller and transport, check that what the views show is
 // the engine's state, that pictures change when the state does, that stale results are dropped,
 // that load errors reach the window, and that every export format parses.
-#include "analysis/array_io.h"
-#include "analysis/attention_map.h"
+#include "statescope/analysis/array_io.h"
+#include "statescope/analysis/attention_map.h"
 #include "app/gui/controller.h"
-#include "core/safetensors.h"
+#include "statescope/safetensors.h"
 #include "app/gui/main_window.h"
 #include "app/gui/transport_bar.h"
-#include "model.h"
-#include "sampling.h"
-#include "test_support.h"
-#include "timeline.h"
+#include "statescope/model.h"
+#include "statescope/sampling.h"
+#include "reference_dir.h"
+#include "statescope/timeline.h"
 #include "views/colormap.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"

@@ -1,9 +1,9 @@
 // Checkpoint layouts real models ship in: sharded (model.safetensors.index.json), F32, F16 and
 // BF16 tensors. The same weights in any of these layouts must give the same logits.
 #include "core/checkpoint.h"
-#include "core/error.h"
-#include "core/safetensors.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/safetensors.h"
+#include "statescope/model.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>

@@ -1,8 +1,8 @@
 // statescope-cli's one argument parser, through the built program: every subcommand refuses a
 // flag given without its value, an unknown flag and a bad number with a message naming the flag,
 // and a non-zero exit status; the token-id lists the subcommands share parse one way.
-#include "core/error.h"
-#include "frames/token_input.h"
+#include "statescope/error.h"
+#include "statescope/frames/token_input.h"
 
 #include <QProcess>
 #include <QtTest>

@@ -1,10 +1,10 @@
 // The frame layer without any window: what the views will show, computed from a timeline of the
 // bundled model, is the engine's own state, and the token input turns text and ids into the
 // labels the strip shows.
-#include "frames/frame_compute.h"
-#include "frames/token_input.h"
-#include "model.h"
-#include "timeline.h"
+#include "statescope/frames/frame_compute.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/model.h"
+#include "statescope/timeline.h"
 
 #include <QtTest>
 

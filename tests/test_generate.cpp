@@ -1,11 +1,11 @@
 // Sampling and generation: reproducible with a seed, greedy equals the argmax chain of the
 // engine's own logits, and the sampling distribution is the tempered, truncated softmax.
-#include "core/error.h"
-#include "generate.h"
-#include "model.h"
-#include "sampling.h"
+#include "statescope/error.h"
+#include "statescope/generate.h"
+#include "statescope/model.h"
+#include "statescope/sampling.h"
 #include "core/checkpoint.h"
-#include "tokenizer/tokenizer.h"
+#include "statescope/tokenizer.h"
 #include "test_support.h"
 
 #include <QProcess>

@@ -17,13 +17,13 @@
 // Runs under the validation layer (when installed) and checks that it reported no error. Skips
 // only when no Vulkan device exists at all (CI has lavapipe).
 #include "core/checkpoint.h"
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/attention_ops.h"
 #include "gpu/gpu_model.h"
-#include "model.h"
+#include "statescope/model.h"
 #include "models/attention.h"
 #include "test_support.h"
-#include "verify.h"
+#include "statescope/verify.h"
 #include "vulkan/context.h"
 
 #include <QTemporaryDir>

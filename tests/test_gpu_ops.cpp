@@ -6,7 +6,7 @@
 // batch from a layer's resident state. Then the whole GLA model, GPU against CPU, over 300 tokens
 // (the chunked scan) and in single steps. Runs under the validation layer and asserts no error.
 #include "core/checkpoint.h"
-#include "core/scan.h"
+#include "statescope/scan.h"
 #include "cpu/ops.h"
 #include "gpu/gpu_model.h"
 #include "gpu/layers.h"

@@ -1,10 +1,10 @@
 // Bad input gets a clear error naming the file and the tensor or key, never a crash. Each case
 // writes a broken file into a temporary folder and checks the message.
 #include "core/checkpoint.h"
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
-#include "core/safetensors.h"
-#include "model.h"
+#include "statescope/safetensors.h"
+#include "statescope/model.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>

@@ -1,7 +1,7 @@
 // Long prompts are run in pieces internally (bounded memory); the result must equal one whole
 // pass (forced here by attaching an observer) for every family, states included.
-#include "core/error.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/model.h"
 #include "test_support.h"
 
 #include <QtTest>

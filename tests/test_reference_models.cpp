@@ -1,8 +1,8 @@
 // The acceptance test of the engine: `statescope-cli verify` passes, at the default tolerance,
 // for every folder of ../shared/reference/models (outputs of transformers and fla themselves),
 // on the CPU reference and with the whole model on the Vulkan device (lavapipe in CI).
-#include "core/error.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/model.h"
 #include "test_support.h"
 #include "vulkan/context.h"
 

@@ -2,9 +2,9 @@
 //  - the exact attention form in double precision (outputs and, through basis queries, states),
 //  - dense transition matrices (structure: eigenvalues the families promise),
 //  - for every reference model, the scan inputs its layers really produce on random tokens.
-#include "core/error.h"
-#include "core/scan.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/scan.h"
+#include "statescope/model.h"
 #include "test_support.h"
 
 #include <QtTest>

@@ -14,16 +14,6 @@ using namespace statescope;
 
 namespace testsupport {
 
-std::string reference_dir() {
-    if (const char* e = std::getenv("STATESCOPE_REFERENCE_DIR")) return e;
-    return STATESCOPE_REFERENCE_DIR;
-}
-
-QStringList reference_model_names() {
-    QDir d(QString::fromStdString(reference_dir() + "/models"));
-    return d.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-}
-
 void fill_normal(Tensor& t, std::mt19937& rng, float stddev) {
     std::normal_distribution<float> n(0.0f, stddev);
     for (float& x : t.data) x = n(rng);

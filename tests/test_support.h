@@ -1,7 +1,8 @@
 // Helpers shared by the tests: reference locations and random inputs of awkward sizes.
 #pragma once
-#include "core/scan.h"
-#include "model.h"
+#include "statescope/scan.h"
+#include "reference_dir.h"
+#include "statescope/model.h"
 #include "vulkan/context.h"
 
 #include <QString>
@@ -9,11 +10,6 @@
 #include <string>
 
 namespace testsupport {
-
-// ../shared/reference (set at configure time; overridable by STATESCOPE_REFERENCE_DIR).
-std::string reference_dir();
-// The 12 folders of ../shared/reference/models, sorted.
-QStringList reference_model_names();
 
 // A random-weight configuration (Checkpoint::synthetic) for code paths the reference models
 // leave out: a test-row name and the config.json text.

@@ -1,10 +1,10 @@
 // The timeline's recomputed states equal those of one straight run, whatever checkpoint and
 // cursor they are recomputed from; its windows report the same scan inputs as a straight run;
 // append / truncate / the memory budget behave as documented.
-#include "core/error.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/model.h"
 #include "test_support.h"
-#include "timeline.h"
+#include "statescope/timeline.h"
 
 #include <QtTest>
 #include <map>

@@ -3,11 +3,11 @@
 // Mistral-7B files; round trips on random Unicode; the Unicode regex classes and normalization
 // forms; the features the two reference files do not use (Metaspace, added-token flags,
 // tokenizer_config.json) on small generated files; and refusal of what is not implemented.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
 #include "test_support.h"
 #include "tokenizer/split_regex.h"
-#include "tokenizer/tokenizer.h"
+#include "statescope/tokenizer.h"
 #include "tokenizer/unicode.h"
 
 #include <QProcess>

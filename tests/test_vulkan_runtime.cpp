@@ -2,7 +2,7 @@
 // variable), the kernel table reflected from the SPIR-V, buffers, the dispatcher's checks against
 // that table, timestamps, and errors for out-of-memory and device loss. Device-free parts always
 // run; the rest skips only when no Vulkan device exists at all.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/scan_kernels.h"
 #include "test_support.h"
 #include "vulkan/buffer.h"

@@ -4,8 +4,8 @@
 // (T not a multiple of the chunk, K != V, H = 1, odd H, several micro-steps), and chunked against
 // recurrent over more than 10,000 tokens. Runs under the validation layer and checks that it
 // reported no error. Skips only when no Vulkan device exists at all (CI has lavapipe).
-#include "core/error.h"
-#include "core/scan.h"
+#include "statescope/error.h"
+#include "statescope/scan.h"
 #include "test_support.h"
 #include "vulkan/context.h"
 #include "gpu/scan_kernels.h"

@@ -18,8 +18,8 @@
 // test checks that). A bug (a wrong tile, mask, gate or chunk boundary) gives errors of order 1.
 // The delta rule adds the fp16 roundings of its UT transform (TB, TG) and of K S, the vector
 // decay those of its scaled sub-chunk halves: the same order.
-#include "core/error.h"
-#include "core/scan.h"
+#include "statescope/error.h"
+#include "statescope/scan.h"
 #include "test_support.h"
 #include "vulkan/context.h"
 #include "gpu/scan_kernels.h"

@@ -4,7 +4,7 @@
 // Only the curves the data has are drawn. A click jumps there.
 #pragma once
 #include "figure.h"
-#include "frames/view_data.h"
+#include "statescope/frames/view_data.h"
 
 #include <QImage>
 #include <QWidget>

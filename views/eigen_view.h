@@ -3,7 +3,7 @@
 // token's A_t and the product over the attention window, with spectral radii and half-lives.
 #pragma once
 #include "figure.h"
-#include "frames/view_data.h"
+#include "statescope/frames/view_data.h"
 
 #include <QWidget>
 #include <complex>

@@ -1,6 +1,6 @@
 #include "figure.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <QFileInfo>
 #include <QImage>

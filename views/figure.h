@@ -2,7 +2,7 @@
 // (CSV, NPY). Views draw through one render() for the screen and for every export format, so an
 // exported figure is exactly what the window shows (vector output where the view is vector).
 #pragma once
-#include "analysis/array_io.h"
+#include "statescope/analysis/array_io.h"
 
 #include <QPainter>
 #include <QRectF>

@@ -4,7 +4,7 @@
 #pragma once
 #include "colormap.h"
 #include "figure.h"
-#include "frames/matrix.h"
+#include "statescope/frames/matrix.h"
 
 #include <QWidget>
 

@@ -2,7 +2,7 @@
 // on its own symmetric scale; the focused one framed. Clicking a thumbnail focuses it.
 #pragma once
 #include "figure.h"
-#include "frames/view_data.h"
+#include "statescope/frames/view_data.h"
 
 #include <QWidget>
 #include <vector>

@@ -3,7 +3,7 @@
 // coloured by token position; the sphere marks the current token.
 #pragma once
 #include "figure.h"
-#include "frames/view_data.h"
+#include "statescope/frames/view_data.h"
 #include "vtk_widget.h"
 
 #include <vector>

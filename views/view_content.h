@@ -3,7 +3,7 @@
 // their views through these, so a figure made on the command line is the one the window shows.
 #pragma once
 #include "figure.h"
-#include "frames/frame.h"
+#include "statescope/frames/frame.h"
 
 namespace statescope::views {
 

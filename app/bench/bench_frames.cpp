@@ -9,7 +9,7 @@
 //   statescope-bench-frames [MODEL_DIR] [--tokens N] [--frames F] [--window W]
 #include "app/gui/engine_worker.h"
 #include "arguments.h"
-#include "core/error.h"
+#include "statescope/error.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"

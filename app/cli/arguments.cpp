@@ -1,6 +1,6 @@
 #include "arguments.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -10,11 +10,11 @@
 // MODEL is a folder or a config .json (random weights in the family's real shapes). On the GPU
 // the sequence state stays on the device: prefill is one call over N tokens (recorded in pieces
 // of 2048), a step is one token with only its logits read back, as decoding does.
-#include "backend.h"
+#include "statescope/backend.h"
 #include "cli_common.h"
 #include "commands.h"
-#include "core/error.h"
-#include "model.h"
+#include "statescope/error.h"
+#include "statescope/model.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,7 +1,6 @@
 #include "cli_common.h"
 
-#include "core/checkpoint.h"
-#include "core/error.h"
+#include "statescope/error.h"
 
 namespace statescope::cli {
 
@@ -11,7 +10,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 std::unique_ptr<Model> open_any(const std::string& path) {
     if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0 && path.find("config.json") == std::string::npos)
-        return load_model(Checkpoint::synthetic(path, 1));
+        return load_synthetic_model(path, 1);
     return load_model(path);
 }
 

@@ -1,8 +1,8 @@
 // Helpers the statescope-cli subcommands share.
 #pragma once
 #include "arguments.h"
-#include "backend.h"
-#include "model.h"
+#include "statescope/backend.h"
+#include "statescope/model.h"
 
 #include <chrono>
 #include <memory>

@@ -5,11 +5,11 @@
 // shows. That is why statescope-cli links the views when the app is built. Nothing is shown:
 // the views render into the file on Qt's offscreen platform, so no display is needed.
 #include "commands.h"
-#include "core/error.h"
-#include "frames/frame_compute.h"
-#include "frames/token_input.h"
-#include "model.h"
-#include "timeline.h"
+#include "statescope/error.h"
+#include "statescope/frames/frame_compute.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/model.h"
+#include "statescope/timeline.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"

@@ -3,11 +3,11 @@
 // The subcommands are one table (kCommands): name, usage lines, flags, function.
 #include "cli_common.h"
 #include "commands.h"
-#include "core/error.h"
-#include "core/safetensors.h"
-#include "frames/token_input.h"
-#include "model.h"
-#include "verify.h"
+#include "statescope/error.h"
+#include "statescope/safetensors.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/model.h"
+#include "statescope/verify.h"
 
 #include <cstdio>
 #include <cstring>

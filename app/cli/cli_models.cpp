@@ -2,14 +2,13 @@
 // measure CPU forward throughput.
 #include "cli_common.h"
 #include "commands.h"
-#include "core/checkpoint.h"
-#include "core/error.h"
-#include "core/safetensors.h"
-#include "frames/token_input.h"
-#include "generate.h"
-#include "model.h"
-#include "timeline.h"
-#include "tokenizer/tokenizer.h"
+#include "statescope/error.h"
+#include "statescope/safetensors.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/generate.h"
+#include "statescope/model.h"
+#include "statescope/timeline.h"
+#include "statescope/tokenizer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -35,8 +34,8 @@ int cmd_synth(const Arguments& a) {
     }
     const uint32_t seed = uint32_t(a.positive("seed", 1));
     if (pos.size() != 2) throw Error("synth needs CONFIG.json and OUT_DIR");
-    auto model = load_model(Checkpoint::synthetic(pos[0], seed)); // asks for every tensor in the family's real shapes
-    model->checkpoint()->save(pos[1], dtype);
+    auto model = load_synthetic_model(pos[0], seed); // asks for every tensor in the family's real shapes
+    save_checkpoint(*model, pos[1], dtype);
     std::printf("wrote %s: %s, %lld parameters stored as %s\n", pos[1].c_str(), model->info().family.c_str(),
                 static_cast<long long>(model->info().parameters), dtype_name(dtype));
     return 0;

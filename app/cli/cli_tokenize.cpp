@@ -6,10 +6,10 @@
 //   tokenize --tokenizer FILE --info                                            what was loaded
 // FILE is a tokenizer.json, an RWKV world vocabulary .txt, or a folder holding one.
 #include "commands.h"
-#include "core/error.h"
-#include "frames/token_input.h"
-#include "tokenizer/tokenizer.h"
-#include "tokenizer/unicode.h"
+#include "statescope/error.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/tokenizer.h"
+#include "statescope/utf8.h"
 
 #include <chrono>
 #include <cstdio>

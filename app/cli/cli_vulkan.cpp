@@ -1,10 +1,10 @@
 // statescope-cli devices / bench: the Vulkan devices this machine has, and the GPU scan kernels'
 // speed on synthetic inputs of model size (every transition kind, recurrent and chunked form).
 #include "commands.h"
-#include "core/error.h"
-#include "core/scan.h"
-#include "gpu/devices.h"
-#include "gpu/scan_bench.h"
+#include "statescope/error.h"
+#include "statescope/scan.h"
+#include "statescope/devices.h"
+#include "statescope/scan_bench.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // statescope: the desktop app. See command_line.h for the arguments.
 #include "command_line.h"
-#include "core/error.h"
-#include "frames/token_input.h"
+#include "statescope/error.h"
+#include "statescope/frames/token_input.h"
 #include "main_window.h"
 #include "sample_prompt.h"
 

@@ -1,7 +1,7 @@
 #include "command_line.h"
 
 #include "arguments.h"
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <QCoreApplication>
 #include <QDir>

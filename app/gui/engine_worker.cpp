@@ -1,7 +1,7 @@
 #include "engine_worker.h"
 
-#include "core/error.h"
-#include "generate.h"
+#include "statescope/error.h"
+#include "statescope/generate.h"
 
 #include <QElapsedTimer>
 #include <algorithm>

@@ -3,12 +3,12 @@
 // callbacks the controller queues onto its own thread. Requests already superseded when the
 // worker gets to them are skipped, so a fast scrub costs only the frames that are still wanted.
 #pragma once
-#include "backend.h"
-#include "frames/frame.h"
-#include "frames/frame_compute.h"
-#include "frames/token_input.h"
-#include "sampling.h"
-#include "timeline.h"
+#include "statescope/backend.h"
+#include "statescope/frames/frame.h"
+#include "statescope/frames/frame_compute.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/sampling.h"
+#include "statescope/timeline.h"
 
 #include <QObject>
 #include <atomic>

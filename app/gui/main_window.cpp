@@ -1,6 +1,6 @@
 #include "main_window.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "sample_prompt.h"
 #include "transport_bar.h"
 #include "views/curves_view.h"

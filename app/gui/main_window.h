@@ -4,7 +4,7 @@
 // Controller; the window only lays views out and routes the user's requests.
 #pragma once
 #include "controller.h"
-#include "frames/token_input.h"
+#include "statescope/frames/token_input.h"
 #include "views/figure.h"
 
 #include <QMainWindow>

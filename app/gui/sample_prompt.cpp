@@ -1,6 +1,6 @@
 #include "sample_prompt.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <fstream>
 #include <iterator>

@@ -1,6 +1,6 @@
-#include "analysis/array_io.h"
+#include "statescope/analysis/array_io.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cstdio>
 #include <cstring>

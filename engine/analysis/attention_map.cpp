@@ -1,6 +1,6 @@
-#include "analysis/attention_map.h"
+#include "statescope/analysis/attention_map.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
-#include "analysis/pca.h"
+#include "statescope/analysis/pca.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <Eigen/Dense>
 #include <algorithm>

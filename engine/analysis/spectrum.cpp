@@ -1,6 +1,6 @@
-#include "analysis/spectrum.h"
+#include "statescope/analysis/spectrum.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <Eigen/Dense>
 #include <algorithm>

@@ -1,4 +1,4 @@
-#include "analysis/state_stats.h"
+#include "statescope/analysis/state_stats.h"
 
 #include <Eigen/Dense>
 #include <algorithm>

@@ -1,6 +1,6 @@
 #include "core/checkpoint.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // F16/BF16 (or unaligned F32) are converted into owned float32 copies, one tensor at a time.
 #pragma once
 #include "core/json.h"
-#include "core/safetensors.h"
+#include "statescope/safetensors.h"
 
 #include <initializer_list>
 #include <map>

@@ -1,6 +1,6 @@
 #include "core/json.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cerrno>
 #include <cmath>

@@ -1,6 +1,6 @@
-#include "core/safetensors.h"
+#include "statescope/safetensors.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
-#include "core/scan.h"
+#include "statescope/scan.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cmath>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "core/tensor.h"
+#include "statescope/tensor.h"
 
 #include <cmath>
 

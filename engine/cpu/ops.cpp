@@ -1,6 +1,6 @@
 #include "cpu/ops.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cmath>
 

@@ -1,10 +1,10 @@
-#include "frames/frame_compute.h"
+#include "statescope/frames/frame_compute.h"
 
-#include "analysis/attention_map.h"
-#include "analysis/pca.h"
-#include "analysis/spectrum.h"
-#include "analysis/state_stats.h"
-#include "core/error.h"
+#include "statescope/analysis/attention_map.h"
+#include "statescope/analysis/pca.h"
+#include "statescope/analysis/spectrum.h"
+#include "statescope/analysis/state_stats.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,8 +1,8 @@
-#include "frames/token_input.h"
+#include "statescope/frames/token_input.h"
 
-#include "core/error.h"
-#include "tokenizer/tokenizer.h"
-#include "tokenizer/unicode.h"
+#include "statescope/error.h"
+#include "statescope/tokenizer.h"
+#include "statescope/utf8.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
 #include "gpu/attention_ops.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/dispatch_util.h"
 #include "vulkan/context.h"
 #include "vulkan/device_info.h"

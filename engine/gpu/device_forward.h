@@ -5,7 +5,7 @@
 #pragma once
 #include "gpu/ops.h"
 #include "gpu/sequence.h"
-#include "model.h"
+#include "statescope/model.h"
 
 #include <cstdint>
 #include <span>

@@ -1,6 +1,6 @@
-#include "gpu/devices.h"
+#include "statescope/devices.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "vulkan/context.h"
 
 namespace statescope::gpu {

@@ -2,7 +2,7 @@
 // description of a kernel, and the bounds check of a view before a kernel
 // reads it (a view past its buffer's end would read garbage, never fail).
 #pragma once
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/ops.h"
 #include "vulkan/pipeline.h"
 

@@ -1,6 +1,6 @@
 #include "gpu/family_kernels.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/dispatch_util.h"
 
 // shaders/common: shared with the GLSL side

@@ -1,6 +1,6 @@
 #include "gpu/gpu_model.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "vulkan/context.h"
 
 namespace statescope::gpu {

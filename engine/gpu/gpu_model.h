@@ -12,7 +12,7 @@
 #include "gpu/device_forward.h"
 #include "gpu/ops.h"
 #include "gpu/sequence.h"
-#include "model.h"
+#include "statescope/model.h"
 
 #include <memory>
 #include <string>

@@ -1,6 +1,6 @@
 #include "gpu/layers.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 namespace statescope::gpu {
 

@@ -1,6 +1,6 @@
 #include "gpu/ops.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/dispatch_util.h"
 #include "gpu/scan_cache.h"
 #include "vulkan/commands.h"

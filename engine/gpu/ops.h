@@ -13,8 +13,8 @@
 // the previous ones wrote). flush() submits and waits; nothing reaches the host until then.
 // All calls come from the thread that owns the VulkanContext.
 #pragma once
-#include "core/scan.h"
-#include "core/tensor.h"
+#include "statescope/scan.h"
+#include "statescope/tensor.h"
 #include "vulkan/buffer.h"
 
 #include <cmath>

@@ -1,6 +1,7 @@
-#include "gpu/scan_bench.h"
+#include "statescope/scan_bench.h"
+#include "gpu/scan_kernels.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "vulkan/context.h"
 
 #include <algorithm>

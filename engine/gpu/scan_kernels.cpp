@@ -1,6 +1,6 @@
 #include "gpu/scan_kernels.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/scan_plan.h"
 #include "gpu/scan_record.h"
 #include "vulkan/commands.h"

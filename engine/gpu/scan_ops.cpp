@@ -1,7 +1,7 @@
 // Ops::scan_inputs / scan / download_scan_inputs: the common-form scan inside a model's command
 // batch, on buffers cached per problem shape (a model's layers usually share one shape, and a
 // decoding step reuses the same buffers every token).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/ops.h"
 #include "vulkan/commands.h"
 #include "vulkan/context.h"

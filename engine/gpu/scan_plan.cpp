@@ -1,6 +1,6 @@
 #include "gpu/scan_plan.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/dispatch_util.h"
 #include "vulkan/device_info.h"
 

@@ -2,7 +2,7 @@
 // shaders/scan_tc_fused.comp built with TC_PROFILE): SM-clock cycles per phase of its chunk loop.
 #include "gpu/scan_kernels.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include "common/push_constants.h"   // shaders/common: SS_PROFILE_ROW, SS_PROFILE_PHASES
 

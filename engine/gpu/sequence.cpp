@@ -1,6 +1,6 @@
 #include "gpu/sequence.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "vulkan/commands.h"
 #include "vulkan/context.h"
 

@@ -8,7 +8,7 @@
 // shape stays [kv_heads, P, head_dim].
 #pragma once
 #include "gpu/ops.h"
-#include "model.h"
+#include "statescope/model.h"
 
 #include <string>
 #include <utility>

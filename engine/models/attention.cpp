@@ -1,7 +1,7 @@
 // Softmax attention with a KV cache (see attention.h), and fla's hybrid attention layers built on it.
 #include "models/attention.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/attention_ops.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
@@ -192,7 +192,6 @@ public:
         }
         return o_(o);
     }
-
 
     // forward() on the device, step by step. The cache is token-major there ([capacity, KVH, D],
     // gpu/sequence.h), so this call's keys and values are rows appended in place.

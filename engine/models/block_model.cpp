@@ -1,6 +1,6 @@
 #include "models/block_model.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include "cpu/ops.h"
 #include "gpu/device_forward.h"
 #include "gpu/sequence.h"
-#include "model.h"
+#include "statescope/model.h"
 
 #include <functional>
 #include <memory>

@@ -1,7 +1,7 @@
 // BlockModel's GPU path: the same skeleton as forward_piece() (block_model.cpp), recorded through
 // gpu::Ops with the sequence's state resident on the device. Only logits, requested hidden
 // states and what an observer asks for come back to the host.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/block_model.h"
 

@@ -1,6 +1,6 @@
 #include "models/delta_common.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 
 #include <cmath>

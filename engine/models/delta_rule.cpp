@@ -14,7 +14,7 @@
 // - Output: per-head RMSNorm, gated by swish(g_proj(x)) with the output gate, then o_proj.
 // The state is key-major ([H, K, V]) in fla's cache, except Gated DeltaNet's, whose layer calls the
 // kernel with state_v_first=True (value-major, [H, V, K]).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "models/delta_common.h"
 #include "gpu/layers.h"
 
@@ -170,7 +170,6 @@ public:
         cpu::Mat o = run_scan(in, st, ctx);
         return out_(o, x);
     }
-
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         gpu::Mat q = gpu::linear(ops, q_, x), k = gpu::linear(ops, k_, x), v = gpu::linear(ops, v_, x);

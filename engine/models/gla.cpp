@@ -1,7 +1,7 @@
 // Gated Linear Attention (fla/layers/gla.py): vector decay A_t = diag(exp(gk_t)),
 // gk = logsigmoid(gk_proj(x)) / gate_logit_normalizer, q scaled by K^-1/2, output through a
 // per-head RMSNorm gated by swish(g_proj(x)). fla keeps the state value-major ([H, V, K]).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 
@@ -94,7 +94,6 @@ public:
         cpu::Mat o = run_scan(in, st, ctx);
         return out_(o, x);
     }
-
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;

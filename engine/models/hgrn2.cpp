@@ -7,7 +7,7 @@
 // layer 0's share, so layer 0 has none and they grow with depth. The output goes through one
 // RMSNorm over all heads together and o_proj. fla calls its GLA kernels with state_v_first=True,
 // so the cache holds the state value-major ([H, V, K]).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 
@@ -125,7 +125,6 @@ public:
         cpu::Mat o = run_scan(in, st, ctx);
         return out_(o, x);
     }
-
 
     // forward() on the device, step by step. The lower bound is applied in its exponential form,
     // exp(g) = lb + (1 - lb) sigmoid(f), which is the same number as forward()'s logaddexp and

@@ -9,7 +9,7 @@
 // Optional norm_q / norm_k (divide by the feature sum + 1e-4) and norm_feature_map (divide the
 // output by q . cumsum(k), carrying that cumsum as a second state). The output goes through a
 // per-head RMSNorm without gate. fla's linear-attention kernels keep the state key-major.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
@@ -254,7 +254,6 @@ public:
         if (normalize_) divide_by_key_sum(in, o, st.get("key_sum"));
         return out_(o, x);
     }
-
 
     // forward() step by step on the device.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {

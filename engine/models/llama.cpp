@@ -2,7 +2,7 @@
 //     x = x + o_proj(attention(RoPE(q), RoPE(k), v));  x = x + down(silu(gate(x)) * up(x))
 // both after an RMSNorm (input_layernorm, post_attention_layernorm), GQA through
 // num_key_value_heads. The layer state is the KV cache (models/attention.h).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/attention.h"
 #include "models/block_model.h"

@@ -4,7 +4,7 @@
 //     h_d <- exp(dt_d A_d) * h_d + dt_d x_d B_t        y_d = h_d . C_t + D_d x_d
 // and the output is out_proj(y * silu(z)). In the common form each inner channel is a head with
 // K = d_state, V = 1: Diagonal decay log_decay = dt_d A_d, k = B_t, v = x_d, beta = dt_d, q = C_t.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 #include "models/mamba_common.h"
@@ -91,7 +91,6 @@ public:
             for (int d = 0; d < I_; ++d) y(t, d) = (y(t, d) + D_[d] * x(t, d)) * cpu::silu(xz(t, I_ + d));
         return out_(y);
     }
-
 
     // forward() on the device, step by step. B_t and C_t are read straight out of x_proj's output
     // by the scan packing: every inner channel (head) reads the same N columns of its row.

@@ -8,7 +8,7 @@
 // mamba_ssm's group_size = I / G), and out_proj. Common form: Scalar decay log_decay = dt_h A_h,
 // k = B_g, v = x_h, beta = dt_h, q = C_g, with K = N and V = P. transformers' cache holds the
 // state value-major, [heads, head_dim, d_state].
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
 #include "models/mamba_common.h"
@@ -101,7 +101,6 @@ public:
         cpu::rms_norm(y, norm_, eps_);
         return out_(y);
     }
-
 
     // forward() on the device, step by step.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& hidden, gpu::LayerState& st, ForwardContext& ctx) const override {

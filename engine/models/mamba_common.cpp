@@ -1,6 +1,6 @@
 #include "models/mamba_common.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <cmath>
 

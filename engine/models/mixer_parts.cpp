@@ -1,6 +1,6 @@
 #include "models/mixer_parts.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/layers.h"
 
 namespace statescope {

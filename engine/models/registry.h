@@ -1,6 +1,6 @@
 // The table of model families: one entry per config.json model_type (the list is families.inc).
 #pragma once
-#include "model.h"
+#include "statescope/model.h"
 
 #include <memory>
 #include <vector>

@@ -3,7 +3,7 @@
 // (fla/modules/rotary.py: GPT-NeoX halves, base 10000, over the whole head key dim), q scaled by
 // K^-1/2, and the output through a per-head RMSNorm gated by swish(g_proj(x)). fla's retention
 // kernels keep the state key-major ([H, K, V]), the engine's own orientation.
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
 #include "models/fla_common.h"
@@ -70,7 +70,6 @@ public:
         cpu::Mat o = run_scan(in, st, ctx);
         return out_(o, x);
     }
-
 
     // forward() on the device, step by step.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {

@@ -16,7 +16,7 @@
 // times g, then o_proj.
 //
 // Channel mix: its own token shift ("ffn_state"), value(relu(key(x + delta * x_k))^2).
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
 #include "models/block_model.h"
@@ -229,7 +229,6 @@ public:
         return o_(o);
     }
 
-
     // forward() step by step on the device.
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext& ctx) const override {
         const uint32_t T = x.rows;
@@ -339,7 +338,6 @@ public:
         }
         return value_(h);
     }
-
 
     gpu::Mat forward_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::LayerState& st, ForwardContext&) const override {
         const gpu::Mat delta = token_shift_gpu(ops, x, st.get("shift.ffn"));

@@ -1,6 +1,6 @@
-#include "session/session.h"
+#include "statescope/session.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
 #include "session/sqlite_db.h"
 

@@ -1,6 +1,6 @@
 #include "session/sqlite_db.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 
 namespace statescope::session {
 

@@ -1,6 +1,6 @@
 #include "tokenizer/hf_components.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "tokenizer/unicode.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 #include "tokenizer/hf_tokenizer.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
 #include "tokenizer/unicode.h"
 

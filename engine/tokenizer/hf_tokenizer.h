@@ -3,7 +3,7 @@
 #pragma once
 #include "tokenizer/bpe.h"
 #include "tokenizer/hf_components.h"
-#include "tokenizer/tokenizer.h"
+#include "statescope/tokenizer.h"
 
 #include <unordered_map>
 #include <unordered_set>

@@ -1,6 +1,6 @@
 #include "tokenizer/rwkv_world.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "core/json.h"
 #include "tokenizer/unicode.h"
 

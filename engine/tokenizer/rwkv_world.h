@@ -3,7 +3,7 @@
 // encoding over the UTF-8 bytes through a trie, as the reference TRIE_TOKENIZER does. Id 0 is
 // <|endoftext|>, which the file does not list.
 #pragma once
-#include "tokenizer/tokenizer.h"
+#include "statescope/tokenizer.h"
 
 #include <array>
 

@@ -1,6 +1,6 @@
-#include "tokenizer/tokenizer.h"
+#include "statescope/tokenizer.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/rwkv_world.h"
 

@@ -2,6 +2,7 @@
 // Category lookups, case folding and lowercasing, and the four normalization forms. Tables come from
 // tools/gen_unicode_tables.py (unicode_data.cpp); unicode_version() says which Unicode they follow.
 #pragma once
+#include "statescope/utf8.h"
 #include "tokenizer/unicode_data.h"
 
 #include <cstddef>
@@ -12,8 +13,6 @@
 namespace statescope::unicode {
 
 using unicode_data::Category;
-
-const char* unicode_version();
 
 // --- UTF-8 -------------------------------------------------------------------------------------
 
@@ -33,14 +32,6 @@ inline size_t utf8_length(unsigned char b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 
 
 void append_utf8(std::string& out, char32_t cp);
 std::string to_utf8(char32_t cp);
-
-// Length of the longest valid UTF-8 prefix of s (s.size() when all of s is valid).
-size_t valid_utf8_prefix(std::string_view s);
-
-// s with every ill-formed sequence replaced by U+FFFD, one per maximal subpart (Unicode 3.9, the
-// practice of Python's errors="replace" and Rust's String::from_utf8_lossy). *replaced, when given,
-// receives the number of replacements.
-std::string repair_utf8(std::string_view s, size_t* replaced = nullptr);
 
 // --- properties ----------------------------------------------------------------------------------
 

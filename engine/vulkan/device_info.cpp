@@ -1,6 +1,6 @@
 #include "vulkan/device_info.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "vulkan/vk_check.h"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // (a VulkanError) whose message names the call and says what it means for the user. Device loss
 // and out-of-memory get messages of their own; nothing in the runtime aborts.
 #pragma once
-#include "core/error.h"
+#include "statescope/error.h"
 
 #include <string>
 #include <vulkan/vulkan.h>

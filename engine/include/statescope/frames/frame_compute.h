@@ -4,8 +4,8 @@
 // worker and `statescope-cli export` both compute through these, so a figure exported from the
 // command line shows the numbers the window shows.
 #pragma once
-#include "frames/frame.h"
-#include "timeline.h"
+#include "statescope/frames/frame.h"
+#include "statescope/timeline.h"
 
 #include <functional>
 

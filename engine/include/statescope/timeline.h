@@ -12,7 +12,7 @@
 // 0 .. p-1, so position 0 is the initial state and position length() the state after the last token.
 // Not thread-safe: one thread (the app's engine worker) owns a Timeline.
 #pragma once
-#include "model.h"
+#include "statescope/model.h"
 
 #include <cstdint>
 #include <functional>

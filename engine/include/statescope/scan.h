@@ -14,7 +14,7 @@
 // Families compute these inputs from a layer's activations; the CPU reference scan below, the
 // exact attention form and the GPU kernels all consume the same struct.
 #pragma once
-#include "core/tensor.h"
+#include "statescope/tensor.h"
 
 #include <functional>
 

@@ -7,7 +7,7 @@
 // The softmax map applies softmax to the same scores q_t . k_s (any query scale the family folds
 // into q included), the picture a softmax-attention layer with these q and k would give.
 #pragma once
-#include "core/scan.h"
+#include "statescope/scan.h"
 
 #include <vector>
 

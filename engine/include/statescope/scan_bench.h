@@ -1,15 +1,19 @@
-// The GPU scan benchmark behind `statescope-cli bench`: the common per-head scan (scan_kernels.h)
+// The GPU scan benchmark behind `statescope-cli bench`: the common per-head scan (engine/gpu/scan_kernels.h)
 // on synthetic inputs of model size, for each (B, T) configuration, transition kind and form,
 // timed with GPU timestamps after a warm-up, checked against a float64 reference and between
 // forms. Plain options in, one row per (configuration, kind, form) out; the CLI parses and prints.
 #pragma once
-#include "core/scan.h"
-#include "gpu/scan_kernels.h"
+#include "statescope/scan.h"
+#include "statescope/scan_options.h"
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace statescope::vk {
+class VulkanContext;
+} // namespace statescope::vk
 
 namespace statescope::gpu {
 

@@ -9,7 +9,7 @@
 //
 // No Vulkan type appears here: the device lives behind the opened model, which keeps it alive.
 #pragma once
-#include "model.h"
+#include "statescope/model.h"
 
 #include <map>
 #include <memory>

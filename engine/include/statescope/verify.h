@@ -2,7 +2,7 @@
 // (../shared/reference/models/*/reference.safetensors): logits, hidden states, and the library's
 // cache after each prefix length P (tensors named logits.tP and state.tP.*).
 #pragma once
-#include "model.h"
+#include "statescope/model.h"
 
 #include <string>
 #include <vector>

@@ -3,7 +3,7 @@
 // header that lies (offsets past the end, overlaps, wrong byte counts) is refused with a message
 // naming the file and tensor instead of reading out of bounds.
 #pragma once
-#include "core/tensor.h"
+#include "statescope/tensor.h"
 
 #include <cstdint>
 #include <map>

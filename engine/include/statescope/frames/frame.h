@@ -4,11 +4,11 @@
 // The controller drops any result whose stamps are not the latest; the worker skips requests that
 // a newer one has superseded before it started them.
 #pragma once
-#include "frames/matrix.h"
-#include "frames/token_input.h"
-#include "frames/view_data.h"
-#include "model.h"
-#include "sampling.h"
+#include "statescope/frames/matrix.h"
+#include "statescope/frames/token_input.h"
+#include "statescope/frames/view_data.h"
+#include "statescope/model.h"
+#include "statescope/sampling.h"
 
 #include <cstdint>
 #include <string>

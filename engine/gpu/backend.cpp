@@ -1,6 +1,6 @@
-#include "backend.h"
+#include "statescope/backend.h"
 
-#include "core/error.h"
+#include "statescope/error.h"
 #include "gpu/gpu_model.h"
 #include "vulkan/context.h"
 

@@ -2,8 +2,8 @@
 // recurrent step. The callback sees every token as it is chosen (the app's views follow it) and
 // can stop the generation by returning false.
 #pragma once
-#include "model.h"
-#include "sampling.h"
+#include "statescope/model.h"
+#include "statescope/sampling.h"
 
 #include <functional>
 #include <vector>

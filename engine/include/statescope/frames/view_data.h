@@ -3,7 +3,7 @@
 // state trajectory. No Qt here: the engine worker, `statescope-cli export` and headless tests
 // make and read these; the views (views/) only draw them.
 #pragma once
-#include "frames/matrix.h"
+#include "statescope/frames/matrix.h"
 
 #include <complex>
 #include <cstdint>

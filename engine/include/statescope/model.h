@@ -7,8 +7,8 @@
 // the state of any layer and head at any token from the nearest one (see engine/timeline.h),
 // without the engine holding every state of a long sequence.
 #pragma once
-#include "core/scan.h"
-#include "core/tensor.h"
+#include "statescope/scan.h"
+#include "statescope/tensor.h"
 
 #include <cstdint>
 #include <functional>
@@ -131,6 +131,14 @@ ForwardResult forward_in_pieces(std::span<const int32_t> tokens, size_t piece, c
 std::unique_ptr<Model> load_model(const std::string& dir_or_config);
 // The same for an already opened (or synthetic) checkpoint.
 std::unique_ptr<Model> load_model(std::unique_ptr<Checkpoint> checkpoint);
+
+// A model with random weights in its family's real shapes, from a config .json file (any name):
+// for benchmarks and `statescope-cli synth`, no weights downloaded. `seed` picks the weights.
+std::unique_ptr<Model> load_synthetic_model(const std::string& config_path, uint32_t seed);
+
+// Writes the weights a model reads as a checkpoint folder (config.json + model.safetensors), every
+// tensor stored as dtype (F32, F16 or BF16). Throws Error for a model that holds no weights.
+void save_checkpoint(const Model& model, const std::string& dir, DType dtype);
 
 // The model_type values load_model accepts.
 std::vector<std::string> supported_model_types();

@@ -7,7 +7,7 @@
 // ln(1/2) / ln(rate) in tokens: the number of tokens after which the slowest-decaying direction
 // keeps half of its size.
 #pragma once
-#include "core/scan.h"
+#include "statescope/scan.h"
 
 #include <complex>
 #include <vector>
