@@ -4,7 +4,10 @@
 #include "statescope/error.h"
 #include "statescope/frames/token_input.h"
 
+#include <QDir>
+#include <QFile>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
 
 using namespace statescope;
@@ -101,6 +104,69 @@ private slots:
         } catch (const Error& e) {
             QCOMPARE(QString(e.what()), QString("--tokens: no token ids given"));
         }
+    }
+
+    // A session written by a script reopens as written, and a bookmark's figure exported from the
+    // session is the figure exported from the model with the same sequence and position.
+    void session_save_info_and_export() {
+        QTemporaryDir tmp;
+        const QString file = tmp.filePath("class.statescope");
+        Run r = cli({"session", "save", kBundled, "--tokens", "1,17,42,7,300,12", "--token", "4", "--layer", "1", "--head", "2",
+                     "--bookmark", "flip", "--bookmark", "early:1:0:1", "--note", "flip=The state *flips* here.", "--out", file});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+        r = cli({"session", "info", file});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("tokens: 6") && r.out.contains("position: token 4, layer 1, head 2, window 32") &&
+                     r.out.contains("flip: token 4, layer 1, head 2, state (notes)") &&
+                     r.out.contains("early: token 1, layer 0, head 1, state"),
+                 qPrintable(r.out));
+        if (!QString(STATESCOPE_CLI_HAS_EXPORT).isEmpty()) {
+            const QString from_session = tmp.filePath("a.csv"), direct = tmp.filePath("b.csv");
+            r = cli({"export", file, "--bookmark", "early", "--view", "attention", "--out", from_session});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            r = cli({"export", kBundled, "--tokens", "1,17,42,7,300,12", "--token", "1", "--layer", "0", "--head", "1",
+                     "--view", "attention", "--out", direct});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            QFile a(from_session), b(direct);
+            QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+            const QByteArray da = a.readAll(), db = b.readAll();
+            QVERIFY(da.size() > 50);
+            QCOMPARE(da, db);
+            r = cli({"export", file, "--bookmark", "none", "--out", from_session});
+            QCOMPARE(r.exit_code, 1);
+            QVERIFY2(r.err.contains("has no bookmark named 'none'"), qPrintable(r.err));
+        }
+        // Refusals name what is wrong.
+        r = cli({"session", "save", kBundled, "--tokens", "1,2", "--bookmark", "x:9", "--out", tmp.filePath("c.statescope")});
+        QCOMPARE(r.exit_code, 1);
+        QVERIFY2(r.err.contains("--bookmark x: token 9 is outside the sequence (2 tokens)"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(tmp.filePath("c.statescope")));
+        r = cli({"session", "info", kBundled + "/config.json"});
+        QCOMPARE(r.exit_code, 1);
+        QVERIFY2(r.err.contains("config.json") && r.err.contains("not an SQLite database"), qPrintable(r.err));
+        r = cli({"session", "frobnicate"});
+        QCOMPARE(r.exit_code, 1);
+        QVERIFY2(r.err.contains("'frobnicate' is not info or save"), qPrintable(r.err));
+    }
+
+    // A session whose checkpoint changed since it was saved is recognised, not silently rendered.
+    void session_export_notices_a_changed_checkpoint() {
+        if (QString(STATESCOPE_CLI_HAS_EXPORT).isEmpty()) QSKIP("statescope-cli was built without the views (no export)");
+        QTemporaryDir tmp;
+        const QString model = tmp.filePath("model");
+        QDir().mkpath(model);
+        QVERIFY(QFile::copy(kBundled + "/config.json", model + "/config.json"));
+        QVERIFY(QFile::copy(kBundled + "/model.safetensors", model + "/model.safetensors"));
+        const QString file = tmp.filePath("s.statescope");
+        Run r = cli({"session", "save", model, "--tokens", "1,2,3", "--bookmark", "b", "--out", file});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+        QFile config(model + "/config.json");
+        QVERIFY(config.open(QIODevice::Append));
+        config.write("\n");
+        config.close();
+        r = cli({"export", file, "--bookmark", "b", "--out", tmp.filePath("x.csv")});
+        QCOMPARE(r.exit_code, 1);
+        QVERIFY2(r.err.contains("has changed since the session was saved"), qPrintable(r.err));
     }
 };
 

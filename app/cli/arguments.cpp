@@ -47,6 +47,13 @@ std::optional<std::string> Arguments::value(const std::string& name) const {
     return std::nullopt;
 }
 
+std::vector<std::string> Arguments::all(const std::string& name) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : values_)
+        if (k == name) out.push_back(v);
+    return out;
+}
+
 long parse_positive(const std::string& what, const std::string& s) {
     char* end = nullptr;
     errno = 0;

@@ -27,6 +27,8 @@ public:
     // The flag's value (the last one given), or nothing.
     std::optional<std::string> value(const std::string& name) const;
     std::string get(const std::string& name, const std::string& fallback = "") const { return value(name).value_or(fallback); }
+    // Every value given for a flag that may repeat ("--bookmark a --bookmark b"), in order.
+    std::vector<std::string> all(const std::string& name) const;
 
     // Numbers, or an Error "--name: 'x' is not ...".
     long positive(const std::string& name, long fallback) const;                         // > 0

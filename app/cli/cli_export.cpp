@@ -6,6 +6,7 @@
 // the views render into the file on Qt's offscreen platform, so no display is needed.
 #include "commands.h"
 #include "statescope/error.h"
+#include "statescope/session.h"
 #include "statescope/frames/frame_compute.h"
 #include "statescope/frames/token_input.h"
 #include "statescope/model.h"
@@ -20,6 +21,7 @@
 #include <QFileInfo>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +57,49 @@ struct ExportArgs {
     double fixed_limit = 0;
 };
 
+// `export FILE.statescope --bookmark NAME`: the model, sequence, position and view the bookmark
+// saved, and the scale the session's view had; --view and --size may still be given.
+void from_session(const Arguments& args, ExportArgs& a) {
+    for (const char* flag : {"tokens", "prompt", "layer", "head", "token", "window"})
+        if (args.has(flag))
+            throw Error("--" + std::string(flag) + ": a session's bookmark sets it; export FILE.statescope takes only --bookmark, "
+                        "--view, --out, --size and --scale");
+    const std::string path = a.model;
+    const session::Session s = session::load(path);
+    const std::string name = args.get("bookmark");
+    if (name.empty()) throw Error("export " + path + " needs --bookmark NAME (" + std::to_string(s.bookmarks.size()) +
+                                  " in the session: statescope-cli session info " + path + ")");
+    const session::Bookmark* b = nullptr;
+    for (const session::Bookmark& m : s.bookmarks)
+        if (m.name == name) b = &m;
+    if (!b) throw Error("--bookmark: " + path + " has no bookmark named '" + name + "'");
+    if (!std::filesystem::exists(s.model.path))
+        throw Error(path + ": its model " + s.model.path + " is not there any more (moved or deleted)");
+    const std::string now = session::model_identity(s.model.path);
+    if (now != s.model.identity)
+        throw Error(path + ": the checkpoint at " + s.model.path + " has changed since the session was saved (identity " +
+                    s.model.identity + ", now " + now + ")");
+    a.model = s.model.path;
+    std::string ids;
+    for (int32_t id : s.tokens) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    a.tokens = ids;
+    a.token = b->token;
+    a.layer = b->layer;
+    a.head = b->head;
+    a.window = s.window;
+    if (!args.has("view") && !b->view.empty()) a.view = b->view;
+    if (args.has("scale")) return;
+    for (const session::ViewSettings& v : s.views) {
+        if (v.view != a.view) continue;
+        if (v.scale == "symlog") {
+            a.scale = views::ScaleMode::SymLog;
+        } else if (v.scale == "fixed" && v.fixed_limit > 0) {
+            a.scale = views::ScaleMode::Fixed;
+            a.fixed_limit = v.fixed_limit;
+        }
+    }
+}
+
 ExportArgs parse(const Arguments& args) {
     ExportArgs a;
     a.tokens = args.value("tokens");
@@ -83,6 +128,8 @@ ExportArgs parse(const Arguments& args) {
     }
     if (args.positional().size() != 1) throw Error("export needs exactly one MODEL_DIR");
     a.model = args.positional()[0];
+    if (a.model.size() > 11 && a.model.compare(a.model.size() - 11, 11, ".statescope") == 0) from_session(args, a);
+    else if (args.has("bookmark")) throw Error("--bookmark: only with a FILE.statescope in place of MODEL_DIR");
     // Everything that can be checked without the model is checked before it loads.
     if (a.view.empty()) throw Error("export needs --view (" + view_names() + ")");
     bool known = false;

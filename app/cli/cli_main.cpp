@@ -201,6 +201,16 @@ const std::vector<Command>& commands() {
          {value("backend"), value("device"), value("tokens"), value("steps"), value("repeats"), value("weights"),
           flag("profile")},
          cmd_bench_model},
+        {"session",
+         "  session info FILE.statescope        what a saved session holds\n"
+         "  session save MODEL_DIR (--tokens IDS | --prompt TEXT) --out FILE.statescope\n"
+         "         [--token T] [--layer L] [--head H] [--window W] [--bookmark NAME[:TOKEN[:LAYER[:HEAD]]]]...\n"
+         "         [--note NAME=TEXT]... [--lesson NAME]\n"
+         "                                      writes a session for the app (teachers prepare them); a\n"
+         "                                      bookmark without a position takes --token/--layer/--head\n",
+         {value("tokens"), value("prompt"), value("out"), value("token"), value("layer"), value("head"),
+          value("window"), value("bookmark"), value("note"), value("lesson"), value("view")},
+         cmd_session},
         {"export",
          "  export MODEL_DIR (--tokens IDS | --prompt TEXT) --view VIEW --out FILE.(png|svg|pdf|csv|npy)\n"
          "         [--layer L] [--head H] [--token T] [--window W] [--size WxH]\n"
@@ -208,9 +218,11 @@ const std::vector<Command>& commands() {
          "                                      one view of the app at token T (default: the last) as a\n"
          "                                      picture or its numbers, naming model, layer, head and\n"
          "                                      token in the file; VIEW: state, attention,\n"
-         "                                      attention-softmax, eigen, curves, overview\n",
+         "                                      attention-softmax, eigen, curves, overview\n"
+         "  export FILE.statescope --bookmark NAME --out FILE.(png|svg|pdf|csv|npy) [--view VIEW] [--size WxH]\n"
+         "                                      a saved bookmark's view, as the session left it\n",
          {value("tokens"), value("prompt"), value("view"), value("out"), value("layer"), value("head"), value("token"),
-          value("window"), value("size"), value("scale")},
+          value("window"), value("size"), value("scale"), value("bookmark")},
          cmd_export},
         {"tokenize",
          "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"

@@ -17,5 +17,6 @@ int cmd_bench(const Arguments& a);          // cli_vulkan.cpp
 int cmd_bench_model(const Arguments& a);    // cli_bench_model.cpp
 int cmd_export(const Arguments& a);         // cli_export.cpp (built with the views)
 int cmd_tokenize(const Arguments& a);       // cli_tokenize.cpp
+int cmd_session(const Arguments& a);        // cli_session.cpp
 
 } // namespace statescope::cli
