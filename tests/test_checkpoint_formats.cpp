@@ -56,6 +56,24 @@ class TestCheckpointFormats : public QObject {
     const std::vector<int32_t> ids_ = {3, 141, 59, 26, 53, 5, 8, 97, 93, 23};
 
 private slots:
+    // A tensor with no elements is valid safetensors; reading it gives no values (and no memcpy
+    // from the null pointer of its empty data, which UBSan reports).
+    void zero_element_tensor_reads_empty() {
+        QTemporaryDir tmp;
+        const std::string path = tmp.filePath("empty.safetensors").toStdString();
+        const std::string header = R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})";
+        std::ofstream f(path, std::ios::binary);
+        const uint64_t n = header.size();
+        for (int i = 0; i < 8; ++i) f.put(char((n >> (8 * i)) & 0xff));
+        f << header;
+        f.close();
+        SafetensorsFile file(path);
+        const TensorEntry* e = file.find("e");
+        QVERIFY(e != nullptr);
+        QCOMPARE(e->nbytes, size_t(0));
+        QVERIFY(SafetensorsFile::to_f32(*e).empty());
+    }
+
     void sharded_f32_copy_of_bf16_model_is_identical() {
         // gla is stored in BF16; BF16 -> F32 is exact, so the logits must agree bit for bit.
         const std::string src = testsupport::reference_dir() + "/models/gla";

@@ -35,7 +35,8 @@ private slots:
             QCOMPARE(f.window_first, std::max<int64_t>(0, token - 7));
             QCOMPARE(f.state.rows, L.key_dim);
             QCOMPARE(f.state.cols, L.value_dim);
-            const Tensor& S = timeline.state_at(token + 1).layers[1].recurrent;
+            const SequenceState after = timeline.state_at(token + 1); // a value: keep it while S is read
+            const Tensor& S = after.layers[1].recurrent;
             const float* head = S.ptr() + size_t(f.head) * L.key_dim * L.value_dim;
             QVERIFY(std::equal(f.state.values.begin(), f.state.values.end(), head));
             QCOMPARE(f.overview.cells.size(), model->info().layers.size());

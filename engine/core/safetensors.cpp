@@ -135,7 +135,7 @@ std::vector<float> SafetensorsFile::to_f32(const TensorEntry& e) {
     std::vector<float> out(n);
     const uint8_t* p = e.data;
     switch (e.dtype) {
-    case DType::F32: std::memcpy(out.data(), p, n * 4); break;
+    case DType::F32: if (n) std::memcpy(out.data(), p, n * 4); break; // memcpy with a null pointer is UB even for 0 bytes
     case DType::F16: for (size_t i = 0; i < n; ++i) { uint16_t h; std::memcpy(&h, p + 2 * i, 2); out[i] = f16_to_f32(h); } break;
     case DType::BF16: for (size_t i = 0; i < n; ++i) { uint16_t h; std::memcpy(&h, p + 2 * i, 2); out[i] = bf16_to_f32(h); } break;
     case DType::F64: for (size_t i = 0; i < n; ++i) { double d; std::memcpy(&d, p + 8 * i, 8); out[i] = float(d); } break;
