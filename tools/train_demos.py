@@ -17,6 +17,11 @@ a short run is Triton compiling kernels, which then overlaps). Each folder gets:
 fla's source is not part of this project: the GPU run carries a copy of
 github.com/fla-org/flash-linear-attention (commit bc3b101) and puts it on PYTHONPATH.
 
+Timing seen on one H200 (docs/train-logs/): with six or seven models at once, Triton's first
+compilation takes about 150 s of each model's --budget; evaluation (new lengths compile again) and
+writing take another 60-120 s after it, so give the command at least budget + 150 s. The folder is
+written before the evaluation; results.json and README.md after it.
+
 Accuracy is always the fraction of scored positions (task.json "score") whose arg-max logit is the
 target, over fresh samples drawn with an evaluation seed the training never used.
 """
