@@ -10,6 +10,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -159,7 +160,7 @@ private slots:
         fs::create_directories(path("missing"));
         write_file(path("missing/config.json"), kGoodConfig);
         write_file(path("missing/model.safetensors"), safetensors_bytes("{}", 0));
-        expect_error([&] { load_model(path("missing")); }, {"model.safetensors", "tensor 'model.layers.0.attn.q_proj.weight'", "missing"});
+        expect_error([&] { load_model(path("missing")); }, {"model.safetensors", "tensor 'model.layers.0.attn_norm.weight'", "missing"});
     }
 
     void misshapen_tensor_is_named() {
@@ -191,6 +192,57 @@ private slots:
         std::string bytes = read_text_file(src + "/model.safetensors");
         write_file(path("trunc/model.safetensors"), bytes.substr(0, bytes.size() - 100));
         expect_error([&] { load_model(path("trunc")); }, {"model.safetensors", "past the end"});
+    }
+
+    // Every tensor a checkpoint holds is one the model needs: deleting any single one of them, in
+    // every reference family and every trained demonstration model, is refused by name. (Norm
+    // weights used to load as ones when missing; whether a tensor is required follows the config.)
+    void every_single_tensor_deletion_is_refused() {
+        std::vector<std::string> folders;
+        for (const auto& e : fs::directory_iterator(testsupport::reference_dir() + "/models")) folders.push_back(e.path());
+        for (const auto& e : fs::directory_iterator(std::string(STATESCOPE_SOURCE_DIR) + "/assets/models"))
+            if (fs::exists(e.path() / "config.json")) folders.push_back(e.path());
+        std::sort(folders.begin(), folders.end());
+        QVERIFY(folders.size() >= 12);
+        int deletions = 0;
+        std::vector<std::string> silent;
+        for (const std::string& src : folders) {
+            SafetensorsFile file(src + "/model.safetensors");
+            std::vector<OutputTensor> all;
+            for (const TensorEntry& e : file.tensors()) {
+                OutputTensor t;
+                t.name = e.name;
+                t.shape = e.shape;
+                t.dtype = e.dtype == DType::F16 || e.dtype == DType::BF16 ? e.dtype : DType::F32;
+                if (e.dtype == DType::I64 || e.dtype == DType::I32) t.i64 = SafetensorsFile::to_i64(e);
+                else t.f32 = SafetensorsFile::to_f32(e);
+                all.push_back(std::move(t));
+            }
+            const std::string dir = path("deleted");
+            for (size_t drop = 0; drop < all.size(); ++drop) {
+                fs::remove_all(dir);
+                fs::create_directories(dir);
+                fs::copy_file(src + "/config.json", dir + "/config.json");
+                std::vector<OutputTensor> kept;
+                for (size_t i = 0; i < all.size(); ++i)
+                    if (i != drop) kept.push_back(all[i]);
+                write_safetensors(dir + "/model.safetensors", kept);
+                ++deletions;
+                try {
+                    load_model(dir);
+                    silent.push_back(fs::path(src).filename().string() + ": " + all[drop].name);
+                } catch (const Error& e) {
+                    const std::string msg = e.what();
+                    QVERIFY2(msg.find(all[drop].name) != std::string::npos && msg.find("model.safetensors") != std::string::npos,
+                             qPrintable(QString::fromStdString(src + " without " + all[drop].name + ": " + msg)));
+                }
+            }
+        }
+        std::string list;
+        for (const std::string& s : silent) list += "\n  " + s;
+        QVERIFY2(silent.empty(), qPrintable(QString("%1 of %2 deletions loaded silently:%3")
+                                                .arg(silent.size()).arg(deletions).arg(QString::fromStdString(list))));
+        qInfo("%d single-tensor deletions, all refused by name", deletions);
     }
 
     void token_out_of_range() {

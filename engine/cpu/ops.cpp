@@ -29,10 +29,6 @@ Param Param::load(Checkpoint& ck, const std::string& name, std::vector<int64_t> 
     return p;
 }
 
-Param Param::load_optional(Checkpoint& ck, const std::string& name, std::vector<int64_t> shape) {
-    return ck.has(name) ? load(ck, name, std::move(shape)) : Param{};
-}
-
 void rms_norm(Mat& x, const Param& w, float eps, int group) {
     const int cols = int(x.cols());
     if (group <= 0) group = cols;
@@ -133,7 +129,13 @@ GatedMLP GatedMLP::load(Checkpoint& ck, const std::string& prefix, int hidden, i
         m.gate = Linear::load(ck, prefix + ".gate_proj", intermediate, hidden);
         m.up = Linear::load(ck, prefix + ".up_proj", intermediate, hidden);
     } else {
-        // Older fla layout: gate_proj holds [gate; up] stacked, [2I, H].
+        // Older fla layout: gate_proj holds [gate; up] stacked, [2I, H]. A gate_proj of the
+        // separate layout's shape means up_proj was lost, which is what the message must say.
+        const std::string gate_name = prefix + ".gate_proj.weight";
+        if (ck.has(gate_name) && !ck.is_synthetic() &&
+            ck.entry(gate_name).shape == std::vector<int64_t>{intermediate, hidden})
+            throw Error(ck.file_of(gate_name) + ": tensor '" + prefix + ".up_proj.weight' is missing (" + gate_name +
+                        " has the shape of a separate gate, not of gate and up stacked)");
         const float* w = ck.f32(prefix + ".gate_proj.weight", {2 * intermediate, hidden});
         m.gate = Linear{w, nullptr, intermediate, hidden};
         m.up = Linear{w + size_t(intermediate) * hidden, nullptr, intermediate, hidden};

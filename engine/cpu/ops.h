@@ -32,7 +32,6 @@ struct Param {
     bool empty() const { return p == nullptr; }
     float operator[](int i) const { return p[i]; }
     static Param load(Checkpoint& ck, const std::string& name, std::vector<int64_t> shape);
-    static Param load_optional(Checkpoint& ck, const std::string& name, std::vector<int64_t> shape);
 };
 
 // x <- x / rms(x) * w over groups of `group` consecutive features (group = cols: plain RMSNorm).

@@ -12,7 +12,7 @@ Norm Norm::rms(Checkpoint& ck, const std::string& name, int n, float eps) {
     Norm nm;
     nm.kind = RMS;
     nm.eps = eps;
-    nm.weight = cpu::Param::load_optional(ck, name + ".weight", {n});
+    nm.weight = cpu::Param::load(ck, name + ".weight", {n});
     return nm;
 }
 
@@ -20,7 +20,7 @@ Norm Norm::layer(Checkpoint& ck, const std::string& name, int n, float eps, bool
     Norm nm;
     nm.kind = Layer;
     nm.eps = eps;
-    nm.weight = cpu::Param::load_optional(ck, name + ".weight", {n});
+    nm.weight = cpu::Param::load(ck, name + ".weight", {n});
     if (bias) nm.bias = cpu::Param::load(ck, name + ".bias", {n});
     return nm;
 }

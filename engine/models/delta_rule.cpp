@@ -134,7 +134,7 @@ public:
         out_.heads = o.H;
         out_.gated = o.output_gate;
         if (o.output_gate) out_.gate = cpu::Linear::load(ck, p + ".g_proj", vd, hidden);
-        out_.norm = OutputNorm::load(ck, p + ".o_norm", o.V, o.norm_eps);
+        out_.norm = OutputNorm::load(ck, p + ".o_norm", o.V, o.norm_eps, true);
         out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, vd);
         describe(TransitionKind::DeltaRule, o.H, o.K, o.V, o.name, n);
         value_major_ = o.value_major;

@@ -8,10 +8,10 @@
 
 namespace statescope {
 
-OutputNorm OutputNorm::load(Checkpoint& ck, const std::string& name, int dim, float eps) {
+OutputNorm OutputNorm::load(Checkpoint& ck, const std::string& name, int dim, float eps, bool affine) {
     OutputNorm n;
     n.eps = eps;
-    n.weight = cpu::Param::load_optional(ck, name + ".weight", {dim});
+    if (affine) n.weight = cpu::Param::load(ck, name + ".weight", {dim});
     return n;
 }
 

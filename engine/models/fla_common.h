@@ -15,7 +15,9 @@ struct OutputNorm {
     cpu::Param weight;
     float eps = 1e-6f;
     // name: the module path without ".weight", e.g. "model.layers.0.attn.g_norm_swish_gate".
-    static OutputNorm load(Checkpoint& ck, const std::string& name, int dim, float eps);
+    // affine: whether the layer has a weight (fla's elementwise_affine, where the layer reads it);
+    // then the weight is required, so a checkpoint missing it is refused instead of loading as ones.
+    static OutputNorm load(Checkpoint& ck, const std::string& name, int dim, float eps, bool affine);
     // o: [T, H * dim]; g: [T, H * dim] or null.
     void apply(cpu::Mat& o, const cpu::Mat* g, int heads) const;
     void apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, int heads) const;

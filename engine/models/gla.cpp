@@ -20,6 +20,7 @@ struct GlaOptions {
     bool short_conv = false, conv_bias = false;
     int conv_size = 4;
     float norm_eps = 1e-6f;
+    bool norm_affine = true; // elementwise_affine of the output norm
     bool fused_norm = false;            // FusedRMSNormGated, saved as g_norm_swish_gate
 };
 
@@ -40,6 +41,7 @@ GlaOptions read_gla_options(const Config& c, int hidden) {
         o.conv_bias = c.bool_or("conv_bias", false);
     }
     o.norm_eps = float(c.number_or("norm_eps", 1e-6));
+    o.norm_affine = c.bool_or("elementwise_affine", true);
     o.fused_norm = o.output_gate && c.string_or("hidden_act", "swish") == "swish" && c.bool_or("fuse_norm", true);
     return o;
 }
@@ -64,7 +66,7 @@ public:
             convs_.add(cpu::ShortConv::load(ck, p + ".k_conv1d", kd_g, W, o.conv_bias, true), "conv.k");
             convs_.add(cpu::ShortConv::load(ck, p + ".v_conv1d", vd_g, W, o.conv_bias, true), "conv.v");
         }
-        out_.norm = OutputNorm::load(ck, p + (o.fused_norm ? ".g_norm_swish_gate" : ".g_norm"), V_, o.norm_eps);
+        out_.norm = OutputNorm::load(ck, p + (o.fused_norm ? ".g_norm_swish_gate" : ".g_norm"), V_, o.norm_eps, o.norm_affine);
         describe(TransitionKind::Diagonal, H_, K_, V_, "GLA");
         value_major_ = true;
     }

@@ -23,10 +23,12 @@ struct Hgrn2Options {
     bool short_conv = false;
     int conv_size = 4;
     int lower_bound_layers = 0; // rows of model.lower_bounds; 0 without use_lower_bound
+    bool norm_affine = true;    // elementwise_affine of g_norm
 };
 
 Hgrn2Options read_hgrn2_options(const Config& c, int hidden) {
     Hgrn2Options o;
+    o.norm_affine = c.bool_or("elementwise_affine", true);
     // HGRN2Attention derives the heads from expand_ratio whenever it is given, and only
     // otherwise from num_heads.
     if (c.has("expand_ratio") || !c.has("num_heads")) {
@@ -69,7 +71,7 @@ public:
         }
         // rms_norm_linear is called without eps, so its default 1e-5 applies, not norm_eps. One norm
         // over all heads together, no gate.
-        out_.norm = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f);
+        out_.norm = OutputNorm::load(ck, p + ".g_norm", hidden, 1e-5f, o.norm_affine);
         describe(TransitionKind::Diagonal, H_, K_, V_, "HGRN2");
         value_major_ = true;
 

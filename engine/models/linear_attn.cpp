@@ -227,7 +227,8 @@ public:
         norm_k_ = c.bool_or("norm_k", false);
         normalize_ = c.bool_or("norm_feature_map", false);
         // LinearAttentionBlock does not pass output_norm, so the layer's default 'rmsnorm' holds.
-        out_.norm = OutputNorm::load(ck, p + ".norm", V_, float(c.number_or("norm_eps", 1e-6)));
+        out_.norm = OutputNorm::load(ck, p + ".norm", V_, float(c.number_or("norm_eps", 1e-6)),
+                                     c.bool_or("elementwise_affine", true));
         describe(TransitionKind::Identity, H_, F_, V_, "linear attn (" + feature_map_name_ + ")");
     }
 

@@ -41,7 +41,7 @@ public:
         if (out_.gated && !fused && gate_fn != "swish" && gate_fn != "silu")
             c.fail("hidden_act", "output gate activation '" + gate_fn + "' is not supported for retnet (swish or silu)");
         const float eps = float(c.number_or("norm_eps", 1e-6));
-        out_.norm = OutputNorm::load(ck, p + (fused ? ".g_norm_swish_gate" : ".g_norm"), V_, eps);
+        out_.norm = OutputNorm::load(ck, p + (fused ? ".g_norm_swish_gate" : ".g_norm"), V_, eps, c.bool_or("elementwise_affine", true));
 
         // Decay and rotary tables in float32, computed the way fla computes them.
         log_gamma_.resize(size_t(H_));

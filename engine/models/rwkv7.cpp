@@ -134,8 +134,10 @@ public:
         // fuse_norm picks fla's l2_norm (eps 1e-6 inside the sqrt) and GroupNorm; otherwise
         // F.normalize (norm clamped at 1e-12) and nn.GroupNorm. Both GroupNorms have weight and bias.
         fused_ = c.bool_or("fuse_norm", true);
-        g_norm_w_ = cpu::Param::load_optional(ck, p + ".g_norm.weight", {value_dim});
-        g_norm_b_ = cpu::Param::load_optional(ck, p + ".g_norm.bias", {value_dim});
+        // RWKV7Model passes no elementwise_affine, so the layer's default (affine, with bias) holds:
+        // both are required.
+        g_norm_w_ = cpu::Param::load(ck, p + ".g_norm.weight", {value_dim});
+        g_norm_b_ = cpu::Param::load(ck, p + ".g_norm.bias", {value_dim});
         g_norm_eps_ = float(K_ * c.number_or("norm_eps", 1e-5));
     }
 
