@@ -5,6 +5,8 @@
 #include "core/json.h"
 #include "statescope/safetensors.h"
 #include "statescope/model.h"
+#include "statescope/limits.h"
+#include "statescope/frames/token_input.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -243,6 +245,25 @@ private slots:
         QVERIFY2(silent.empty(), qPrintable(QString("%1 of %2 deletions loaded silently:%3")
                                                 .arg(silent.size()).arg(deletions).arg(QString::fromStdString(list))));
         qInfo("%d single-tensor deletions, all refused by name", deletions);
+    }
+
+    // Files and prompts past the stated limits (statescope/limits.h) are refused with the limit
+    // named, before anything is allocated for them. The big files are sparse: nothing is written.
+    void oversized_inputs_are_refused_by_limit() {
+        fs::create_directories(path("huge"));
+        write_file(path("huge/config.json"), kGoodConfig);
+        fs::resize_file(path("huge/config.json"), limits::kMaxTextFileBytes + 1);
+        expect_error([&] { load_model(path("huge")); }, {"config.json", "over the limit", "text files"});
+
+        const uint64_t header = limits::kMaxSafetensorsHeaderBytes + 16;
+        std::string head(8, '\0');
+        for (int i = 0; i < 8; ++i) head[size_t(i)] = char((header >> (8 * i)) & 0xFF);
+        write_file(path("huge/model.safetensors"), head + "{");
+        fs::resize_file(path("huge/model.safetensors"), 8 + header + 64);
+        expect_error([&] { SafetensorsFile f(path("huge/model.safetensors")); }, {"model.safetensors", "the header", "over the limit"});
+
+        const std::string prompt(limits::kMaxPromptBytes + 1, 'a');
+        expect_error([&] { frames::tokens_from_text(prompt); }, {"over the limit", "prompts"});
     }
 
     void token_out_of_range() {

@@ -1,6 +1,7 @@
 #include "core/json.h"
 
 #include "statescope/error.h"
+#include "statescope/limits.h"
 
 #include <cerrno>
 #include <cmath>
@@ -249,10 +250,24 @@ const char* Json::type_name(Type t) {
 std::string read_text_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    if (size > 0) limits::check(path, size_t(size), limits::kMaxTextFileBytes, "text files");
+    in.seekg(0, std::ios::beg);
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) throw Error(path + ": read error");
     return ss.str();
 }
+
+namespace limits {
+
+void check(const std::string& what, size_t size, size_t limit, const char* limit_name) {
+    if (size <= limit) return;
+    throw Error(what + ": " + std::to_string(size) + " bytes is over the limit of " + std::to_string(limit) + " for " +
+                limit_name);
+}
+
+} // namespace limits
 
 } // namespace statescope

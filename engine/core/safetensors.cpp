@@ -1,6 +1,7 @@
 #include "statescope/safetensors.h"
 
 #include "statescope/error.h"
+#include "statescope/limits.h"
 #include "core/json.h"
 
 #include <algorithm>
@@ -16,8 +17,7 @@
 namespace statescope {
 
 namespace {
-// Headers of real checkpoints are at most a few MB; anything far larger is a corrupt length.
-constexpr uint64_t kMaxHeaderBytes = 256ull << 20;
+constexpr uint64_t kMaxHeaderBytes = limits::kMaxSafetensorsHeaderBytes;
 
 std::string json_escape(const std::string& s) {
     std::string out;
@@ -54,7 +54,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         const uint8_t* base = static_cast<const uint8_t*>(map_);
         uint64_t header_len = 0;
         for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];
-        if (header_len > kMaxHeaderBytes || header_len > map_size_ - 8)
+        if (header_len <= map_size_ - 8 && header_len > kMaxHeaderBytes)
+            limits::check(path + ": the header", size_t(header_len), size_t(kMaxHeaderBytes), "safetensors headers");
+        if (header_len > map_size_ - 8)
             throw Error(path + ": header length " + std::to_string(header_len) + " runs past the end of the file (" +
                         std::to_string(map_size_) + " bytes)");
         std::string_view header(reinterpret_cast<const char*>(base + 8), size_t(header_len));

@@ -1,4 +1,5 @@
 #include "statescope/frames/token_input.h"
+#include "statescope/limits.h"
 
 #include "statescope/error.h"
 #include "statescope/tokenizer.h"
@@ -66,6 +67,7 @@ std::vector<int32_t> parse_token_ids(const std::string& list, const std::string&
 }
 
 TokenInput tokens_from_text(const std::string& text) {
+    limits::check("text to run as bytes", text.size(), limits::kMaxPromptBytes, "prompts");
     TokenInput t;
     t.text = text;
     t.description = "bytes (one token per UTF-8 byte)";

@@ -1,4 +1,5 @@
 #include "tokenizer/hf_tokenizer.h"
+#include "statescope/limits.h"
 
 #include "statescope/error.h"
 #include "core/json.h"
@@ -58,6 +59,9 @@ std::unique_ptr<BpeModel> parse_model(const Json& j, const JsonPlace& where) {
 
     const Json& vocab = hf::require_member(j, "vocab", where);
     if (!vocab.is_object()) where.at("vocab").fail("expected an object of token: id");
+    if (vocab.size() > limits::kMaxVocabularyEntries)
+        where.at("vocab").fail(std::to_string(vocab.size()) + " entries is over the limit of " +
+                               std::to_string(limits::kMaxVocabularyEntries) + " for vocabularies");
     std::vector<std::pair<std::string, int32_t>> v;
     v.reserve(vocab.size());
     for (const auto& [tok, id] : vocab.members()) {
@@ -373,6 +377,7 @@ void HfTokenizer::split_added(Piece&& piece, const AddedTrie& trie, std::vector<
 }
 
 std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_special_tokens) const {
+    limits::check("text to tokenize", input.size(), limits::kMaxPromptBytes, "prompts");
     Piece whole;
     whole.text = unicode::valid_utf8_prefix(input) == input.size() ? std::string(input) : unicode::repair_utf8(input);
     whole.at_input_start = true;

@@ -1,4 +1,5 @@
 #include "tokenizer/rwkv_world.h"
+#include "statescope/limits.h"
 
 #include "statescope/error.h"
 #include "core/json.h"
@@ -164,6 +165,7 @@ int32_t RwkvWorldTokenizer::child(int32_t node, unsigned char b) const {
 }
 
 std::vector<int32_t> RwkvWorldTokenizer::encode(std::string_view input, bool) const {
+    limits::check("text to tokenize", input.size(), limits::kMaxPromptBytes, "prompts");
     const std::string text = unicode::valid_utf8_prefix(input) == input.size() ? std::string(input) : unicode::repair_utf8(input);
     std::vector<int32_t> ids;
     ids.reserve(text.size() / 3 + 1);
