@@ -29,7 +29,10 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     s->session = session;
     s->path = path_;
     s->info = model_.model()->info();
-    s->backend = model_.description();
+    // A GPU that ran out of memory or was lost hands the model to the CPU reference; the status
+    // bar shows where it runs now and its tooltip why.
+    const std::string fell_back = model_.fallback_reason();
+    s->backend = fell_back.empty() ? model_.description() : "CPU (the GPU failed and the CPU took over: " + fell_back + ")";
     s->tokens = timeline_->tokens();
     for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
     s->tokens_from = tokens_from;

@@ -3,8 +3,10 @@
 #include "statescope/error.h"
 #include "gpu/gpu_model.h"
 #include "vulkan/context.h"
+#include "vulkan/vk_check.h"
 
 #include <cstdlib>
+#include <mutex>
 
 namespace statescope {
 
@@ -18,7 +20,59 @@ gpu::OpsOptions::Weights parse_weights(const std::string& w) {
     throw Error("--weights: '" + w + "' (expected auto, f32, f16 or bf16)");
 }
 
-const gpu::GpuModel* as_gpu(const std::shared_ptr<Model>& m) { return dynamic_cast<const gpu::GpuModel*>(m.get()); }
+// A GPU model that survives its device: when a forward pass fails because the device ran out of
+// memory or was lost, that call and every later one run on the CPU reference (the same weights,
+// the same sequence state, which the failed call left as it was: the GPU model writes the state
+// back only after a pass completes), and fallback_reason() says why. Lenient requests (the app)
+// get this; strict ones (a command-line flag) see the error instead.
+class GpuWithCpuFallback : public Model {
+public:
+    GpuWithCpuFallback(std::shared_ptr<Model> gpu, std::shared_ptr<Model> cpu) : gpu_(std::move(gpu)), cpu_(std::move(cpu)) {}
+
+    const ModelInfo& info() const override { return cpu_->info(); }
+    SequenceState initial_state() const override { return cpu_->initial_state(); }
+    ForwardResult forward(std::span<const int32_t> tokens, SequenceState& state, const ForwardOptions& options) const override {
+        if (const std::shared_ptr<Model> g = gpu()) {
+            try {
+                return g->forward(tokens, state, options);
+            } catch (const vk::VulkanError& e) {
+                if (!e.device_lost() && !e.out_of_memory()) throw;
+                std::lock_guard lock(mutex_);
+                reason_ = e.what();
+                gpu_.reset(); // frees the device memory the model held
+            }
+        }
+        return cpu_->forward(tokens, state, options);
+    }
+    std::vector<NamedTensor> library_state(const SequenceState& state) const override { return cpu_->library_state(state); }
+    std::string implausible_reference(const std::string& name, const Tensor& reference) const override {
+        return cpu_->implausible_reference(name, reference);
+    }
+    const Checkpoint* checkpoint() const override { return cpu_->checkpoint(); }
+
+    std::shared_ptr<Model> gpu() const {
+        std::lock_guard lock(mutex_);
+        return gpu_;
+    }
+    std::string fallback_reason() const {
+        std::lock_guard lock(mutex_);
+        return reason_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    mutable std::shared_ptr<Model> gpu_; // null once the CPU took over
+    mutable std::string reason_;
+    std::shared_ptr<Model> cpu_;
+};
+
+const gpu::GpuModel* as_gpu(const std::shared_ptr<Model>& m) {
+    if (const auto* f = dynamic_cast<const GpuWithCpuFallback*>(m.get())) {
+        const std::shared_ptr<Model> g = f->gpu();
+        return dynamic_cast<const gpu::GpuModel*>(g.get()); // the wrapper holds it as long as the OpenedModel does
+    }
+    return dynamic_cast<const gpu::GpuModel*>(m.get());
+}
 
 } // namespace
 
@@ -70,6 +124,10 @@ std::optional<std::string> Backends::cpu_reason() {
         return "no Vulkan device: " + device_error_;
     }
     const vk::DeviceInfo& d = device_->ctx.device();
+    if (device_->ctx.lost()) {
+        if (request_.strict) device_->ctx.ensure_alive();
+        return "the Vulkan device " + d.name + " was lost";
+    }
     const bool real_gpu = d.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU || d.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
     if (request_.kind == BackendKind::Auto && !real_gpu) return "the Vulkan device is " + d.name + ", a CPU driver";
     return std::nullopt;
@@ -104,11 +162,17 @@ OpenedModel Backends::open(std::shared_ptr<Model> cpu) {
         if (request_.strict) throw;
         return on_cpu(e.what()); // a model without a GPU path runs on the CPU reference
     }
-    m.model_ = std::shared_ptr<Model>(held, held->model.get());
+    std::shared_ptr<Model> on_gpu(held, held->model.get());
+    m.model_ = request_.strict ? on_gpu : std::make_shared<GpuWithCpuFallback>(on_gpu, m.model_);
     m.backend_ = BackendKind::Vulkan;
     m.device_ = name;
     m.description_ = "Vulkan: " + name;
     return m;
+}
+
+std::string OpenedModel::fallback_reason() const {
+    const auto* f = dynamic_cast<const GpuWithCpuFallback*>(model_.get());
+    return f ? f->fallback_reason() : std::string();
 }
 
 std::string OpenedModel::weight_type() const {

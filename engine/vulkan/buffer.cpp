@@ -52,6 +52,13 @@ Buffer::Buffer(VulkanContext& ctx, size_t bytes, MemoryKind kind, std::string na
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
     mai.memoryTypeIndex = type;
+    try {
+        ctx.reserve_memory(size_t(req.size), "allocating " + mib(alloc_bytes) + " for buffer '" + name_ + "' on " + ctx.device().name);
+    } catch (...) {
+        release();
+        throw;
+    }
+    reserved_ = size_t(req.size);
     VkResult r = vkAllocateMemory(ctx.handle(), &mai, nullptr, &memory_);
     if (r != VK_SUCCESS) {
         release();
@@ -79,6 +86,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
         memory_ = std::exchange(o.memory_, VK_NULL_HANDLE);
         mapped_ = std::exchange(o.mapped_, nullptr);
         size_ = std::exchange(o.size_, 0);
+        reserved_ = std::exchange(o.reserved_, 0);
         name_ = std::move(o.name_);
     }
     return *this;
@@ -90,6 +98,7 @@ void Buffer::release() {
     if (mapped_) vkUnmapMemory(dev, memory_);
     if (buffer_) vkDestroyBuffer(dev, buffer_, nullptr);
     if (memory_) vkFreeMemory(dev, memory_, nullptr);
+    ctx_->release_memory(std::exchange(reserved_, 0));
     buffer_ = VK_NULL_HANDLE;
     memory_ = VK_NULL_HANDLE;
     mapped_ = nullptr;

@@ -42,6 +42,7 @@ private:
     VkDeviceMemory memory_ = VK_NULL_HANDLE;
     void* mapped_ = nullptr;
     size_t size_ = 0;
+    size_t reserved_ = 0; // bytes counted in the context's memory_in_use
     std::string name_;
 };
 

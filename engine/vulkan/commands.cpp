@@ -185,6 +185,7 @@ void CommandBatch::submit_and_wait() {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
+    ctx_.check(ctx_.count_submit(), "vkQueueSubmit (STATESCOPE_GPU_LOSE_DEVICE_AT_SUBMIT)");
     ctx_.check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit");
     in_flight_ = true;
     VkResult r = vkWaitForFences(ctx_.handle(), 1, &fence_, VK_TRUE, kFenceTimeoutNs);

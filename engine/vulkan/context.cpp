@@ -2,6 +2,7 @@
 
 #include "vulkan/pipeline.h"
 
+#include <string>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -106,8 +107,39 @@ bool VulkanContext::any_device_available(std::string* why_not) {
     return false;
 }
 
+namespace {
+
+// "1048576", "64K", "512M", "2G" -> bytes; anything else is an Error naming the variable.
+size_t parse_byte_count(const char* var, const std::string& text) {
+    size_t i = 0;
+    unsigned long long n = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < (1ull << 50)) n = n * 10 + unsigned(text[i++] - '0');
+    unsigned long long scale = 1;
+    if (i + 1 == text.size()) {
+        const char s = text[i++];
+        scale = s == 'K' || s == 'k' ? 1ull << 10 : s == 'M' || s == 'm' ? 1ull << 20 : s == 'G' || s == 'g' ? 1ull << 30 : 0;
+    }
+    if (text.empty() || i != text.size() || scale == 0 || n == 0)
+        throw Error(std::string(var) + "='" + text + "' is not a byte count (e.g. 268435456, 256M or 2G)");
+    return size_t(n * scale);
+}
+
+long env_count(const char* var) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) return 0;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end || n <= 0) throw Error(std::string(var) + "='" + v + "' is not a positive integer");
+    return n;
+}
+
+} // namespace
+
 VulkanContext::VulkanContext(const ContextOptions& options) {
     try {
+        if (const char* v = std::getenv("STATESCOPE_GPU_MEMORY_LIMIT"); v && *v)
+            memory_limit_ = parse_byte_count("STATESCOPE_GPU_MEMORY_LIMIT", v);
+        lose_device_at_submit_ = env_count("STATESCOPE_GPU_LOSE_DEVICE_AT_SUBMIT");
         create_instance(options.validation || env_flag("STATESCOPE_VULKAN_VALIDATION"), options.require_validation);
         physicals_ = enumerate(instance_);
         for (size_t i = 0; i < physicals_.size(); ++i) devices_.push_back(query_device(instance_, physicals_[i], int(i)));
@@ -269,6 +301,21 @@ void VulkanContext::create_device(bool pipeline_statistics) {
     pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pci.queueFamilyIndex = info.compute_queue_family;
     check_vk(vkCreateCommandPool(device_, &pci, nullptr, &pool_), "vkCreateCommandPool");
+}
+
+
+void VulkanContext::reserve_memory(size_t bytes, const std::string& what) {
+    if (memory_limit_ && memory_in_use_ + bytes > memory_limit_)
+        throw VulkanError(VK_ERROR_OUT_OF_DEVICE_MEMORY,
+                          vk_failure_message(VK_ERROR_OUT_OF_DEVICE_MEMORY, what.c_str()) + " [" +
+                              std::to_string(memory_in_use_ >> 20) + " MiB in use of the " +
+                              std::to_string(memory_limit_ >> 20) + " MiB that STATESCOPE_GPU_MEMORY_LIMIT allows]");
+    memory_in_use_ += bytes;
+}
+
+VkResult VulkanContext::count_submit() {
+    ++submits_;
+    return lose_device_at_submit_ && submits_ >= lose_device_at_submit_ ? VK_ERROR_DEVICE_LOST : VK_SUCCESS;
 }
 
 void VulkanContext::check(VkResult r, const char* what) {

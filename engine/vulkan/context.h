@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,17 @@ public:
     void ensure_alive() const;
     bool lost() const { return lost_; }
 
+    // Device memory the runtime's buffers hold. STATESCOPE_GPU_MEMORY_LIMIT (bytes, or with a K, M
+    // or G suffix) caps it below what the driver has, so that out-of-memory can be tested and
+    // survived on any device: an allocation past it fails as VK_ERROR_OUT_OF_DEVICE_MEMORY does.
+    void reserve_memory(size_t bytes, const std::string& what);
+    void release_memory(size_t bytes) { memory_in_use_ -= std::min(bytes, memory_in_use_); }
+    size_t memory_in_use() const { return memory_in_use_; }
+    size_t memory_limit() const { return memory_limit_; } // 0: none
+    // Counts queue submissions. With STATESCOPE_GPU_LOSE_DEVICE_AT_SUBMIT=N the N-th one reports
+    // VK_ERROR_DEVICE_LOST, as a driver does after a GPU fault (fault injection for tests).
+    VkResult count_submit();
+
     // A memory type index among type_bits that has all of `want`, preferring ones that also have
     // `prefer`; UINT32_MAX if none.
     uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags prefer = 0) const;
@@ -111,6 +123,8 @@ private:
     VkPhysicalDeviceMemoryProperties memory_{};
     bool lost_ = false;
     bool capture_statistics_ = false;
+    size_t memory_in_use_ = 0, memory_limit_ = 0;
+    long submits_ = 0, lose_device_at_submit_ = 0;
 
     std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
 

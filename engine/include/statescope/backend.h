@@ -49,6 +49,10 @@ public:
     // "CPU", "Vulkan: <device>", or "CPU (<why not a GPU>)".
     const std::string& description() const { return description_; }
     const std::string& device_name() const { return device_; } // the Vulkan device, empty on the CPU
+    // Empty while the model runs where backend() says. For a lenient request, a GPU model whose
+    // device ran out of memory or was lost runs on the CPU reference from then on, and this is
+    // the error that made it (the app shows it); strict requests throw the error instead.
+    std::string fallback_reason() const;
     // How the weights are stored where the model runs: "F32", "F16", "BF16" (the CPU computes in F32).
     std::string weight_type() const;
 
