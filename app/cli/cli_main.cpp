@@ -224,6 +224,16 @@ const std::vector<Command>& commands() {
          {value("tokens"), value("prompt"), value("view"), value("out"), value("layer"), value("head"), value("token"),
           value("window"), value("size"), value("scale"), value("bookmark")},
          cmd_export},
+        {"task",
+         "  task MODEL_DIR [--samples N] [--seed S] [--pairs P | --length L | --region R]\n"
+         "       [--backend cpu|vulkan] [--device D] [--print]\n"
+         "                                      accuracy of a demonstration model on fresh samples of its\n"
+         "                                      task.json (samples use seeds S, S+1, ...; default 200 from\n"
+         "                                      seed 1, the task's default size); --print: one sample's ids\n"
+         "                                      and targets\n",
+         {value("samples"), value("seed"), value("pairs"), value("length"), value("region"), value("backend"),
+          value("device"), value("weights"), flag("print")},
+         cmd_task},
         {"tokenize",
          "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
          "                                      token ids of a text (--file - reads stdin), the text of\n"

@@ -18,5 +18,6 @@ int cmd_bench_model(const Arguments& a);    // cli_bench_model.cpp
 int cmd_export(const Arguments& a);         // cli_export.cpp (built with the views)
 int cmd_tokenize(const Arguments& a);       // cli_tokenize.cpp
 int cmd_session(const Arguments& a);        // cli_session.cpp
+int cmd_task(const Arguments& a);           // cli_task.cpp
 
 } // namespace statescope::cli
