@@ -4,13 +4,16 @@
 // that load errors reach the window, and that every export format parses.
 #include "statescope/analysis/array_io.h"
 #include "statescope/analysis/attention_map.h"
+#include "app/gui/command_line.h"
 #include "app/gui/controller.h"
+#include "statescope/error.h"
 #include "statescope/safetensors.h"
 #include "app/gui/main_window.h"
 #include "app/gui/transport_bar.h"
 #include "statescope/model.h"
 #include "statescope/sampling.h"
 #include "reference_dir.h"
+#include "statescope/task.h"
 #include "statescope/timeline.h"
 #include "views/colormap.h"
 #include "views/curves_view.h"
@@ -903,6 +906,37 @@ private slots:
             QVERIFY(!QImage(base + ".png").isNull());
         }
         QCOMPARE(analysis::read_npy((dir.path() + "/curves.npy").toStdString()).shape[0], 16);
+    }
+
+    // With no model named, the app opens the trained MQAR DeltaNet on its task's seed-1 sample,
+    // and the task's targets reach the views' summary; --task-seed/--task-size pick another.
+    void opens_on_a_task_sample_of_the_demonstration_model() {
+        const QString bundled = app::default_model_path();
+        QVERIFY2(bundled.endsWith("/mqar-deltanet"), qPrintable(bundled));
+        const frames::TokenInput first = app::initial_input(app::parse_command_line({}), bundled);
+        const task::Sample expected = task::sample(task::load_task(bundled.toStdString()), {1, 0});
+        QVERIFY(first.ids == expected.tokens && first.targets == expected.targets);
+        const frames::TokenInput other = app::initial_input(app::parse_command_line({"--task-seed", "5", "--task-size", "3"}), bundled);
+        QCOMPARE(int(other.ids.size()), 12);
+        QVERIFY(other.ids != std::vector<int32_t>(first.ids.begin(), first.ids.begin() + 12));
+        // A prompt wins over the task; a task seed for a model without a task names the file.
+        QVERIFY(app::initial_input(app::parse_command_line({"--prompt", "k1 v2"}), bundled).targets.empty());
+        QVERIFY_THROWS_EXCEPTION(Error, app::parse_command_line({"--prompt", "x", "--task-seed", "2"}));
+        QVERIFY_THROWS_EXCEPTION(Error, app::parse_command_line({"--task-size", "4"}));
+        try {
+            app::initial_input(app::parse_command_line({"--task-seed", "2"}), model_dir("gla"));
+            QFAIL("a task sample of a model without task.json");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("task.json") != std::string::npos, e.what());
+        }
+
+        app::MainWindow w;
+        w.resize(1400, 900);
+        QVERIFY(show_and_open(w, first, bundled));
+        const frames::ModelSummary* m = w.controller().model();
+        QVERIFY(m && m->targets == expected.targets);
+        QCOMPARE(w.token_strip()->count(), int(expected.tokens.size()));
+        QVERIFY2(QString::fromStdString(m->tokens_from).startsWith("mqar sample, seed 1"), m->tokens_from.c_str());
     }
 
     void screenshot_from_the_command_line() {

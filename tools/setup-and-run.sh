@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: installs the Debian packages, builds, and runs Statescope on the
-# bundled model. Extra arguments are passed to the program.
+# bundled demonstration model (assets/models/mqar-deltanet, a DeltaNet trained on associative
+# recall) with a sample of its task. Extra arguments are passed to the program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-debian-deps.sh
@@ -8,6 +9,6 @@ tools/build.sh
 if [ -x build/app/statescope ]; then
   exec build/app/statescope "$@"
 fi
-# Until the desktop app is built, show the bundled model through the command line.
-build/app/statescope-cli info assets/models/deltanet-negeig-tiny
-exec build/app/statescope-cli run assets/models/deltanet-negeig-tiny --tokens 1,17,42,7,300,12 "$@"
+# A build without the desktop app (STATESCOPE_BUILD_APP=OFF): show the model through the command line.
+build/app/statescope-cli info assets/models/mqar-deltanet
+exec build/app/statescope-cli task assets/models/mqar-deltanet --samples 100 "$@"

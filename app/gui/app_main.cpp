@@ -3,7 +3,6 @@
 #include "statescope/error.h"
 #include "statescope/frames/token_input.h"
 #include "main_window.h"
-#include "sample_prompt.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -78,7 +77,7 @@ int main(int argc, char** argv) {
             std::printf("%s", qPrintable(app::usage()));
             return 0;
         }
-        input = cl.tokens ? frames::tokens_from_ids(*cl.tokens) : frames::tokens_from_text(cl.prompt ? *cl.prompt : app::sample_prompt());
+        input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
     } catch (const Error& e) {
         std::fprintf(stderr, "statescope: %s\n\n%s", e.what(), qPrintable(app::usage()));
         return 1;
@@ -99,7 +98,7 @@ int main(int argc, char** argv) {
     const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
     if (model.isEmpty()) {
         // Nothing bundled next to this program: say so in the window, File > Open still works.
-        w.open_model("assets/models/deltanet-negeig-tiny");
+        w.open_model("assets/models/mqar-deltanet");
     } else {
         w.open_model(model);
     }

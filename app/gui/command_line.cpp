@@ -2,6 +2,8 @@
 
 #include "arguments.h"
 #include "statescope/error.h"
+#include "sample_prompt.h"
+#include "statescope/task.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -10,11 +12,11 @@
 namespace statescope::app {
 
 namespace {
-constexpr const char* kDefaultModel = "deltanet-negeig-tiny";
+constexpr const char* kDefaultModel = "mqar-deltanet";
 } // namespace
 
 QString usage() {
-    return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS]\n"
+    return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]\n"
            "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
            "                  [--screenshot FILE.png] [--export DIR]\n"
            "\n"
@@ -22,6 +24,9 @@ QString usage() {
            "                          default: the bundled " + QString(kDefaultModel) + "\n"
            "  --prompt TEXT           text to run, one token per UTF-8 byte\n"
            "  --tokens IDS            token ids to run: 1,2,3\n"
+           "  --task-seed S           run the sample of the model's task (task.json) drawn with seed S;\n"
+           "                          a model with a task opens on seed 1 unless --prompt or --tokens\n"
+           "  --task-size N           its size: MQAR pairs, parity/S3 length, selective-copy region\n"
            "  --token N               start at token N (default: the last)\n"
            "  --layer L, --head H     focus this layer and head\n"
            "  --window N              tokens spanned by the attention maps and the transition product (32)\n"
@@ -36,7 +41,7 @@ CommandLine parse_command_line(const QStringList& args) {
     for (const QString& a : args) list.push_back(a.toStdString());
     const cli::Arguments a(list, 0,
                            {{"help", false}, {"model"}, {"prompt"}, {"tokens"}, {"token"}, {"layer"}, {"head"}, {"window"},
-                            {"size"}, {"screenshot"}, {"export"}},
+                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}},
                            "");
     CommandLine c;
     c.help = a.has("help");
@@ -60,7 +65,11 @@ CommandLine parse_command_line(const QStringList& args) {
         if (x == std::string::npos || v->find('x', x + 1) != std::string::npos) throw Error("--size: expected WxH, e.g. 1600x1000");
         c.size = QSize(int(cli::parse_integer("--size", v->substr(0, x), 200)), int(cli::parse_integer("--size", v->substr(x + 1), 150)));
     }
-    if (c.prompt && c.tokens) throw Error("give --prompt or --tokens, not both");
+    if (a.has("task-seed")) c.task_seed = uint64_t(a.integer("task-seed", 1));
+    if (a.has("task-size")) c.task_size = a.integer("task-size", 0, 1);
+    if (int(bool(c.prompt)) + int(bool(c.tokens)) + int(bool(c.task_seed)) > 1)
+        throw Error("give one of --prompt, --tokens and --task-seed");
+    if (a.has("task-size") && !c.task_seed) throw Error("--task-size sizes the sample of --task-seed; give both");
     return c;
 }
 
@@ -73,6 +82,14 @@ QString default_model_path() {
     for (const QString& c : candidates)
         if (QFileInfo(c + "/config.json").exists()) return QDir(c).absolutePath();
     return {};
+}
+
+frames::TokenInput initial_input(const CommandLine& cl, const QString& model) {
+    if (cl.tokens) return frames::tokens_from_ids(*cl.tokens);
+    if (cl.prompt) return frames::tokens_from_text(*cl.prompt);
+    if (cl.task_seed || (!model.isEmpty() && task::has_task(model.toStdString())))
+        return frames::tokens_from_task(model.toStdString(), cl.task_seed.value_or(1), cl.task_size);
+    return frames::tokens_from_text(sample_prompt());
 }
 
 } // namespace statescope::app

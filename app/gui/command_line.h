@@ -1,7 +1,10 @@
 // The desktop app's command line:
-//   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS] [--token N] [--layer L]
-//              [--head H] [--window N] [--size WxH] [--screenshot FILE.png] [--export DIR]
+//   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]
+//              [--token N] [--layer L] [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
+//              [--export DIR]
 #pragma once
+#include "statescope/frames/token_input.h"
+
 #include <QSize>
 #include <QString>
 #include <QStringList>
@@ -13,6 +16,10 @@ namespace statescope::app {
 struct CommandLine {
     QString model;              // empty: the bundled default model
     std::optional<std::string> prompt, tokens;
+    // A sample of the model's task (task.json): the seed and size; the app runs one (seed 1)
+    // when a model with a task is opened with no prompt or tokens.
+    std::optional<uint64_t> task_seed;
+    int64_t task_size = 0;
     std::optional<int64_t> token;
     std::optional<int> layer, head, window;
     QSize size{1600, 1000};
@@ -26,8 +33,15 @@ struct CommandLine {
 CommandLine parse_command_line(const QStringList& args); // args without the program name
 QString usage();
 
-// The model opened when none is named: the bundled one (assets/models), found beside the
-// installed program or in the source tree it was built from. Empty if neither exists.
+// The model opened when none is named: the bundled demonstration model (assets/models), found
+// beside the installed program or in the source tree it was built from. Empty if neither exists.
 QString default_model_path();
+
+// What the app runs first on `model`: the command line's prompt or tokens; else a sample of the
+// model's task when it has one (the command line's seed, else seed 1); else the sample prompt.
+// Throws Error naming the flag or file at fault.
+frames::TokenInput initial_input(const CommandLine& cl, const QString& model);
+
+
 
 } // namespace statescope::app

@@ -36,6 +36,9 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     s->tokens = timeline_->tokens();
     for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
     s->tokens_from = tokens_from;
+    // A task sample's targets cover its own tokens; tokens generated after them have none.
+    s->targets = targets_;
+    s->targets.resize(s->tokens.size(), -1);
     s->checkpoint_interval = timeline_->interval();
     s->checkpoint_bytes = timeline_->checkpoint_bytes();
     s->end_state_bytes = timeline_->state_at(timeline_->length()).bytes();
@@ -74,6 +77,7 @@ void EngineWorker::load(const LoadRequest& r) {
             report(r.session, "running", 0, int64_t(input.ids.size()));
             const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
+            targets_ = input.targets;
             session_ = r.session;
             frames_.reset();
             auto s = summary(r.session, tokens_from_);
@@ -100,6 +104,7 @@ void EngineWorker::load(const LoadRequest& r) {
         codec_ = std::move(codec);
         path_ = r.path;
         tokens_from_ = input.description;
+        targets_ = input.targets;
         session_ = r.session;
         frames_.reset();
         auto s = summary(r.session, tokens_from_);

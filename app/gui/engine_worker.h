@@ -102,6 +102,7 @@ private:
     std::unique_ptr<Timeline> timeline_;
     std::unique_ptr<TokenCodec> codec_;
     std::string path_, tokens_from_;
+    std::vector<int32_t> targets_; // the task sample's targets (TokenInput::targets), else empty
 };
 
 } // namespace statescope::app

@@ -2,6 +2,7 @@
 #include "statescope/limits.h"
 
 #include "statescope/error.h"
+#include "statescope/task.h"
 #include "statescope/tokenizer.h"
 #include "statescope/utf8.h"
 
@@ -79,6 +80,17 @@ TokenInput tokens_from_text(const std::string& text) {
     return t;
 }
 
+TokenInput tokens_from_task(const std::string& model_path, uint64_t seed, int64_t size) {
+    const task::Spec spec = task::load_task(model_path);
+    const task::Sample s = task::sample(spec, {seed, size});
+    TokenInput in;
+    in.ids = s.tokens;
+    in.targets = s.targets;
+    in.task_settings = s.settings_json();
+    in.description = spec.name + " sample, seed " + std::to_string(seed) + ", " + s.size_name + " " + std::to_string(s.size);
+    return in;
+}
+
 TokenInput tokens_from_ids(const std::string& list) {
     TokenInput t;
     t.description = "token ids";
@@ -110,7 +122,7 @@ TokenInput TokenCodec::encode(const TokenInput& input) {
     if (!tokenizer_) return t;
     t.description = tokenizer_->describe();
     if (input.text) t.ids = tokenizer_->encode(*input.text, /*add_special_tokens=*/true);
-    else t.description = "token ids, labelled by " + t.description;
+    else t.description = (input.targets.empty() ? std::string("token ids") : input.description) + ", labelled by " + t.description;
     t.labels.clear();
     for (int32_t id : t.ids) t.labels.push_back(label(id));
     return t;

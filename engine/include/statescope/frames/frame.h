@@ -32,6 +32,7 @@ struct ModelSummary {
     std::vector<int32_t> tokens;
     std::vector<std::string> labels;
     std::string tokens_from;       // how the tokens were made (TokenInput::description)
+    std::vector<int32_t> targets;  // per token: what the model should predict there (a task sample), -1: nothing
     int64_t checkpoint_interval = 0;
     size_t checkpoint_bytes = 0, end_state_bytes = 0; // memory of the checkpoints; of one state at the end
     double load_ms = 0, run_ms = 0;

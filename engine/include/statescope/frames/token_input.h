@@ -23,6 +23,10 @@ struct TokenInput {
     std::vector<int32_t> ids;
     std::vector<std::string> labels;
     std::string description;          // how the ids were made: "token ids", "bytes", "tokenizer.json (...)"
+    // A task sample's (tokens_from_task): per position the id the model should predict, -1 where
+    // the task scores nothing; and how it was made ({"task":..,"seed":..,..}). Empty otherwise.
+    std::vector<int32_t> targets;
+    std::string task_settings;
 };
 
 // Token ids separated by commas or white space ("1,2,3", "1 2 3"); throws statescope::Error
@@ -35,6 +39,11 @@ std::vector<int32_t> parse_token_ids(const std::string& list, const std::string&
 TokenInput tokens_from_text(const std::string& text);
 // "1,2,3" or "1 2 3"; throws statescope::Error naming the bad item.
 TokenInput tokens_from_ids(const std::string& list);
+
+// A seeded sample of the task of the demonstration model at `model_path` (its task.json, see
+// statescope/task.h) with its targets; size 0 is the task's default. Throws Error naming the
+// task file when it is missing or broken.
+TokenInput tokens_from_task(const std::string& model_path, uint64_t seed, int64_t size = 0);
 
 // How one model's tokens turn into labels, and text into tokens.
 class TokenCodec {
