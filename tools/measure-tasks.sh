@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 samples="${1:-1000}"
-cli=build/app/statescope-cli
+cli="${STATESCOPE_CLI:-build/app/statescope-cli}"
 plan=(
   "mqar-deltanet pairs 2 4 8 12 16 20 24 32"
   "mqar-gla pairs 2 4 8 12 16 20 24 32"
@@ -25,4 +25,4 @@ for row in "${plan[@]}"; do
   done
 done
 echo
-echo "$samples samples each from seed 1000; $("$cli" devices 2>/dev/null | grep -m1 '\*' || true)"
+echo "$samples samples each from seed 1000; Vulkan: $("$cli" devices 2>/dev/null | grep -m1 selected || true)"
