@@ -33,14 +33,31 @@ void TokenStrip::set_tokens(std::vector<QString> labels, std::vector<int32_t> id
     ids_ = std::move(ids);
     scroll_ = 0;
     layout_boxes();
-    follow_current();
+    if (centered_) center_current();
+    else follow_current();
     update();
 }
 
 void TokenStrip::set_current(int64_t index) {
+    if (index != current_) centered_ = false;
     current_ = index;
-    follow_current();
+    if (centered_) center_current();
+    else follow_current();
     update();
+}
+
+void TokenStrip::center_on(int64_t index) {
+    current_ = index;
+    centered_ = true;
+    center_current();
+    update();
+}
+
+void TokenStrip::center_current() {
+    if (current_ < 0 || current_ >= count()) return;
+    const double total = left_.back() + width_.back() + 8;
+    const double mid = left_[size_t(current_)] + width_[size_t(current_)] / 2;
+    scroll_ = std::clamp(mid - width() / 2.0, 0.0, std::max(0.0, total - width()));
 }
 
 void TokenStrip::layout_boxes() {
@@ -64,7 +81,10 @@ void TokenStrip::follow_current() {
     else if (r - scroll_ > width() - margin) scroll_ = r - width() + margin;
 }
 
-void TokenStrip::resizeEvent(QResizeEvent*) { follow_current(); }
+void TokenStrip::resizeEvent(QResizeEvent*) {
+    if (centered_) center_current();
+    else follow_current();
+}
 
 void TokenStrip::paintEvent(QPaintEvent*) {
     QPainter p(this);
@@ -129,6 +149,7 @@ void TokenStrip::wheelEvent(QWheelEvent* e) {
     const double total = left_.back() + width_.back() + 8;
     const double delta = e->angleDelta().y() ? e->angleDelta().y() : e->angleDelta().x();
     scroll_ = std::clamp(scroll_ - delta, 0.0, std::max(0.0, total - width()));
+    centered_ = false;
     update();
 }
 

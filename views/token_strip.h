@@ -13,6 +13,10 @@ public:
     // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
     void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
     void set_current(int64_t index);
+    // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
+    // strip is resized, until the position moves or the strip scrolls: the strip then shows the
+    // same tokens for the same position and width, whatever was shown before.
+    void center_on(int64_t index);
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
@@ -34,6 +38,7 @@ protected:
 private:
     void layout_boxes();
     void follow_current();
+    void center_current();
     int64_t index_at(double x) const;
 
     std::vector<QString> labels_;
@@ -42,6 +47,7 @@ private:
     QString description_;
     double scroll_ = 0;
     int64_t current_ = -1;
+    bool centered_ = false; // center_on() holds the current token in the middle
 };
 
 } // namespace statescope::views

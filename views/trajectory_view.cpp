@@ -189,8 +189,14 @@ void TrajectoryView::rebuild() {
     }
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, caption.toUtf8().constData());
     s.caption->SetText(vtkCornerAnnotation::LowerRight, n ? "path: first token dark, last yellow;  sphere: current token" : "");
-    renderer()->ResetCamera(bounds);
+    // The same camera for the same data, whatever was shown or rotated before (a reopened session
+    // renders the same picture): start from a fixed pose, then turn to the usual oblique view.
     vtkCamera* cam = renderer()->GetActiveCamera();
+    cam->SetPosition(0, 0, 1);
+    cam->SetFocalPoint(0, 0, 0);
+    cam->SetViewUp(0, 1, 0);
+    cam->SetViewAngle(30);
+    renderer()->ResetCamera(bounds);
     cam->Azimuth(30);
     cam->Elevation(20);
     cam->OrthogonalizeViewUp();

@@ -2,6 +2,7 @@
 //   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]
 //              [--token N] [--layer L] [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
 //              [--export DIR]
+//   statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR]
 #pragma once
 #include "statescope/frames/token_input.h"
 
@@ -15,6 +16,8 @@ namespace statescope::app {
 
 struct CommandLine {
     QString model;              // empty: the bundled default model
+    QString session;            // a saved session to open instead (FILE.statescope)
+    QString bookmark;           // ... at this bookmark of it
     std::optional<std::string> prompt, tokens;
     // A sample of the model's task (task.json): the seed and size; the app runs one (seed 1)
     // when a model with a task is opened with no prompt or tokens.
