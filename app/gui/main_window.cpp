@@ -118,6 +118,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
         statusBar()->clearMessage();
         update_load_controls();
         show_error("Could not open " + path + ":\n" + message);
+        sessions_->model_load_failed(message); // a session being opened says which file failed
     });
     connect(controller_, &Controller::load_cancelled, this, [this](const QString& path) {
         update_load_controls();

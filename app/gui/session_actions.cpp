@@ -74,7 +74,6 @@ SessionActions::SessionActions(MainWindow& window) : QObject(&window), window_(w
     connect(&autosave_timer_, &QTimer::timeout, this, [this] { autosave(); });
 
     Controller& c = window.controller();
-    connect(&c, &Controller::load_failed, this, [this](const QString&, const QString& message) { on_load_failed(message); });
     connect(&c, &Controller::load_cancelled, this, [this] {
         if (pending_) window_.statusBar()->showMessage("Cancelled opening " + pending_->file, 5000);
         pending_.reset();
@@ -270,7 +269,7 @@ void SessionActions::model_loaded() {
     if (!tracking_) QTimer::singleShot(0, this, [this] { tracking_ = true; }); // the first model is no change
 }
 
-void SessionActions::on_load_failed(const QString& message) {
+void SessionActions::model_load_failed(const QString& message) {
     if (!pending_) return;
     const Pending p = std::move(*pending_);
     pending_.reset();

@@ -72,6 +72,8 @@ public:
     bool autosave();
     // The window calls this after it has shown a loaded model (every Controller::model_loaded).
     void model_loaded();
+    // ... and this after it has shown a failed load (Controller::load_failed).
+    void model_load_failed(const QString& message);
 
     // Asks whether to save unsaved changes before the window closes: false means stay open.
     bool confirm_close();
@@ -93,7 +95,6 @@ private:
     void mark_changed();
     void set_modified(bool modified);
     void update_title();
-    void on_load_failed(const QString& message);
     void apply_pending();
     void fail(const QString& file, const QString& message);
     void remember_recent(const QString& path);
