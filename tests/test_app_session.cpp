@@ -15,7 +15,10 @@
 
 #include <QCursor>
 #include <QDockWidget>
+#include <QListWidget>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QSignalSpy>
@@ -405,6 +408,52 @@ private slots:
         w.controller().set_token(3);
         QVERIFY(!w.sessions().confirm_close()); // unsaved changes, and the user cancels
         QVERIFY(asked);
+    }
+
+    // A dropped session file opens and joins Recent Sessions; pins, annotations and the lesson
+    // travel through open and save.
+    void dropped_sessions_open_and_keep_pins_annotations_and_the_lesson() {
+        QTemporaryDir tmp;
+        const QString file = tmp.filePath("dropped.statescope");
+        {
+            app::MainWindow w;
+            QVERIFY(open_default(w));
+            w.controller().jump(6, 1, 1);
+            QVERIFY(settle(w));
+            w.sessions().pin_current();
+            w.sessions().bookmarks()->add_annotation({4, "a key"});
+            session::Session s = w.sessions().capture();
+            s.lesson = "recall";
+            s.lesson_step = 3;
+            session::save(file.toStdString(), s);
+        }
+        app::MainWindow w;
+        QVERIFY(open_default(w));
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(file)});
+        QDragEnterEvent enter(QPoint(200, 200), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(200, 200), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &drop);
+        QVERIFY(settle(w));
+        QCOMPARE(w.sessions().path(), file);
+        QCOMPARE(w.controller().token(), int64_t(6));
+        QCOMPARE(QSettings().value("recentSessions").toStringList().value(0), file);
+        const app::BookmarksPanel& panel = *w.sessions().bookmarks();
+        QCOMPARE(panel.pinned().size(), size_t(1));
+        QCOMPARE(panel.pinned()[0].token, int64_t(6));
+        QCOMPARE(panel.pinned()[0].values, w.controller().frame()->state.values);
+        QCOMPARE(panel.pinned_list()->count(), 1);
+        QCOMPARE(panel.annotation_list()->count(), 1);
+        QVERIFY(panel.annotation_list()->item(0)->text().contains("a key"));
+        const QString again = tmp.filePath("again.statescope");
+        QVERIFY(w.sessions().save_as(again));
+        const session::Session s = session::load(again.toStdString());
+        QCOMPARE(s.lesson, std::string("recall"));
+        QCOMPARE(s.lesson_step, 3);
+        QCOMPARE(s.pinned.size(), size_t(1));
+        QCOMPARE(s.annotations.size(), size_t(1));
     }
 
     // Two windows on one file: the second to save is told the file changed and decides.

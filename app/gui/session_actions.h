@@ -57,6 +57,8 @@ public:
     // Bookmarks the current token, layer and head (what Ctrl+D does); the name defaults to where it is.
     void add_bookmark(const QString& name = {});
     void jump_to(const session::Bookmark& b);
+    // Pins the focused head's state at the current token (the Pin State button).
+    void pin_current();
 
     // Called by the window when it runs a new input or continues the sequence, so that the
     // session knows where each part of the sequence came from.
@@ -102,7 +104,6 @@ private:
     void remember_file_stamp();
     void remove_recovery();
     void annotate_current();
-    void pin_current();
     QString model_identity_now() const;
     // Where the session's checkpoint is now: its saved path, or the one the user locates; "" to give up.
     QString resolve_model(const session::Session& s, const QString& file);
