@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <random>
 #include <fstream>
 
 using namespace statescope;
@@ -562,6 +563,46 @@ private slots:
         const session::Session kept = session::load(recovery.toStdString());
         QCOMPARE(kept.bookmarks.size(), size_t(1));
         QCOMPARE(kept.token, int64_t(11));
+    }
+
+    // The autosave file under SIGKILL: the app plays through a sequence (--play), autosaving
+    // after every step, and is killed at random moments. After each kill the recovery file opens
+    // whole, and since each run restores it and plays on, its position never goes back: nothing
+    // autosaved before is lost. (test_session kills 200 saves of the same session::save.)
+    void autosave_file_survives_sigkill() {
+        QTemporaryDir tmp;
+        const QString recovery = tmp.filePath("recovery.statescope");
+        QProcessEnvironment env = app_environment(recovery);
+        env.insert("STATESCOPE_RECOVERY", "restore");
+        env.insert("STATESCOPE_AUTOSAVE_MS", "0");
+        std::mt19937 rng(5);
+        int64_t last = -1;
+        int found = 0;
+        const int kills = 12;
+        for (int k = 0; k < kills; ++k) {
+            QProcess p;
+            p.setProcessEnvironment(env);
+            p.start(STATESCOPE_APP, {"--task-seed", "1", "--task-size", "24", "--token", "0", "--play", "30", "--size", "900x600"});
+            QVERIFY(p.waitForStarted());
+            QTest::qWait(std::uniform_int_distribution<int>(1200, 3500)(rng));
+            p.kill(); // SIGKILL
+            QVERIFY(p.waitForFinished());
+            QCOMPARE(p.exitStatus(), QProcess::CrashExit);
+            if (!QFileInfo::exists(recovery)) continue; // killed before the first change
+            session::Session s;
+            try {
+                s = session::load(recovery.toStdString());
+            } catch (const Error& e) {
+                QFAIL(qPrintable(QString("kill %1: the recovery file does not open: %2").arg(k).arg(e.what())));
+            }
+            QCOMPARE(s.tokens.size(), size_t(96));
+            QVERIFY2(s.token >= last, qPrintable(QString("kill %1: the autosave went back from token %2 to %3").arg(k).arg(last).arg(s.token)));
+            last = s.token;
+            ++found;
+        }
+        qInfo("%d of %d killed runs had autosaved; the last file is at token %lld", found, kills, static_cast<long long>(last));
+        QVERIFY2(found >= kills / 2, qPrintable(QString("only %1 of %2 runs autosaved").arg(found).arg(kills)));
+        QVERIFY2(last > 0, "the runs never moved on");
     }
 };
 

@@ -4,6 +4,7 @@
 #include "statescope/frames/token_input.h"
 #include "main_window.h"
 #include "session_actions.h"
+#include "transport_bar.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -92,6 +93,14 @@ int main(int argc, char** argv) {
     if (batch) w.sessions().locate = [](const QString&, bool) { return QString(); };
     w.show();
 
+    // --play starts once the model is shown and, for a session, its position restored.
+    const auto play = [&w, cl] {
+        if (!cl.play) return;
+        w.transport()->set_rate(*cl.play);
+        w.transport()->set_playing(true);
+    };
+    QObject::connect(&w.sessions(), &app::SessionActions::session_opened, &w, play, Qt::SingleShotConnection);
+
     // After a crash the autosaved session comes first (STATESCOPE_RECOVERY answers in batch mode).
     if (w.sessions().offer_recovery(batch)) {
         if (!cl.session.isEmpty() || !cl.model.isEmpty())
@@ -102,11 +111,12 @@ int main(int argc, char** argv) {
     } else {
         w.set_token_input(input);
         // Focus, position and window from the command line apply once the model is there.
-        QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl] {
+        QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl, play] {
             app::Controller& c = w.controller();
             if (cl.window) c.set_window(*cl.window);
             if (cl.layer || cl.head) c.set_focus(cl.layer.value_or(c.layer()), cl.head.value_or(c.head()));
             if (cl.token) c.set_token(*cl.token);
+            play();
         }, Qt::SingleShotConnection);
         const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
         // Nothing bundled next to this program: say so in the window, File > Open still works.

@@ -8,6 +8,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <cstdlib>
 
 namespace statescope::app {
 
@@ -18,8 +19,9 @@ constexpr const char* kDefaultModel = "mqar-deltanet";
 QString usage() {
     return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]\n"
            "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
-           "                  [--screenshot FILE.png] [--export DIR]\n"
+           "                  [--screenshot FILE.png] [--export DIR] [--play RATE]\n"
            "       statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR]\n"
+           "                  [--play RATE]\n"
            "\n"
            "  FILE.statescope         a saved session: its model, tokens, position, views and bookmarks\n"
            "  --bookmark NAME         open the session at this bookmark\n"
@@ -36,7 +38,9 @@ QString usage() {
            "  --size WxH              window size (1600x1000)\n"
            "  --screenshot FILE.png   render the whole window once everything is computed, save it, exit\n"
            "  --export DIR            write every view as PNG, SVG and PDF and its numbers as CSV and NPY\n"
-           "                          into DIR once everything is computed, then exit\n";
+           "                          into DIR once everything is computed, then exit\n"
+           "  --play RATE             play through the tokens at RATE tokens per second (0.5 to 120) once\n"
+           "                          the model is shown (Space pauses)\n";
 }
 
 CommandLine parse_command_line(const QStringList& args) {
@@ -44,7 +48,7 @@ CommandLine parse_command_line(const QStringList& args) {
     for (const QString& a : args) list.push_back(a.toStdString());
     const cli::Arguments a(list, 0,
                            {{"help", false}, {"model"}, {"prompt"}, {"tokens"}, {"token"}, {"layer"}, {"head"}, {"window"},
-                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"bookmark"}},
+                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"bookmark"}, {"play"}},
                            "");
     CommandLine c;
     c.help = a.has("help");
@@ -78,6 +82,13 @@ CommandLine parse_command_line(const QStringList& args) {
     if (int(bool(c.prompt)) + int(bool(c.tokens)) + int(bool(c.task_seed)) > 1)
         throw Error("give one of --prompt, --tokens and --task-seed");
     if (a.has("task-size") && !c.task_seed) throw Error("--task-size sizes the sample of --task-seed; give both");
+    if (const auto v = a.value("play")) {
+        char* end = nullptr;
+        const double rate = std::strtod(v->c_str(), &end);
+        if (v->empty() || *end || !(rate >= 0.5 && rate <= 120))
+            throw Error("--play: '" + *v + "' is not a rate of 0.5 to 120 tokens per second");
+        c.play = rate;
+    }
     c.bookmark = QString::fromStdString(a.get("bookmark"));
     if (!c.bookmark.isEmpty() && c.session.isEmpty()) throw Error("--bookmark names a bookmark of a session; give FILE.statescope too");
     if (!c.session.isEmpty())

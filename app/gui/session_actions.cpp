@@ -283,7 +283,8 @@ void SessionActions::apply_pending() {
     Controller& c = window_.controller();
     applying_ = true; // what follows restores, it changes nothing
     window_.set_token_input(p.input);
-    if (!s.layout.empty() && !restore_layout(window_, s.layout))
+    const bool layout_restored = !s.layout.empty() && restore_layout(window_, s.layout);
+    if (!s.layout.empty() && !layout_restored)
         window_.statusBar()->showMessage("The session's panel layout is not one this window can use; kept the current one", 8000);
     c.set_window(s.window);
     const std::pair<const char*, std::pair<views::ScaleControl*, views::HeatmapView*>> scales[] = {
@@ -298,7 +299,9 @@ void SessionActions::apply_pending() {
         if (!apply_scale(*control.first, *control.second, settings)) control.first->set_mode(views::ScaleMode::PerFrame);
     }
     panel_->set_contents(s.bookmarks, s.annotations, s.pinned);
-    if (!s.bookmarks.empty()) dock_->show();
+    // A saved layout says whether the panel was open; a session without one (statescope-cli
+    // session save) shows its bookmarks.
+    if (!layout_restored && (!s.bookmarks.empty() || !s.annotations.empty() || !s.pinned.empty())) dock_->show();
     parts_ = s.parts;
     generation_.reset();
     lesson_ = s.lesson;
