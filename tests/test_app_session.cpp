@@ -95,9 +95,16 @@ int run_app(const QStringList& args, const QProcessEnvironment& env, QString* lo
     return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
 }
 
+// Settings (recent files) and recovery files of the app processes, away from the user's.
+QTemporaryDir& scratch() {
+    static QTemporaryDir dir;
+    return dir;
+}
+
 QProcessEnvironment app_environment(const QString& recovery) {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert("STATESCOPE_RECOVERY_FILE", recovery); // never the user's own
+    env.insert("XDG_CONFIG_HOME", scratch().filePath("config"));
     env.remove("STATESCOPE_RECOVERY");
     return env;
 }
@@ -124,7 +131,7 @@ private slots:
         QVERIFY2(!app::default_model_path().isEmpty(), "the bundled demonstration model is missing");
         // The pointer out of the way: no hover read-out in any picture.
         QCursor::setPos(QPoint(1910, 1190));
-        qputenv("STATESCOPE_RECOVERY_FILE", QDir::temp().filePath("test-app-session-unused.statescope").toUtf8());
+        qputenv("STATESCOPE_RECOVERY_FILE", scratch().filePath("unused.statescope").toUtf8());
     }
 
     void command_line_takes_a_session() {
@@ -455,6 +462,33 @@ private slots:
         QCOMPARE(s.lesson_step, 3);
         QCOMPARE(s.pinned.size(), size_t(1));
         QCOMPARE(s.annotations.size(), size_t(1));
+        app::BookmarksPanel& edit = *w.sessions().bookmarks();
+        QVERIFY(edit.remove_pin(0));
+        QVERIFY(edit.remove_annotation(0));
+        QVERIFY(!edit.remove_annotation(0));
+        QCOMPARE(edit.pinned_list()->count(), 0);
+        QVERIFY(w.isWindowModified());
+    }
+
+    // A sequence made shorter leaves a bookmark past its end: the window says so, and a save
+    // is refused naming it (the open file keeps its last save).
+    void bookmarks_past_a_shorter_sequence_are_named() {
+        QTemporaryDir tmp;
+        app::MainWindow w;
+        QVERIFY(open_default(w));
+        w.controller().jump(w.controller().length() - 1, 0, 0);
+        QVERIFY(settle(w));
+        w.sessions().add_bookmark("at the end");
+        const QString file = tmp.filePath("short.statescope");
+        QVERIFY(w.sessions().save_as(file));
+        w.set_token_input(frames::tokens_from_ids("36,82,47,114"));
+        w.open_model(QString::fromStdString(w.controller().model()->path));
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().length(), int64_t(4));
+        QVERIFY2(w.error_text().contains("bookmark 'at the end'"), qPrintable(w.error_text()));
+        QVERIFY(!w.sessions().save());
+        QVERIFY2(w.error_text().contains("bookmark 'at the end'"), qPrintable(w.error_text()));
+        QCOMPARE(session::load(file.toStdString()).tokens.size(), size_t(32));
     }
 
     // Two windows on one file: the second to save is told the file changed and decides.
@@ -521,7 +555,7 @@ private slots:
         }
         QVERIFY2(!QFileInfo::exists(recovery), "a clean exit left the recovery file");
         qunsetenv("STATESCOPE_AUTOSAVE_MS");
-        qputenv("STATESCOPE_RECOVERY_FILE", QDir::temp().filePath("test-app-session-unused.statescope").toUtf8());
+        qputenv("STATESCOPE_RECOVERY_FILE", scratch().filePath("unused.statescope").toUtf8());
 
         // A fresh process restores it, shows the same views, and removes it when it exits.
         const QString size = QString("%1x%2").arg(kWindowSize.width()).arg(kWindowSize.height());

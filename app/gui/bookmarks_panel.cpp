@@ -7,6 +7,7 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSplitter>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -87,7 +88,9 @@ BookmarksPanel::BookmarksPanel(QWidget* parent) : QWidget(parent) {
     annotate->setToolTip("Write a note on the current token");
     auto* pin = new QPushButton("Pin State", this);
     pin->setToolTip("Keep the focused head's state at the current token in the session");
-    for (QPushButton* b : {annotate, pin}) {
+    auto* remove_note = new QPushButton("Remove", this);
+    remove_note->setToolTip("Remove the selected annotation or pinned state (Delete)");
+    for (QPushButton* b : {annotate, pin, remove_note}) {
         b->setAutoDefault(false);
         b->setFocusPolicy(Qt::ClickFocus);
         note_buttons->addWidget(b);
@@ -107,6 +110,19 @@ BookmarksPanel::BookmarksPanel(QWidget* parent) : QWidget(parent) {
         const int row = annotation_list_->currentRow();
         if (row >= 0 && row < int(annotations_.size())) emit annotation_jump_requested(annotations_[size_t(row)].token);
     });
+    auto remove_selected_note = [this] {
+        if (last_notes_list_ == annotation_list_) remove_annotation(annotation_list_->currentRow());
+        else if (last_notes_list_ == pinned_list_) remove_pin(pinned_list_->currentRow());
+    };
+    connect(remove_note, &QPushButton::clicked, this, remove_selected_note);
+    for (QListWidget* l : {annotation_list_, pinned_list_}) {
+        connect(l, &QListWidget::itemPressed, this, [this, l] { last_notes_list_ = l; });
+        auto* del = new QShortcut(QKeySequence::Delete, l, nullptr, nullptr, Qt::WidgetShortcut);
+        connect(del, &QShortcut::activated, this, [this, l] {
+            if (l == annotation_list_) remove_annotation(l->currentRow());
+            else remove_pin(l->currentRow());
+        });
+    }
     connect(notes_, &QPlainTextEdit::textChanged, this, [this] {
         if (!updating_) set_notes(current_row(), notes_->toPlainText());
     });
@@ -212,6 +228,22 @@ void BookmarksPanel::add_pin(session::PinnedState p) {
     pinned_.push_back(std::move(p));
     refresh_notes_lists();
     emit changed();
+}
+
+bool BookmarksPanel::remove_annotation(int row) {
+    if (row < 0 || row >= int(annotations_.size())) return false;
+    annotations_.erase(annotations_.begin() + row);
+    refresh_notes_lists();
+    emit changed();
+    return true;
+}
+
+bool BookmarksPanel::remove_pin(int row) {
+    if (row < 0 || row >= int(pinned_.size())) return false;
+    pinned_.erase(pinned_.begin() + row);
+    refresh_notes_lists();
+    emit changed();
+    return true;
 }
 
 int BookmarksPanel::current_row() const { return list_->currentRow(); }

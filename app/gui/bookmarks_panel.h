@@ -42,6 +42,8 @@ public:
     void jump(int row); // emits jump_requested
     void add_annotation(session::Annotation a);
     void add_pin(session::PinnedState p);
+    bool remove_annotation(int row);
+    bool remove_pin(int row);
     int current_row() const;
     void select(int row);
 
@@ -75,6 +77,7 @@ private:
     QPlainTextEdit* notes_;
     QTextBrowser* preview_;
     QPushButton *rename_, *remove_, *undo_, *jump_;
+    QListWidget* last_notes_list_ = nullptr; // the annotation or pin list clicked last (what Remove removes)
     bool updating_ = false;
 };
 

@@ -264,6 +264,22 @@ void SessionActions::model_loaded() {
     } else {
         parts_ = {part_of(window_.token_input(), n)};
     }
+    // A shorter sequence leaves marks past its end; the session cannot be saved with them (the
+    // store refuses positions outside the sequence), so say which before a save fails.
+    QStringList past;
+    for (const session::Bookmark& b : panel_->bookmarks())
+        if (b.token >= n) past << "bookmark '" + QString::fromStdString(b.name) + "'";
+    for (const session::Annotation& a : panel_->annotations())
+        if (a.token >= n) past << QString("the annotation on token %1").arg(a.token);
+    for (const session::PinnedState& p : panel_->pinned())
+        if (p.token >= n) past << "pinned state '" + QString::fromStdString(p.name) + "'";
+    if (!past.isEmpty())
+        window_.show_error(QString("The sequence now has %1 tokens; %2 %3 past its end. Delete %4 or make the sequence "
+                                   "longer before saving the session.")
+                               .arg(n)
+                               .arg(past.join(", "))
+                               .arg(past.size() == 1 ? "points" : "point")
+                               .arg(past.size() == 1 ? "it" : "them"));
     mark_changed();
     update_title();
     if (!tracking_) QTimer::singleShot(0, this, [this] { tracking_ = true; }); // the first model is no change
