@@ -12,6 +12,7 @@
 #include "statescope/session.h"
 #include "views/heatmap_view.h"
 #include "views/scale_control.h"
+#include "views/token_strip.h"
 
 #include <QCursor>
 #include <QDockWidget>
@@ -455,6 +456,7 @@ private slots:
         QCOMPARE(panel.pinned_list()->count(), 1);
         QCOMPARE(panel.annotation_list()->count(), 1);
         QVERIFY(panel.annotation_list()->item(0)->text().contains("a key"));
+        QCOMPARE(w.token_strip()->notes().count(4), size_t(1)); // marked on the strip too
         const QString again = tmp.filePath("again.statescope");
         QVERIFY(w.sessions().save_as(again));
         const session::Session s = session::load(again.toStdString());

@@ -5,6 +5,7 @@
 #include <QFontMetricsF>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QPolygonF>
 #include <QToolTip>
 #include <QWheelEvent>
 #include <cmath>
@@ -43,6 +44,11 @@ void TokenStrip::set_current(int64_t index) {
     current_ = index;
     if (centered_) center_current();
     else follow_current();
+    update();
+}
+
+void TokenStrip::set_notes(std::map<int64_t, QString> notes) {
+    notes_ = std::move(notes);
     update();
 }
 
@@ -111,6 +117,13 @@ void TokenStrip::paintEvent(QPaintEvent*) {
         p.setFont(token_font());
         p.setPen(cur ? Qt::white : past ? QColor(30, 40, 60) : QColor(150, 150, 150));
         p.drawText(box, Qt::AlignCenter, labels_[i]);
+        if (notes_.count(int64_t(i))) {
+            // An annotated token: an amber corner.
+            const QPointF tr = box.topRight();
+            p.setPen(Qt::NoPen);
+            p.setBrush(QColor(230, 150, 20));
+            p.drawPolygon(QPolygonF({tr + QPointF(-7, 0), tr, tr + QPointF(0, 7)}));
+        }
         p.setFont(style::label_font());
         p.setPen(cur ? style::axis_color() : QColor(160, 160, 160));
         // Positions every ten tokens (and at the current one) for orientation; ids in the tooltip.
@@ -131,7 +144,11 @@ bool TokenStrip::event(QEvent* e) {
     if (e->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(e);
         const int64_t i = index_at(he->pos().x());
-        if (i >= 0) QToolTip::showText(he->globalPos(), QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]), this);
+        if (i >= 0) {
+            QString tip = QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]);
+            if (const auto note = notes_.find(i); note != notes_.end()) tip += "\n" + note->second;
+            QToolTip::showText(he->globalPos(), tip, this);
+        }
         else if (!description_.isEmpty()) QToolTip::showText(he->globalPos(), description_, this);
         else QToolTip::hideText();
         return true;

@@ -2,6 +2,7 @@
 // jump to it; the wheel scrolls. The strip follows the current token.
 #pragma once
 #include <QWidget>
+#include <map>
 #include <vector>
 
 namespace statescope::views {
@@ -20,6 +21,9 @@ public:
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
+    // Notes on tokens (a session's annotations): a mark on the token's box, the text in its tooltip.
+    void set_notes(std::map<int64_t, QString> notes);
+    const std::map<int64_t, QString>& notes() const { return notes_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
     QSize sizeHint() const override { return {800, 52}; }
@@ -45,6 +49,7 @@ private:
     std::vector<int32_t> ids_;
     std::vector<double> left_, width_; // box geometry in strip coordinates
     QString description_;
+    std::map<int64_t, QString> notes_;
     double scroll_ = 0;
     int64_t current_ = -1;
     bool centered_ = false; // center_on() holds the current token in the middle

@@ -6,6 +6,7 @@
 #include "statescope/error.h"
 #include "views/heatmap_view.h"
 #include "views/scale_control.h"
+#include "views/token_strip.h"
 
 #include <QApplication>
 #include <QComboBox>
@@ -86,6 +87,7 @@ SessionActions::SessionActions(MainWindow& window) : QObject(&window), window_(w
         connect(s->limit_box(), &QDoubleSpinBox::valueChanged, this, &SessionActions::mark_changed);
     }
     connect(panel_, &BookmarksPanel::changed, this, [this] {
+        show_annotations();
         mark_changed();
         if (undo_action_) undo_action_->setEnabled(panel_->can_undo_remove());
     });
@@ -315,6 +317,7 @@ void SessionActions::apply_pending() {
         if (!apply_scale(*control.first, *control.second, settings)) control.first->set_mode(views::ScaleMode::PerFrame);
     }
     panel_->set_contents(s.bookmarks, s.annotations, s.pinned);
+    show_annotations();
     // A saved layout says whether the panel was open; a session without one (statescope-cli
     // session save) shows its bookmarks.
     if (!layout_restored && (!s.bookmarks.empty() || !s.annotations.empty() || !s.pinned.empty())) dock_->show();
@@ -351,6 +354,15 @@ void SessionActions::apply_pending() {
     if (!note.isEmpty()) window_.show_error(p.file + note);
     window_.statusBar()->showMessage((p.recovery ? "Restored the autosaved session from " : "Opened the session ") + p.file, 5000);
     emit session_opened(p.file);
+}
+
+void SessionActions::show_annotations() {
+    std::map<int64_t, QString> notes;
+    for (const session::Annotation& a : panel_->annotations()) {
+        QString& text = notes[a.token];
+        text += (text.isEmpty() ? "" : "\n") + QString::fromStdString(a.text);
+    }
+    window_.token_strip()->set_notes(std::move(notes));
 }
 
 void SessionActions::fail(const QString& file, const QString& message) {

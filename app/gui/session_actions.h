@@ -104,6 +104,7 @@ private:
     void remember_file_stamp();
     void remove_recovery();
     void annotate_current();
+    void show_annotations(); // on the token strip
     QString model_identity_now() const;
     // Where the session's checkpoint is now: its saved path, or the one the user locates; "" to give up.
     QString resolve_model(const session::Session& s, const QString& file);
