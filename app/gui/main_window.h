@@ -29,6 +29,7 @@ class TrajectoryView;
 
 namespace statescope::app {
 
+class SessionActions;
 class TransportBar;
 
 class MainWindow : public QMainWindow {
@@ -38,6 +39,9 @@ public:
     ~MainWindow() override;
 
     Controller& controller() { return *controller_; }
+    const Controller& controller() const { return *controller_; }
+    // Saved sessions, the Bookmarks dock, autosave (session_actions.h).
+    SessionActions& sessions() { return *sessions_; }
     // Opens a model with the current token input (set_token_input).
     void open_model(const QString& path);
     void set_token_input(TokenInput input) { input_ = std::move(input); }
@@ -45,6 +49,8 @@ public:
 
     // The text of the error banner ("" when none is shown).
     QString error_text() const;
+    // Shows a message in the error banner ("" hides it).
+    void show_error(const QString& text);
     // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
     std::vector<views::Figure*> figures() const;
     // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
@@ -81,7 +87,6 @@ private:
     void build_shortcuts();
     void update_recent_menu();
     void remember_recent(const QString& path);
-    void show_error(const QString& text);
     void export_figure(views::Figure* f, bool image);
     void ask_prompt();
     void ask_token_ids();
@@ -98,6 +103,7 @@ private:
     void on_focus_changed(int layer, int head);
 
     Controller* controller_;
+    SessionActions* sessions_ = nullptr;
     TokenInput input_;
     TransportBar* transport_ = nullptr;
     views::TokenStrip* strip_ = nullptr;
