@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,10 @@ public:
     std::vector<int32_t> stop_ids() const;
 
 private:
+    // The text of `ids` decoded together when it is whole UTF-8 (no replacement character), else "".
+    std::string whole_text(std::span<const int32_t> ids) const;
+    bool partial_character(int32_t id) const; // the token alone decodes to part of a character
+    void label_character_pieces(const std::vector<int32_t>& ids, std::vector<std::string>& labels) const;
     std::unique_ptr<Tokenizer> tokenizer_;
     bool bytes_ = false; // the last input was text read byte by byte
 };
