@@ -1,9 +1,11 @@
 #include "view_content.h"
 
+#include "attention_row_view.h"
 #include "curves_view.h"
 #include "eigen_view.h"
 #include "heatmap_view.h"
 #include "overview_grid.h"
+#include "prediction_view.h"
 
 namespace statescope::views {
 
@@ -53,6 +55,39 @@ void show_curves(CurvesView& v, const SequenceResult& s, int64_t token) {
     }
     v.set_data(s.curves);
     v.set_current(token);
+}
+
+std::vector<QString> to_qstrings(const std::vector<std::string>& labels) {
+    std::vector<QString> out;
+    out.reserve(labels.size());
+    for (const std::string& l : labels) out.push_back(QString::fromStdString(l));
+    return out;
+}
+
+void show_prediction(PredictionView& v, const FrameResult& f, const std::vector<std::string>& labels) {
+    v.set_token_labels(to_qstrings(labels));
+    v.set_prediction(f.prediction);
+    v.set_current(f.token);
+}
+
+void show_prediction_curve(PredictionView& v, const SequenceResult& s, int64_t token) {
+    v.set_curve(s.prediction);
+    v.set_current(token);
+}
+
+void show_attention_row(AttentionRowView& v, const FrameResult& f, const std::vector<std::string>& labels) {
+    v.set_token_labels(to_qstrings(labels));
+    if (f.exact.empty()) {
+        v.set_message("no attention map at this token");
+        return;
+    }
+    // The map's last row is the current token's (the window ends at it).
+    auto last_row = [](const Matrix& m) {
+        if (m.empty()) return std::vector<float>();
+        return std::vector<float>(m.values.end() - m.cols, m.values.end());
+    };
+    v.set_row(f.token, f.window_first, f.recurrent ? f.substeps : 1, last_row(f.exact),
+              f.recurrent ? last_row(f.softmax) : std::vector<float>(), f.recurrent);
 }
 
 FigureMetadata figure_metadata(const QString& model, const FrameResult& f, int window) {

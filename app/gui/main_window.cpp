@@ -3,11 +3,13 @@
 #include "statescope/error.h"
 #include "sample_prompt.h"
 #include "transport_bar.h"
+#include "views/attention_row_view.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
 #include "views/panel.h"
+#include "views/prediction_view.h"
 #include "views/plot_style.h"
 #include "views/scale_control.h"
 #include "views/token_strip.h"
@@ -202,7 +204,14 @@ void MainWindow::build_views() {
     trajectory_ = new TrajectoryView;
     trajectory_panel_ = new Panel("State trajectory (3-D)", trajectory_, {trajectory_});
 
-    for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_})
+    // What the model predicts, and which keys the current query reads (issue 14's teaching views).
+    prediction_ = new PredictionView;
+    prediction_panel_ = new Panel("Prediction", prediction_, {prediction_});
+    attention_row_ = new AttentionRowView;
+    attention_row_panel_ = new Panel("Attention row", attention_row_, {attention_row_});
+
+    for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_,
+                     prediction_panel_, attention_row_panel_})
         connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
 
     auto* right = new QSplitter(Qt::Vertical);
@@ -210,9 +219,13 @@ void MainWindow::build_views() {
     right->addWidget(eigen_panel_);
     right->setStretchFactor(0, 1);
     right->setStretchFactor(1, 1);
+    auto* middle = new QSplitter(Qt::Vertical);
+    middle->addWidget(state_panel_);
+    middle->addWidget(attention_row_panel_);
+    middle->setSizes({380, 260});
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(overview_panel);
-    top->addWidget(state_panel_);
+    top->addWidget(middle);
     top->addWidget(right);
     top->setStretchFactor(0, 0);
     top->setStretchFactor(1, 3);
@@ -220,8 +233,9 @@ void MainWindow::build_views() {
     top->setSizes({230, 560, 780});
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(curves_panel_);
+    bottom->addWidget(prediction_panel_);
     bottom->addWidget(trajectory_panel_);
-    bottom->setSizes({900, 670});
+    bottom->setSizes({620, 560, 390});
     auto* main = new QSplitter(Qt::Vertical);
     main->addWidget(top);
     main->addWidget(bottom);
@@ -233,6 +247,7 @@ void MainWindow::build_views() {
     // come back to on_*.
     connect(strip_, &TokenStrip::token_clicked, controller_, &Controller::set_token);
     connect(curves_, &CurvesView::token_clicked, controller_, &Controller::set_token);
+    connect(prediction_, &PredictionView::token_clicked, controller_, &Controller::set_token);
     connect(overview_, &OverviewGrid::focus_requested, controller_, &Controller::set_focus);
     connect(exact_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
     connect(softmax_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
@@ -342,7 +357,7 @@ void MainWindow::open_model(const QString& path) {
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
 
 std::vector<views::Figure*> MainWindow::figures() const {
-    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_};
+    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_, prediction_, attention_row_};
 }
 
 QStringList MainWindow::export_all(const QString& dir) {
@@ -498,6 +513,7 @@ void MainWindow::on_model_loaded() {
     std::vector<QString> labels;
     for (const std::string& l : m.labels) labels.push_back(QString::fromStdString(l));
     strip_->set_tokens(std::move(labels), m.tokens);
+    strip_->set_generated_from(m.generated_from);
     transport_->set_length(int64_t(m.tokens.size()));
     transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
     timing_label_->setText(QString("load %1 ms · run %2 ms (%3 tokens) on %4")
@@ -514,6 +530,7 @@ void MainWindow::on_token_changed(int64_t token) {
     strip_->set_current(token);
     transport_->set_token(token);
     curves_->set_current(token);
+    prediction_->set_current(token);
     trajectory_->set_current(token);
 }
 
@@ -544,6 +561,13 @@ void MainWindow::on_frame() {
                                    .arg(f.window_first).arg(f.token)
                                    .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
     views::show_overview(*overview_, f);
+    views::show_prediction(*prediction_, f, m.labels);
+    views::show_attention_row(*attention_row_, f, m.labels);
+    attention_row_panel_->set_info(where);
+    const frames::Prediction& pr = f.prediction;
+    prediction_panel_->set_info(pr.target >= 0 ? QString("%1 rank %2 · p %3").arg(pr.task_target ? "target" : "next token")
+                                                     .arg(pr.target_rank).arg(views::style::format_number(pr.target_prob))
+                                               : QString("after token %1").arg(f.token));
     const QString device = controller_->model() ? QString::fromStdString(controller_->model()->backend).section(" (", 0, 0) : QString();
     timing_label_->setText(QString("frame %1 ms%2").arg(f.compute_ms, 0, 'f', 1).arg(device.isEmpty() ? "" : " on " + device));
 }
@@ -551,6 +575,8 @@ void MainWindow::on_frame() {
 void MainWindow::on_sequence() {
     const SequenceResult& s = *controller_->sequence();
     views::show_curves(*curves_, s, controller_->token());
+    views::show_prediction_curve(*prediction_, s, controller_->token());
+    strip_->set_marks(s.prediction.predicted, s.prediction.targets);
     curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(controller_->length()).arg(s.compute_ms, 0, 'f', 0));
     trajectory_->set_data(s.trajectory); // empty for a softmax layer: it has no state to follow
     trajectory_->set_current(controller_->token());

@@ -17,11 +17,13 @@ class QLabel;
 class QMenu;
 
 namespace statescope::views {
+class AttentionRowView;
 class CurvesView;
 class EigenView;
 class HeatmapView;
 class OverviewGrid;
 class Panel;
+class PredictionView;
 class ScaleControl;
 class TokenStrip;
 class TrajectoryView;
@@ -61,6 +63,8 @@ public:
     views::OverviewGrid* overview() const { return overview_; }
     views::TrajectoryView* trajectory_view() const { return trajectory_; }
     views::TokenStrip* token_strip() const { return strip_; }
+    views::PredictionView* prediction_view() const { return prediction_; }
+    views::AttentionRowView* attention_row_view() const { return attention_row_; }
     // The colour-scale controls of the state and of the two attention maps.
     views::ScaleControl* state_scale() const { return state_scale_; }
     views::ScaleControl* exact_scale() const { return exact_scale_; }
@@ -106,6 +110,9 @@ private:
     views::CurvesView* curves_ = nullptr;
     views::OverviewGrid* overview_ = nullptr;
     views::TrajectoryView* trajectory_ = nullptr;
+    views::PredictionView* prediction_ = nullptr;
+    views::AttentionRowView* attention_row_ = nullptr;
+    views::Panel *prediction_panel_ = nullptr, *attention_row_panel_ = nullptr;
     views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
     views::Panel *curves_panel_ = nullptr, *trajectory_panel_ = nullptr;
     views::ScaleControl *state_scale_ = nullptr, *exact_scale_ = nullptr, *softmax_scale_ = nullptr;
