@@ -107,7 +107,12 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     ren->AddActor(s.axes);
     ren->AddActor2D(s.caption);
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, "no trajectory yet");
+    // Nothing to mark before there is a path: an unplaced sphere would fill the empty view.
+    for (vtkActor* a : {s.path_actor.Get(), s.dots_actor.Get(), s.marker_actor.Get()}) a->SetVisibility(false);
+    s.axes->SetVisibility(false);
 }
+
+bool TrajectoryView::marker_visible() const { return scene_->marker_actor->GetVisibility() != 0; }
 
 TrajectoryView::~TrajectoryView() { delete scene_; }
 

@@ -23,7 +23,9 @@ void show_state(HeatmapView& v, const FrameResult& f, const LayerInfo& L) {
     v.set_matrix(f.state);
 }
 
-void show_attention(HeatmapView& exact, HeatmapView& softmax, const FrameResult& f) {
+void show_attention(HeatmapView& exact, HeatmapView& softmax, const FrameResult& f, const std::vector<std::string>& labels) {
+    exact.set_token_labels(to_qstrings(labels));
+    softmax.set_token_labels(to_qstrings(labels));
     // A softmax layer's own map is the exact one, and non-negative: one sequential map suffices.
     exact.set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
     exact.set_colormap(f.recurrent ? Colormap::diverging() : Colormap::sequential());

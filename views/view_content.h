@@ -20,7 +20,8 @@ using frames::SequenceResult;
 void show_state(HeatmapView& v, const FrameResult& f, const LayerInfo& layer);
 // The exact map implied by the recurrence and the softmax map of the same q . k; for a softmax
 // layer its own map in `exact` (`softmax` is then not shown: the caller hides it).
-void show_attention(HeatmapView& exact, HeatmapView& softmax, const FrameResult& f);
+// `labels` (the sequence's token texts) name the tokens on the axes, in read-outs and the CSV.
+void show_attention(HeatmapView& exact, HeatmapView& softmax, const FrameResult& f, const std::vector<std::string>& labels = {});
 // The spectrum of A_t and of the window's product; a softmax layer has none and says so.
 void show_eigen(EigenView& v, const FrameResult& f);
 void show_overview(OverviewGrid& v, const FrameResult& f);

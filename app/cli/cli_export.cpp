@@ -231,7 +231,7 @@ int cmd_export(const Arguments& args) {
         softmax->set_colormap(views::Colormap::sequential());
         softmax->set_title("Softmax of the same q·k");
         for (auto* v : {exact.get(), softmax.get()}) v->set_axis_labels("query token", "key token");
-        views::show_attention(*exact, *softmax, frame);
+        views::show_attention(*exact, *softmax, frame, input.labels);
         widget = a.view == "attention" ? std::move(exact) : std::move(softmax);
         figure = static_cast<views::HeatmapView*>(widget.get());
     } else if (a.view == "eigen") {

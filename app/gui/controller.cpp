@@ -127,6 +127,7 @@ void Controller::set_window(int tokens) {
     tokens = std::max(1, tokens);
     if (tokens == window_) return;
     window_ = tokens;
+    emit window_changed(window_);
     request_frame();
     request_sequence(); // the entropy curve depends on the window
 }

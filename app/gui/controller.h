@@ -70,6 +70,7 @@ signals:
     void load_progress(const QString& phase, int64_t done, int64_t total);
     void token_changed(int64_t token);
     void focus_changed(int layer, int head);
+    void window_changed(int tokens);
     void frame_ready();
     void sequence_ready();
     void compute_failed(const QString& what, const QString& message);

@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include "statescope/error.h"
+#include "command_line.h"
 #include "sample_prompt.h"
 #include "transport_bar.h"
 #include "views/attention_row_view.h"
@@ -22,10 +23,13 @@
 #include <QDoubleSpinBox>
 #include <QDir>
 #include <QDragEnterEvent>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QInputDialog>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QDialogButtonBox>
 #include <QSpinBox>
 #include <QFormLayout>
@@ -107,6 +111,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
     connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
+    connect(controller_, &Controller::window_changed, this, [this](int tokens) { transport_->set_window(tokens); });
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");
         on_load_progress("opening", 0, 0);
@@ -349,9 +354,32 @@ void MainWindow::build_shortcuts() {
     add(Qt::Key_End, [this] { controller_->set_token(controller_->length() - 1); });
 }
 
+namespace {
+// config.json's vocab_size of a model folder (or of the config file itself); -1 when unreadable.
+int64_t vocabulary_size(const QString& path) {
+    const QFileInfo fi(path);
+    QFile f(fi.isDir() ? QDir(path).filePath("config.json") : path);
+    if (!f.open(QIODevice::ReadOnly)) return -1;
+    const QJsonValue v = QJsonDocument::fromJson(f.readAll()).object().value("vocab_size");
+    return v.isDouble() ? int64_t(v.toDouble()) : -1;
+}
+} // namespace
+
 void MainWindow::open_model(const QString& path) {
     show_error({});
-    controller_->open_model(model_path_of(path), input_);
+    const QString target = model_path_of(path);
+    // Token ids mean something only in their model's vocabulary: another model with another
+    // vocabulary opens on its own task sample (or the sample prompt) instead. Text is tokenized
+    // anew for every model, so it carries over.
+    const ModelSummary* open = controller_->model();
+    if (open && !input_.text && vocabulary_size(target) != open->info.vocab_size) {
+        try {
+            input_ = initial_input(CommandLine{}, target);
+        } catch (const Error&) {
+            input_ = frames::tokens_from_text(sample_prompt());
+        }
+    }
+    controller_->open_model(target, input_);
 }
 
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
@@ -397,10 +425,19 @@ void MainWindow::remember_recent(const QString& path) {
     update_recent_menu();
 }
 
+QString MainWindow::export_file_name(const views::Figure& f) const {
+    const views::FigureMetadata m = export_metadata();
+    QString name = f.figure_name();
+    if (m.layer >= 0) name += QString("_L%1").arg(m.layer);
+    if (m.head >= 0) name += QString("_H%1").arg(m.head);
+    if (m.token >= 0) name += QString("_T%1").arg(m.token);
+    return name;
+}
+
 void MainWindow::export_figure(views::Figure* f, bool image) {
     const QString filter = image ? "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)" : "CSV table (*.csv);;NumPy array (*.npy)";
     const QString path = QFileDialog::getSaveFileName(this, image ? "Export picture" : "Export data",
-                                                      f->figure_name() + (image ? ".png" : ".csv"), filter);
+                                                      export_file_name(*f) + (image ? ".png" : ".csv"), filter);
     if (path.isEmpty()) return;
     QString error;
     const views::FigureMetadata meta = export_metadata();
@@ -427,11 +464,27 @@ void MainWindow::ask_token_ids() {
     bool ok = false;
     const QString text = QInputDialog::getText(this, "Token ids", "Token ids (comma or space separated):", QLineEdit::Normal, {}, &ok);
     if (!ok || text.isEmpty()) return;
+    set_token_ids(text);
+}
+
+bool MainWindow::set_token_ids(const QString& text) {
     try {
-        input_ = frames::tokens_from_ids(text.toStdString());
+        frames::TokenInput input;
+        input.description = "token ids";
+        input.ids = frames::parse_token_ids(text.toStdString(), "Token ids", false, &input.labels);
+        if (const ModelSummary* m = controller_->model())
+            for (size_t i = 0; i < input.ids.size(); ++i)
+                if (input.ids[i] >= m->info.vocab_size)
+                    throw Error("Token id " + input.labels[i] + " (item " + std::to_string(i + 1) + ") is outside the vocabulary of " +
+                                QFileInfo(QString::fromStdString(m->path)).fileName().toStdString() + " (ids 0.." +
+                                std::to_string(m->info.vocab_size - 1) + ")");
+        input_ = std::move(input);
+        show_error({});
         controller_->set_tokens(input_);
+        return true;
     } catch (const std::exception& e) {
         show_error(QString::fromStdString(e.what()));
+        return false;
     }
 }
 
@@ -453,6 +506,17 @@ void MainWindow::closeEvent(QCloseEvent* e) {
 
 void MainWindow::ask_continue() {
     // Generation continues from the current token: greedy by default, or sampled with a seed.
+    // From a middle token it replaces the tokens after it: never without asking.
+    const int64_t token = controller_->token(), after = controller_->length() - 1 - token;
+    if (controller_->has_model() && after > 0) {
+        const auto answer = QMessageBox::question(
+            this, "Continue from token " + QString::number(token),
+            QString("Continuing from token %1 drops the %2 token%3 after it (%4 to %5); the model's own tokens replace them.\n\n"
+                    "Drop them and continue?")
+                .arg(token).arg(after).arg(after == 1 ? "" : "s").arg(token + 1).arg(controller_->length() - 1),
+            QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+        if (answer != QMessageBox::Yes) return;
+    }
     QDialog dialog(this);
     dialog.setWindowTitle("Continue from token " + QString::number(controller_->token()));
     auto* form = new QFormLayout(&dialog);
@@ -554,7 +618,7 @@ void MainWindow::on_frame() {
         state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
     views::show_eigen(*eigen_, f);
     eigen_panel_->set_info(where);
-    views::show_attention(*exact_, *softmax_, f);
+    views::show_attention(*exact_, *softmax_, f, m.labels);
     softmax_->setVisible(f.recurrent);
     softmax_scale_->setVisible(f.recurrent);
     attention_panel_->set_info(QString("tokens %1–%2 · row entropy: exact %3, softmax %4 nats")

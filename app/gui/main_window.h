@@ -47,6 +47,13 @@ public:
 
     // The text of the error banner ("" when none is shown).
     QString error_text() const;
+    void report_error(const QString& text) { show_error(text); }
+    // Runs the open model on these token ids (what Sequence > Set Token IDs does); an id that is
+    // not a number or not in the model's vocabulary is named in the error banner. False then.
+    bool set_token_ids(const QString& text);
+    // The file name an export of `f` proposes: figure, layer, head and token ("state_L1_H2_T40"),
+    // so that exports of different positions do not overwrite each other.
+    QString export_file_name(const views::Figure& f) const;
     // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
     std::vector<views::Figure*> figures() const;
     // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
