@@ -28,6 +28,11 @@ public:
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override { return {120, 100}; }
 
+    // The label left of every row of cells when the view renders into `area`: "L1" before a
+    // layer's first row; where a layer's heads wrap into several rows each row also names its
+    // first head ("L1 H0", "H4"), so no row is left unlabelled.
+    QStringList row_labels(const QRectF& area) const;
+
 signals:
     void focus_requested(int layer, int head);
 
@@ -35,11 +40,6 @@ protected:
     void paintEvent(QPaintEvent*) override;
     void mousePressEvent(QMouseEvent* e) override;
     void mouseMoveEvent(QMouseEvent* e) override;
-
-    // The label left of every row of cells when the view renders into `area`: "L1" before a
-    // layer's first row; where a layer's heads wrap into several rows each row also names its
-    // first head ("L1 H0", "H4"), so no row is left unlabelled.
-    QStringList row_labels(const QRectF& area) const;
 
 private:
     // Heads wrap onto several rows per layer when that gives bigger cells (Mamba-1 has one

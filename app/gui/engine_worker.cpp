@@ -34,7 +34,7 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     const std::string fell_back = model_.fallback_reason();
     s->backend = fell_back.empty() ? model_.description() : "CPU (the GPU failed and the CPU took over: " + fell_back + ")";
     s->tokens = timeline_->tokens();
-    for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
+    s->labels = codec_->labels(s->tokens);
     s->tokens_from = tokens_from;
     // A task sample's targets cover its own tokens; tokens generated after them have none.
     s->targets = targets_;

@@ -369,10 +369,18 @@ void MainWindow::open_model(const QString& path) {
     show_error({});
     const QString target = model_path_of(path);
     // Token ids mean something only in their model's vocabulary: another model with another
-    // vocabulary opens on its own task sample (or the sample prompt) instead. Text is tokenized
-    // anew for every model, so it carries over.
+    // vocabulary opens on its own task sample (or the sample prompt) instead. Text the user
+    // typed is tokenized anew for every model, so it carries over.
+    // The sample prompt is no one's text: a model with another vocabulary opens on its own
+    // default (a task model cannot read English).
     const ModelSummary* open = controller_->model();
-    if (open && !input_.text && vocabulary_size(target) != open->info.vocab_size) {
+    bool own_text = false;
+    try {
+        own_text = input_.text && *input_.text != sample_prompt();
+    } catch (const Error&) {
+        own_text = bool(input_.text);
+    }
+    if (open && !own_text && vocabulary_size(target) != open->info.vocab_size) {
         try {
             input_ = initial_input(CommandLine{}, target);
         } catch (const Error&) {

@@ -146,9 +146,7 @@ TokenInput TokenCodec::encode(const TokenInput& input) {
     t.description = tokenizer_->describe();
     if (input.text) t.ids = tokenizer_->encode(*input.text, /*add_special_tokens=*/true);
     else t.description = (input.targets.empty() ? std::string("token ids") : input.description) + ", labelled by " + t.description;
-    t.labels.clear();
-    for (int32_t id : t.ids) t.labels.push_back(label(id));
-    label_character_pieces(t.ids, t.labels);
+    t.labels = labels(t.ids);
     return t;
 }
 
@@ -185,6 +183,15 @@ void TokenCodec::label_character_pieces(const std::vector<int32_t>& ids, std::ve
             break;
         }
     }
+}
+
+std::vector<std::string> TokenCodec::labels(const std::vector<int32_t>& ids) const {
+    std::vector<std::string> out;
+    out.reserve(ids.size());
+    for (int32_t id : ids) out.push_back(label(id));
+    if (tokenizer_) label_character_pieces(ids, out);
+    else if (bytes_) label_utf8_bytes(ids, out);
+    return out;
 }
 
 std::vector<int32_t> TokenCodec::stop_ids() const {

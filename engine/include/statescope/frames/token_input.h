@@ -60,6 +60,9 @@ public:
     // What the strip shows for token `id`: its text (tokenizer), its byte (text read byte by
     // byte), else the id itself.
     std::string label(int32_t id) const;
+    // What the strip shows for a whole sequence: label() of each id, except that the pieces of one
+    // multi-byte character (UTF-8 bytes, byte-fallback tokens) show that character ("é 1/2").
+    std::vector<std::string> labels(const std::vector<int32_t>& ids) const;
     // Ids that end a generation (the tokenizer's EOS), none without a tokenizer.
     std::vector<int32_t> stop_ids() const;
 
