@@ -19,6 +19,8 @@
 #include "views/colormap.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
+#include "views/glossary.h"
+#include "views/panel.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
 #include "views/plot_style.h"
@@ -33,6 +35,9 @@
 #include <QProcess>
 #include <QAbstractButton>
 #include <QAction>
+#include <QDialog>
+#include <QTextBrowser>
+#include <QToolButton>
 #include <QMessageBox>
 #include <QSpinBox>
 #include <QDoubleSpinBox>
@@ -1223,6 +1228,34 @@ private slots:
         QVERIFY(svg.open(QIODevice::ReadOnly));
         const QString text = QString::fromUtf8(svg.readAll());
         QVERIFY2(text.contains("sum to 1") && !text.contains(QChar(0x2026)), "the caption was cut");
+    }
+
+    // Every view's title leads to the glossary: plain words and a formula for each term.
+    void the_glossary_is_one_click_from_every_view() {
+        for (const char* key : {"state", "exact-map", "softmax-map", "effective-rank", "spectral-radius", "half-life", "window-product"}) {
+            bool found = false;
+            for (const views::GlossaryEntry& e : views::glossary())
+                found = found || (e.key == key && !e.plain.isEmpty() && !e.formula.isEmpty());
+            QVERIFY2(found, key);
+        }
+        app::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        const QList<views::Panel*> panels = w.findChildren<views::Panel*>();
+        QCOMPARE(panels.size(), 8);
+        for (views::Panel* p : panels) QVERIFY2(p->glossary_button(), qPrintable(p->objectName()));
+        panels.first()->glossary_button()->click();
+        QDialog* dialog = nullptr;
+        QTRY_VERIFY((dialog = w.findChild<QDialog*>("glossary")) && dialog->isVisible());
+        QTextBrowser* text = dialog->findChild<QTextBrowser*>();
+        QVERIFY(text && text->toPlainText().contains("Spectral radius") && text->toPlainText().contains("ρ(A) = max"));
+        dialog->close();
+        // The attention map says what the short convolution does to where peaks sit.
+        const QString mqar = app::default_model_path();
+        QVERIFY(show_and_open(w, app::initial_input(app::parse_command_line({}), mqar), mqar));
+        QVERIFY2(w.exact_attention_view()->scale_caption().contains("short conv of width 4 first: a peak can sit up to 3 tokens after its token"),
+                 qPrintable(w.exact_attention_view()->scale_caption()));
+        QVERIFY(w.attention_row_view()->note().contains("q, k: silu, L2-normalised"));
     }
 
     void screenshot_from_the_command_line() {

@@ -126,6 +126,10 @@ private slots:
         }
         QCOMPARE(scored, 8); // the 8 query keys
         QVERIFY2(correct >= 7, qPrintable(QString("%1 of 8 queries recalled").arg(correct)));
+        // The plots say what layer 0 does before the recurrence: why its peaks sit after the key.
+        QCOMPARE(frames::describe_inputs(model->info().layers[0]),
+                 std::string("before the recurrence: q, k, v through a short convolution of width 4 (a key at token t mixes "
+                             "tokens t-3..t, so a peak can sit up to 3 tokens after the token it stands for); q, k: silu, L2-normalised"));
         // Without a task the target is the token that follows.
         QCOMPARE(frames::prediction_targets({5, 6, 7}, {}), (std::vector<int32_t>{6, 7, -1}));
     }

@@ -30,6 +30,18 @@ void AttentionRowView::set_token_labels(std::vector<QString> labels) {
     update();
 }
 
+void AttentionRowView::set_note(const QString& note) {
+    note_ = note;
+    update();
+}
+
+int AttentionRowView::note_lines(const QRectF& area) const {
+    if (note_.isEmpty()) return 0;
+    const QFontMetricsF fm(style::label_font());
+    const QRectF r = fm.boundingRect(QRectF(0, 0, area.width() - 12, 1000), Qt::TextWordWrap, note_);
+    return std::max(1, int(std::ceil(r.height() / fm.lineSpacing() - 0.01)));
+}
+
 void AttentionRowView::set_message(const QString& text) {
     exact_.clear();
     softmax_.clear();
@@ -52,7 +64,7 @@ QString AttentionRowView::key_label(int column) const {
 
 std::vector<QRectF> AttentionRowView::plots(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
-    const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
+    const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8 + note_lines(area) * fm.lineSpacing();
     const double left = area.left() + fm.horizontalAdvance("-0.000") + 10, right = area.right() - 8;
     // Under the plots: the token labels, turned upright, and a caption.
     const double labels_h = label_length() + 2 * fm.height() + 6;
@@ -77,6 +89,13 @@ void AttentionRowView::render_figure(QPainter& p, const QRectF& area, bool for_e
                                             query_ < int64_t(labels_.size()) ? labels_[size_t(query_)] : QString::number(query_))
                                       : QString("Attention row of the current query");
     style::draw_title(p, area, title);
+    if (!note_.isEmpty()) {
+        const QFontMetricsF fm(style::label_font());
+        p.setFont(style::label_font());
+        p.setPen(QColor(120, 75, 20));
+        const double y = area.top() + QFontMetricsF(style::title_font()).height() + 6;
+        p.drawText(QRectF(area.left() + 6, y, area.width() - 12, note_lines(area) * fm.lineSpacing() + 2), Qt::TextWordWrap, note_);
+    }
     if (exact_.empty()) {
         p.setPen(QColor(120, 120, 120));
         p.setFont(style::label_font());

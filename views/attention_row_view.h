@@ -20,6 +20,10 @@ public:
     void set_row(int64_t query, int64_t first_key, int substeps, std::vector<float> exact, std::vector<float> softmax,
                  bool recurrent);
     void set_token_labels(std::vector<QString> labels);
+    // A sentence under the title: what the layer does before the recurrence (why a peak can sit
+    // beside the token it stands for). Empty: none.
+    void set_note(const QString& note);
+    const QString& note() const { return note_; }
     void set_message(const QString& text);
     const std::vector<float>& exact_row() const { return exact_; }
     const std::vector<float>& softmax_row() const { return softmax_; }
@@ -55,6 +59,8 @@ private:
     int substeps_ = 1;
     bool recurrent_ = true;
     QString message_ = "no attention row yet";
+    QString note_;
+    int note_lines(const QRectF& area) const;
     double hover_x_ = -1;
 };
 

@@ -30,7 +30,12 @@ void show_attention(HeatmapView& exact, HeatmapView& softmax, const FrameResult&
     exact.set_title(f.recurrent ? "Exact (implied by the recurrence)" : "Softmax attention (the layer's own)");
     exact.set_colormap(f.recurrent ? Colormap::diverging() : Colormap::sequential());
     // What the numbers are, under each map with its colour scale.
-    exact.set_value_note(f.recurrent ? "raw weights, signed, rows need not sum to 1" : "softmax over all positions, window part");
+    QString note = f.recurrent ? "raw weights, signed, rows need not sum to 1" : "softmax over all positions, window part";
+    // A short convolution before the recurrence shifts where a stored key shows up: say so.
+    if (f.recurrent && f.conv_width > 1)
+        note += QString(" · short conv of width %1 first: a peak can sit up to %2 token%3 after its token")
+                    .arg(f.conv_width).arg(f.conv_width - 1).arg(f.conv_width == 2 ? "" : "s");
+    exact.set_value_note(note);
     softmax.set_value_note("softmax over the window, rows sum to 1");
     exact.set_matrix(f.exact, int(f.window_first), int(f.window_first));
     exact.set_column_groups(f.substeps);
@@ -88,6 +93,7 @@ void show_attention_row(AttentionRowView& v, const FrameResult& f, const std::ve
         if (m.empty()) return std::vector<float>();
         return std::vector<float>(m.values.end() - m.cols, m.values.end());
     };
+    v.set_note(QString::fromStdString(f.inputs));
     v.set_row(f.token, f.window_first, f.recurrent ? f.substeps : 1, last_row(f.exact),
               f.recurrent ? last_row(f.softmax) : std::vector<float>(), f.recurrent);
 }

@@ -215,6 +215,15 @@ void MainWindow::build_views() {
     attention_row_ = new AttentionRowView;
     attention_row_panel_ = new Panel("Attention row", attention_row_, {attention_row_});
 
+    // Every view's title has a "?" to the glossary entries its plots use.
+    overview_panel->set_glossary({"state"});
+    state_panel_->set_glossary({"state", "effective-rank"});
+    attention_panel_->set_glossary({"exact-map", "softmax-map", "entropy"});
+    attention_row_panel_->set_glossary({"attention-row", "exact-map", "softmax-map"});
+    eigen_panel_->set_glossary({"spectral-radius", "half-life", "window-product"});
+    curves_panel_->set_glossary({"effective-rank", "entropy", "state"});
+    prediction_panel_->set_glossary({"prediction"});
+    trajectory_panel_->set_glossary({"state"});
     for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_,
                      prediction_panel_, attention_row_panel_})
         connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
@@ -227,7 +236,7 @@ void MainWindow::build_views() {
     auto* middle = new QSplitter(Qt::Vertical);
     middle->addWidget(state_panel_);
     middle->addWidget(attention_row_panel_);
-    middle->setSizes({380, 260});
+    middle->setSizes({350, 290});
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(overview_panel);
     top->addWidget(middle);

@@ -64,6 +64,18 @@ void check_layer(const ModelInfo& info, int layer) {
 
 } // namespace
 
+std::string describe_inputs(const LayerInfo& L) {
+    std::string s;
+    if (L.conv_width > 1) {
+        const int w = L.conv_width - 1;
+        s = L.conv_inputs + " through a short convolution of width " + std::to_string(L.conv_width) + " (a key at token t mixes tokens t-" +
+            std::to_string(w) + "..t, so a peak can sit up to " + std::to_string(w) + " token" + (w == 1 ? "" : "s") +
+            " after the token it stands for)";
+    }
+    if (!L.qk_inputs.empty()) s += (s.empty() ? "" : "; ") + std::string("q, k: ") + L.qk_inputs;
+    return s.empty() ? s : "before the recurrence: " + s;
+}
+
 Prediction predict(std::span<const float> logits, int32_t target, int k) {
     Prediction p;
     const int64_t n = int64_t(logits.size());
@@ -199,6 +211,8 @@ FrameResult FrameComputer::compute(Timeline& timeline, const FrameRequest& r) {
     f.token = std::clamp<int64_t>(r.token, 0, timeline.length() - 1);
     f.window_first = std::max<int64_t>(0, f.token - std::max(1, r.window) + 1);
     f.recurrent = L.mixer == MixerKind::Recurrent;
+    f.conv_width = L.conv_width;
+    f.inputs = describe_inputs(L);
     SequenceState after;
     Tensor logits; // after the token: what the model predicts next
     if (f.recurrent) {

@@ -77,6 +77,8 @@ struct FrameResult {
     double state_norm = 0, effective_rank = 0;
     int64_t window_first = 0;      // token index of the attention maps' first row and column
     int substeps = 1;
+    int conv_width = 0;            // the layer's short convolution before the recurrence (0: none)
+    std::string inputs;            // describe_inputs(): what the layer does before the recurrence
     Matrix exact, softmax;         // attention maps over the window
     double exact_entropy = 0, softmax_entropy = 0; // of the current token's row, in nats
     EigenData eigen;

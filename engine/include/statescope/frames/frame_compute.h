@@ -43,6 +43,12 @@ private:
     std::function<std::string(int32_t)> label_;
 };
 
+// What a recurrent layer does to its inputs before the recurrence, in a sentence for the plots:
+// "before the recurrence: q, k, v through a short convolution of width 4 (a key at token t mixes
+// tokens t-3..t, so a peak can sit up to 3 tokens after the token it stands for); q, k: silu,
+// L2-normalised". Empty when the layer does nothing the views should explain.
+std::string describe_inputs(const LayerInfo& layer);
+
 // The softmax of `logits` (computed in double, shifted by the maximum), its `k` most probable ids
 // in order, its entropy, and the logit, probability and rank of `target` (rank 1 is the most
 // probable; equal logits share the better rank). Labels are left empty.
