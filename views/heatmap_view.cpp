@@ -58,8 +58,10 @@ void HeatmapView::update_limit() {
 }
 
 int HeatmapView::caption_lines(const QRectF& area) const {
-    // Two lines when the caption does not fit one: it is never cut short, in exports least of all.
-    return QFontMetricsF(style::label_font()).horizontalAdvance(scale_caption()) > area.width() - 12 ? 2 : 1;
+    // As many lines as the caption needs at this width: it is never cut short, in exports least of all.
+    const QFontMetricsF fm(style::label_font());
+    const QRectF r = fm.boundingRect(QRectF(0, 0, std::max(40.0, area.width() - 12), 1e4), Qt::TextWordWrap, scale_caption());
+    return std::clamp(int(std::ceil(r.height() / fm.height() - 0.01)), 1, 4);
 }
 
 QString HeatmapView::row_tick(int64_t index) const {
