@@ -1015,6 +1015,19 @@ private slots:
         QVERIFY(show_and_open(w, frames::tokens_from_text("caf\xC3\xA9 au lait"), model_dir("gla"))); // no tokenizer: bytes
         QCOMPARE(QString::fromStdString(w.controller().model()->labels[3]), QString::fromUtf8("\xC3\xA9 1/2"));
         QCOMPARE(QString::fromStdString(w.controller().model()->labels[4]), QString::fromUtf8("\xC3\xA9 2/2"));
+        // Without a task the expected token is the one that follows: every token but the last is marked.
+        const int64_t n = w.controller().length();
+        for (int64_t i = 0; i + 1 < n; ++i) QVERIFY(w.token_strip()->mark(i) != 0);
+        QCOMPARE(w.token_strip()->mark(n - 1), 0);
+        QVERIFY(!w.prediction_view()->curve().task_targets);
+        // A click on the prediction curve jumps there.
+        views::PredictionView* pv = w.prediction_view();
+        const QRectF r = pv->curve_rect(QRectF(pv->rect()));
+        QTest::mouseClick(pv, Qt::LeftButton, {}, QPoint(int(r.left() + r.width() * 4.0 / double(n - 1)), int(r.center().y())));
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().token(), int64_t(4));
+        QCOMPARE(pv->prediction().token_index, int64_t(4));
+        QCOMPARE(pv->prediction().target, w.controller().model()->tokens[5]);
     }
 
     // Issue 14, section 4: what a new user ran into, each fixed.
