@@ -90,6 +90,7 @@ void EngineWorker::load(const LoadRequest& r) {
             generated_from_ = -1;
             session_ = r.session;
             frames_.reset();
+        curve_.reset();
             auto s = summary(r.session, tokens_from_);
             s->run_ms = double(clock.nsecsElapsed()) / 1e6;
             s->tokens_run = ran;
@@ -118,6 +119,7 @@ void EngineWorker::load(const LoadRequest& r) {
         generated_from_ = -1;
         session_ = r.session;
         frames_.reset();
+        curve_.reset();
         auto s = summary(r.session, tokens_from_);
         s->load_ms = load_ms;
         s->run_ms = run_ms;
@@ -154,6 +156,7 @@ void EngineWorker::continue_sequence(const ContinueRequest& r) {
         // Tokens generated before and kept stay marked as generated.
         generated_from_ = generated_from_ >= 0 && generated_from_ < keep ? generated_from_ : keep;
         frames_.reset();
+        curve_.reset();
         session_ = r.session;
         stop_generation = false;
         generation_ = std::move(g);
@@ -180,6 +183,7 @@ void EngineWorker::generate_step(uint64_t session) {
         last_only.all_logits = false;
         g.logits = model_.model()->forward(std::span<const int32_t>(&id, 1), g.state, last_only).logits.data;
         timeline_->append(std::span<const int32_t>(&id, 1));
+        curve_.reset(); // one token more: the curve is computed again
         --g.remaining;
         ++g.done;
         const bool stop = stop_generation.exchange(false) ||
@@ -218,10 +222,13 @@ void EngineWorker::sequence(const SequenceRequest& r) {
         SequenceRequest with_targets = r;
         with_targets.targets = prediction_targets();
         with_targets.task_targets = !targets_.empty();
+        with_targets.predictions = !curve_;
         auto s = std::make_shared<SequenceResult>(compute_sequence(*timeline_, with_targets, [&] {
             if (r.generation < latest_sequence.load() || stale(r.session)) throw Superseded{};
             if (latest_frame.load() > frame_seen_) throw YieldToFrame{};
         }));
+        if (curve_) s->prediction = *curve_;
+        else curve_ = std::make_shared<const frames::PredictionCurve>(s->prediction);
         callbacks_.sequence(s);
     } catch (const YieldToFrame&) {
         // The position moved while the curves were computing: show the frame first (the user is

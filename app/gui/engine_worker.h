@@ -92,6 +92,9 @@ private:
 
     // Per token the next token its prediction is judged against (frames::prediction_targets).
     std::vector<int32_t> prediction_targets() const;
+    // The prediction curve of the current sequence, kept across layer and head changes (it costs a
+    // forward pass over the whole sequence); reset whenever the tokens change.
+    std::shared_ptr<const frames::PredictionCurve> curve_;
     frames::FrameComputer frames_;
     uint64_t frame_seen_ = 0; // the newest frame request this thread has taken up
 

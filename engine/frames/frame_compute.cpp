@@ -358,7 +358,7 @@ SequenceResult compute_sequence(Timeline& timeline, const SequenceRequest& r, co
             }
         }
     }
-    s.prediction = predict_sequence(timeline, r.targets, r.task_targets, checkpoint);
+    if (r.predictions) s.prediction = predict_sequence(timeline, r.targets, r.task_targets, checkpoint);
     s.compute_ms = elapsed_ms(start);
     return s;
 }

@@ -93,6 +93,7 @@ struct SequenceRequest {
     int window = 32;    // for the attention-entropy curve
     std::vector<int32_t> targets; // per token the expected next token (prediction_targets)
     bool task_targets = false;
+    bool predictions = true;      // compute the prediction curve (it depends on neither layer nor head)
 };
 
 struct SequenceResult {
