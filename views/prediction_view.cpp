@@ -104,16 +104,19 @@ void PredictionView::draw_bars(QPainter& p, const QRectF& r) const {
     if (p_.target >= 0) {
         const bool hit = p_.target_rank == 1;
         const QString who = p_.task_target ? "task target" : "next token";
-        const QString line = QString("%1 \u201c%2\u201d: rank %3 of %4 \u00b7 p %5 \u00b7 logit %6")
+        // Two lines, so that neither is cut in a narrow panel.
+        const QString line = QString("%1 \u201c%2\u201d: rank %3 of %4")
                                  .arg(who, QString::fromStdString(p_.target_label.empty() ? std::to_string(p_.target) : p_.target_label))
-                                 .arg(p_.target_rank).arg(p_.vocab)
-                                 .arg(style::format_number(p_.target_prob)).arg(style::format_number(p_.target_logit));
+                                 .arg(p_.target_rank).arg(p_.vocab);
+        const QString numbers = QString("p %1 \u00b7 logit %2").arg(style::format_number(p_.target_prob)).arg(style::format_number(p_.target_logit));
         p.setPen(hit ? match_color().darker(130) : miss_color());
         p.drawText(QPointF(r.left(), y + fm.ascent()), fm.elidedText(line, Qt::ElideRight, r.width()));
+        p.drawText(QPointF(r.left(), y + fm.height() + fm.ascent()), fm.elidedText(numbers, Qt::ElideRight, r.width()));
     } else {
         p.setPen(QColor(110, 110, 110));
         p.drawText(QPointF(r.left(), y + fm.ascent()), p_.task_target ? "the task expects nothing here" : "the last token: nothing follows");
     }
+    y += fm.height();
     y += fm.height() + 4;
     const int n = int(p_.top_ids.size());
     const double row = std::clamp((r.bottom() - y) / std::max(1, n), 8.0, fm.height() + 6);
@@ -155,8 +158,7 @@ void PredictionView::draw_curve(QPainter& p, const QRectF& r, bool for_export) c
     const QFontMetricsF fm(style::label_font());
     p.setFont(style::label_font());
     p.setPen(style::axis_color());
-    const QString what = c_.task_targets ? "p(task target) after each token; green: predicted, red: missed"
-                                         : "p(next token) after each token; green: predicted, red: missed";
+    const QString what = c_.task_targets ? "p(task target) after each token" : "p(next token) after each token";
     p.drawText(QPointF(r.left(), r.top() - 4 - fm.descent()), fm.elidedText(what, Qt::ElideRight, r.width()));
     auto x_of = [&](int64_t t) { return n > 1 ? r.left() + double(t) / double(n - 1) * r.width() : r.center().x(); };
     auto y_of = [&](double v) { return r.bottom() - v * r.height(); };
@@ -172,7 +174,8 @@ void PredictionView::draw_curve(QPainter& p, const QRectF& r, bool for_export) c
         const QString s = QString::number(qint64(t));
         p.drawText(QPointF(x_of(int64_t(t)) - fm.horizontalAdvance(s) / 2, r.bottom() + fm.ascent() + 3), s);
     }
-    p.drawText(QPointF(r.center().x() - fm.horizontalAdvance("token") / 2, r.bottom() + fm.height() + fm.ascent() + 3), "token");
+    const QString x_label = "token (green: predicted, red: missed)";
+    p.drawText(QPointF(r.center().x() - fm.horizontalAdvance(x_label) / 2, r.bottom() + fm.height() + fm.ascent() + 3), x_label);
     p.setPen(QPen(style::axis_color(), 0.8));
     p.setBrush(Qt::NoBrush);
     p.drawRect(r);

@@ -187,9 +187,10 @@ void TrajectoryView::rebuild() {
     for (double e : d_.explained) total += e;
     QString caption = "no trajectory yet";
     if (n) {
-        caption = QString("PCA of S over %1 tokens:").arg(n);
+        // Two lines: one would be cut at the view's right edge.
+        caption = QString("PCA of S over %1 tokens\n").arg(n);
         for (size_t k = 0; k < d_.explained.size(); ++k)
-            caption += QString(" PC%1 %2%").arg(k + 1).arg(d_.explained[k] * 100, 0, 'f', 1) + (k + 1 < d_.explained.size() ? "," : "");
+            caption += QString(k ? " PC%1 %2%" : "PC%1 %2%").arg(k + 1).arg(d_.explained[k] * 100, 0, 'f', 1) + (k + 1 < d_.explained.size() ? "," : "");
         caption += QString(" (%1% in all)").arg(total * 100, 0, 'f', 1);
     }
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, caption.toUtf8().constData());
