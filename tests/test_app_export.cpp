@@ -318,6 +318,16 @@ private slots:
                 QVERIFY2(p.exit_code == 0, qPrintable(p.err));
             }
             QVERIFY(read_all(dir.path() + "/prediction.svg").contains("task target"));
+            // prediction-curve: one row per token (token, predicted, its p, expected, its p).
+            const QString curve = dir.path() + "/curve.csv";
+            const Run c = cli(common + QStringList{"--view", "prediction-curve", "--out", curve});
+            QVERIFY2(c.exit_code == 0, qPrintable(c.err));
+            int curve_rows = 0;
+            const std::vector<float> cv = csv_numbers(curve, &curve_rows, &comment);
+            QCOMPARE(curve_rows, int(input.ids.size()));
+            for (int t = 0; t < curve_rows; ++t) QCOMPARE(cv[size_t(t) * 5], float(t));
+            QCOMPARE(int(cv[size_t(token) * 5 + 3]), input.targets[size_t(token)]);
+            QVERIFY(std::abs(cv[size_t(token) * 5 + 4] - v[3]) < 1e-5); // the target's p, as in the top-k rows
         }
         {
             const QString out = dir.path() + "/attention-row.csv";

@@ -997,6 +997,14 @@ private slots:
         }
         QCOMPARE(analysis::read_npy((dir.path() + "/attention-row.npy").toStdString()).shape, (std::vector<int64_t>{19, 5}));
         QCOMPARE(analysis::read_npy((dir.path() + "/prediction.npy").toStdString()).shape, (std::vector<int64_t>{10, 5}));
+        // The curve's numbers, one row per token, with the token index first.
+        QVERIFY2(views::export_figure_data(*w.prediction_curve_figure(), dir.path() + "/curve.csv", &err), qPrintable(err));
+        QVERIFY2(views::export_figure_data(*w.prediction_curve_figure(), dir.path() + "/curve.npy", &err), qPrintable(err));
+        const analysis::Array per_token = analysis::read_npy((dir.path() + "/curve.npy").toStdString());
+        QCOMPARE(per_token.shape, (std::vector<int64_t>{int64_t(input.ids.size()), 5}));
+        QCOMPARE(per_token.values[18 * 5], 18.0f);
+        QCOMPARE(per_token.values[18 * 5 + 3], float(input.targets[18]));
+        QVERIFY(std::abs(per_token.values[18 * 5 + 4] - p.target_prob) < 1e-5);
         // Token text on the maps: the CSV names query and key tokens, the SVG shows their text.
         QVERIFY2(views::export_figure_data(*w.exact_attention_view(), dir.path() + "/exact.csv", &err), qPrintable(err));
         QFile csv(dir.path() + "/exact.csv");
@@ -1285,7 +1293,7 @@ private slots:
         // --export wrote every view in every format; the state's numbers are layer 1's state after
         // token 6.
         for (const char* name : {"state", "attention-exact", "attention-softmax", "eigenvalues", "curves", "overview", "trajectory",
-                                 "prediction", "attention-row"})
+                                 "prediction", "prediction-curve", "attention-row"})
             for (const char* ext : {".png", ".svg", ".pdf", ".csv", ".npy"})
                 QVERIFY2(QFileInfo(exports + "/" + name + ext).size() > 0, (QByteArray(name) + ext).constData());
         QVERIFY(QSvgRenderer(exports + "/eigenvalues.svg").isValid());

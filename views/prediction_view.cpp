@@ -251,4 +251,19 @@ analysis::Array PredictionView::figure_data(QString* header) const {
     return a;
 }
 
+analysis::Array PredictionCurveFigure::figure_data(QString* header) const {
+    if (header) *header = "token,predicted,predicted_probability,expected,expected_probability";
+    const PredictionCurve& c = view_.curve();
+    analysis::Array a;
+    const size_t n = c.target_prob.size();
+    for (size_t t = 0; t < n; ++t) {
+        const int32_t expected = t < c.targets.size() ? c.targets[t] : -1;
+        a.values.insert(a.values.end(), {float(t), t < c.predicted.size() ? float(c.predicted[t]) : NAN,
+                                         t < c.predicted_prob.size() ? c.predicted_prob[t] : NAN, expected >= 0 ? float(expected) : NAN,
+                                         c.target_prob[t]});
+    }
+    a.shape = {int64_t(n), 5};
+    return a;
+}
+
 } // namespace statescope::views

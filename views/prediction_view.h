@@ -69,4 +69,19 @@ private:
     double hover_x_ = -1;
 };
 
+// The same view exported for its curve's numbers: one row per token (token, predicted id, its
+// probability, expected id, its probability; NaN where nothing is expected). The picture is the
+// prediction view's.
+class PredictionCurveFigure : public Figure {
+public:
+    explicit PredictionCurveFigure(PredictionView& view) : view_(view) {}
+    QString figure_name() const override { return "prediction-curve"; }
+    void render_figure(QPainter& p, const QRectF& area, bool for_export) override { view_.render_figure(p, area, for_export); }
+    analysis::Array figure_data(QString* header) const override;
+    QSize figure_size() const override { return view_.figure_size(); }
+
+private:
+    PredictionView& view_;
+};
+
 } // namespace statescope::views

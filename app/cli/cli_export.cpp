@@ -41,7 +41,7 @@ struct ViewKind {
 const ViewKind kViews[] = {
     {"state", {560, 520}},  {"attention", {560, 520}}, {"attention-softmax", {560, 520}},
     {"eigen", {760, 440}},  {"curves", {900, 440}},    {"overview", {320, 420}},
-    {"prediction", {760, 360}}, {"attention-row", {760, 360}},
+    {"prediction", {760, 360}}, {"prediction-curve", {760, 360}}, {"attention-row", {760, 360}},
 };
 
 std::string view_names() {
@@ -220,6 +220,7 @@ int cmd_export(const Arguments& args) {
         if (a.view == v.name) size = a.size.value_or(v.size);
     std::unique_ptr<QWidget> widget;
     views::Figure* figure = nullptr;
+    std::unique_ptr<views::Figure> curve_figure; // prediction-curve: the prediction view's numbers per token
     if (a.view == "state") {
         auto v = std::make_unique<views::HeatmapView>("state");
         views::show_state(*v, frame, L);
@@ -257,11 +258,12 @@ int cmd_export(const Arguments& args) {
         sr.targets = targets;
         sr.task_targets = fr.task_target;
         const frames::SequenceResult seq = frames::compute_sequence(timeline, sr);
-        if (a.view == "prediction") {
+        if (a.view == "prediction" || a.view == "prediction-curve") {
             auto v = std::make_unique<views::PredictionView>();
             views::show_prediction(*v, frame, input.labels);
             views::show_prediction_curve(*v, seq, token);
-            figure = v.get();
+            if (a.view == "prediction-curve") curve_figure = std::make_unique<views::PredictionCurveFigure>(*v);
+            figure = curve_figure ? curve_figure.get() : static_cast<views::Figure*>(v.get());
             widget = std::move(v);
         } else {
             auto v = std::make_unique<views::CurvesView>();

@@ -220,7 +220,8 @@ const std::vector<Command>& commands() {
          "                                      picture or its numbers, naming model, layer, head and\n"
          "                                      token in the file; VIEW: state, attention,\n"
          "                                      attention-softmax, eigen, curves, overview, prediction\n"
-         "                                      (next-token probabilities; a task sample's target), attention-row\n"
+         "                                      (next-token probabilities; a task sample's target),\n"
+         "                                      prediction-curve (per token), attention-row\n"
          "  export FILE.statescope --bookmark NAME --out FILE.(png|svg|pdf|csv|npy) [--view VIEW] [--size WxH]\n"
          "                                      a saved bookmark's view, as the session left it\n",
          {value("tokens"), value("prompt"), value("view"), value("out"), value("layer"), value("head"), value("token"),

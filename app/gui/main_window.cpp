@@ -211,7 +211,8 @@ void MainWindow::build_views() {
 
     // What the model predicts, and which keys the current query reads (issue 14's teaching views).
     prediction_ = new PredictionView;
-    prediction_panel_ = new Panel("Prediction", prediction_, {prediction_});
+    prediction_curve_ = std::make_unique<views::PredictionCurveFigure>(*prediction_);
+    prediction_panel_ = new Panel("Prediction", prediction_, {prediction_, prediction_curve_.get()});
     attention_row_ = new AttentionRowView;
     attention_row_panel_ = new Panel("Attention row", attention_row_, {attention_row_});
 
@@ -402,7 +403,7 @@ void MainWindow::open_model(const QString& path) {
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
 
 std::vector<views::Figure*> MainWindow::figures() const {
-    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_, prediction_, attention_row_};
+    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_, prediction_, prediction_curve_.get(), attention_row_};
 }
 
 QStringList MainWindow::export_all(const QString& dir) {

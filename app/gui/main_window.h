@@ -8,6 +8,7 @@
 #include "views/figure.h"
 
 #include <QMainWindow>
+#include <memory>
 
 class QAbstractButton;
 class QComboBox;
@@ -71,6 +72,7 @@ public:
     views::TrajectoryView* trajectory_view() const { return trajectory_; }
     views::TokenStrip* token_strip() const { return strip_; }
     views::PredictionView* prediction_view() const { return prediction_; }
+    views::Figure* prediction_curve_figure() const { return prediction_curve_.get(); }
     views::AttentionRowView* attention_row_view() const { return attention_row_; }
     // The colour-scale controls of the state and of the two attention maps.
     views::ScaleControl* state_scale() const { return state_scale_; }
@@ -118,6 +120,7 @@ private:
     views::OverviewGrid* overview_ = nullptr;
     views::TrajectoryView* trajectory_ = nullptr;
     views::PredictionView* prediction_ = nullptr;
+    std::unique_ptr<views::Figure> prediction_curve_; // the prediction view's curve, for its numbers
     views::AttentionRowView* attention_row_ = nullptr;
     views::Panel *prediction_panel_ = nullptr, *attention_row_panel_ = nullptr;
     views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
