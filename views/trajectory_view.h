@@ -20,6 +20,7 @@ public:
     void set_data(TrajectoryData d);
     void set_current(int64_t token);
     const TrajectoryData& data() const { return d_; }
+    bool marker_visible() const; // the current token's sphere (hidden while there is no path)
 
     QString figure_name() const override { return "trajectory"; }
     void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
