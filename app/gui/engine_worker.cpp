@@ -20,6 +20,13 @@ struct YieldToFrame {};
 // Thrown inside a load once it is no longer wanted (cancelled or superseded).
 struct LoadCancelled {};
 
+// Where the generated tokens of an encoded input begin (a reopened session's continuation is
+// appended after the input's own tokens), -1 when it has none: they are drawn as generated.
+int64_t generated_start(const frames::TokenInput& given, const frames::TokenInput& encoded) {
+    if (given.generated.empty() || given.generated.size() > encoded.ids.size()) return -1;
+    return int64_t(encoded.ids.size() - given.generated.size());
+}
+
 } // namespace
 
 EngineWorker::~EngineWorker() = default;
@@ -87,7 +94,7 @@ void EngineWorker::load(const LoadRequest& r) {
             const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
             targets_ = input.targets;
-            generated_from_ = -1;
+            generated_from_ = generated_start(r.input, input);
             session_ = r.session;
             frames_.reset();
         curve_.reset();
@@ -116,7 +123,7 @@ void EngineWorker::load(const LoadRequest& r) {
         path_ = r.path;
         tokens_from_ = input.description;
         targets_ = input.targets;
-        generated_from_ = -1;
+        generated_from_ = generated_start(r.input, input);
         session_ = r.session;
         frames_.reset();
         curve_.reset();
