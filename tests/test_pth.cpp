@@ -7,6 +7,7 @@
 #include "core/pickle_reader.h"
 #include "core/pth_file.h"
 #include "core/zip_reader.h"
+#include "statescope/convert.h"
 #include "statescope/error.h"
 #include "statescope/model.h"
 #include "statescope/safetensors.h"
@@ -16,6 +17,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +114,68 @@ void expect_same_tensors(const std::vector<TensorEntry>& got, const SafetensorsF
         QVERIFY2(w.nbytes == 0 || std::memcmp(g->data, w.data, w.nbytes) == 0,
                  qPrintable(QString::fromStdString(what + ": bytes of " + w.name)));
     }
+}
+
+
+// The rwkv7 reference's tensors under BlinkDL RWKV-LM's names and layouts, the inverse of fla's
+// utils/convert_from_rwkv7.py: LoRA matrices transposed back, LoRA biases and vectors as
+// [1, 1, C], plus layer 0's v0/v1/v2, which RWKV-LM keeps and never uses. Written to `path`.
+void write_rwkv_lm_rwkv7(const std::string& path) {
+    SafetensorsFile fla(model_dir("rwkv7") + "/model.safetensors");
+    std::vector<std::unique_ptr<TensorEntry>> out;
+    std::vector<std::vector<uint8_t>> bytes;
+    bytes.reserve(fla.tensors().size() + 3);
+    auto add = [&](const std::string& name, const TensorEntry& src, std::vector<int64_t> shape, bool transpose) {
+        bytes.emplace_back(src.data, src.data + src.nbytes);
+        if (transpose) {
+            const size_t rows = size_t(src.shape[0]), cols = size_t(src.shape[1]), es = dtype_size(src.dtype);
+            for (size_t r = 0; r < rows; ++r)
+                for (size_t c = 0; c < cols; ++c)
+                    std::memcpy(&bytes.back()[(c * rows + r) * es], src.data + (r * cols + c) * es, es);
+        }
+        auto e = std::make_unique<TensorEntry>(src);
+        e->name = name;
+        e->shape = std::move(shape);
+        e->data = bytes.back().data();
+        out.push_back(std::move(e));
+    };
+    const std::map<std::string, std::string> proj = {{"r_proj", "receptance"}, {"k_proj", "key"}, {"v_proj", "value"},
+                                                     {"o_proj", "output"},     {"g_norm", "ln_x"}};
+    const std::map<std::string, std::string> norms = {{"pre_norm", "ln0"}, {"attn_norm", "ln1"}, {"ffn_norm", "ln2"}};
+    for (const TensorEntry& e : fla.tensors()) {
+        const std::string& n = e.name;
+        const std::vector<int64_t> row = {1, 1, e.shape.back()};
+        if (n == "model.embeddings.weight") { add("emb.weight", e, e.shape, false); continue; }
+        if (n == "lm_head.weight") { add("head.weight", e, e.shape, false); continue; }
+        if (n.rfind("model.norm.", 0) == 0) { add("ln_out." + n.substr(11), e, e.shape, false); continue; }
+        // model.layers.N.<part>.<rest>
+        const size_t a = n.find('.', 13), b = n.find('.', a + 1);
+        const std::string layer = n.substr(13, a - 13), part = n.substr(a + 1, b - a - 1), rest = n.substr(b + 1);
+        const std::string block = "blocks." + layer + ".";
+        if (norms.count(part)) { add(block + norms.at(part) + "." + rest, e, e.shape, false); continue; }
+        if (part == "ffn") { add(block + "ffn." + rest, e, rest == "x_k" ? row : e.shape, false); continue; }
+        const std::string head = rest.substr(0, rest.find('.'));
+        if (proj.count(head)) { add(block + "att." + proj.at(head) + rest.substr(head.size()), e, e.shape, false); continue; }
+        if (rest.size() > 6 && rest.compare(1, 6, "_lora.") == 0) {
+            const std::string which = rest.substr(0, 1);
+            if (rest.ends_with("lora.2.bias")) add(block + "att." + which + "0", e, row, false);
+            else if (rest.ends_with("lora.0.weight")) add(block + "att." + which + "1", e, {e.shape[1], e.shape[0]}, true);
+            else add(block + "att." + which + "2", e, {e.shape[1], e.shape[0]}, true);
+            continue;
+        }
+        add(block + "att." + rest, e, rest == "k_k" || rest == "k_a" ? row : e.shape, false);
+    }
+    // Layer 0's unused v LoRA, as RWKV-LM saves it (layer 1's shapes).
+    for (const char* v : {"0", "1", "2"})
+        for (const auto& e : out)
+            if (e->name == std::string("blocks.1.att.v") + v) {
+                TensorEntry copy = *e;
+                add(std::string("blocks.0.att.v") + v, copy, copy.shape, false);
+                break;
+            }
+    std::vector<const TensorEntry*> list;
+    for (const auto& e : out) list.push_back(e.get());
+    write_safetensors(path, list);
 }
 
 } // namespace
@@ -274,6 +338,58 @@ private slots:
         expect_error([&] { Checkpoint::open(dir); }, {dir, "several PyTorch checkpoints"});
         fs::copy_file(model_dir("mamba") + "/model.safetensors", dir + "/model.safetensors");
         QCOMPARE(Checkpoint::open(dir)->file_of("backbone.norm_f.weight"), dir + "/model.safetensors");
+    }
+
+    // BlinkDL RWKV-LM's RWKV-7 names: renamed to the rwkv7 family's, the config inferred from
+    // the shapes when the folder has none (F.normalize and nn.GroupNorm, as RWKV-LM computes, so
+    // within 1e-5 of fla's fused norms), a config.json beside it taking over (then bit for bit).
+    void rwkv_lm_names_open_as_rwkv7() {
+        const std::string dir = tmp_.path().toStdString() + "/rwkv_lm";
+        fs::create_directories(dir);
+        write_rwkv_lm_rwkv7(dir + "/model.safetensors");
+        auto ck = Checkpoint::open(dir);
+        QVERIFY(ck->has("model.layers.1.attn.v_lora.lora.0.weight"));
+        QVERIFY(!ck->has("model.layers.0.attn.v_lora.lora.0.weight"));
+        QVERIFY(!ck->has("blocks.0.att.r_k"));
+        const Json ref = Json::parse(read_text_file(model_dir("rwkv7") + "/config.json"), "config.json");
+        for (const char* key : {"vocab_size", "hidden_size", "num_hidden_layers", "num_heads", "head_dim", "decay_low_rank_dim",
+                                "a_low_rank_dim", "v_low_rank_dim", "gate_low_rank_dim"})
+            QVERIFY2(ck->config().get_int(key) == ref.find(key)->as_int(), key);
+        QCOMPARE(ck->config().get_string("model_type"), std::string("rwkv7"));
+        const std::vector<int32_t> ids = reference_input("rwkv7");
+        const std::vector<float> inferred = logits_of(dir, ids), reference = logits_of(model_dir("rwkv7"), ids);
+        QCOMPARE(inferred.size(), reference.size());
+        double err = 0, norm = 0;
+        for (size_t i = 0; i < inferred.size(); ++i) {
+            err += (double(inferred[i]) - reference[i]) * (double(inferred[i]) - reference[i]);
+            norm += double(reference[i]) * reference[i];
+        }
+        QVERIFY2(std::sqrt(err / norm) < 1e-5, qPrintable(QString("relative error %1").arg(std::sqrt(err / norm))));
+
+        // convert writes fla's names and the inferred config.
+        const std::string out = tmp_.path().toStdString() + "/rwkv_lm_converted";
+        convert_to_safetensors(dir, out);
+        QVERIFY(SafetensorsFile(out + "/model.safetensors").find("model.layers.0.attn.w_lora.lora.0.weight"));
+        QCOMPARE(logits_of(out, ids), inferred);
+
+        fs::copy_file(model_dir("rwkv7") + "/config.json", dir + "/config.json");
+        QCOMPARE(logits_of(dir, ids), reference);
+    }
+
+    void rwkv_lm_unknown_tensor_is_named() {
+        const std::string dir = tmp_.path().toStdString() + "/rwkv_lm_extra";
+        fs::create_directories(dir);
+        write_rwkv_lm_rwkv7(dir + "/model.safetensors");
+        SafetensorsFile in(dir + "/model.safetensors");
+        std::vector<const TensorEntry*> list;
+        for (const TensorEntry& e : in.tensors()) list.push_back(&e);
+        TensorEntry extra = in.tensors().front();
+        extra.name = "blocks.0.att.time_faaaa";
+        list.push_back(&extra);
+        write_safetensors(dir + "/with_extra.safetensors", list);
+        fs::remove(dir + "/model.safetensors");
+        fs::rename(dir + "/with_extra.safetensors", dir + "/model.safetensors");
+        expect_error([&] { Checkpoint::open(dir); }, {"model.safetensors", "blocks.0.att.time_faaaa", "RWKV-LM"});
     }
 
     // Cut anywhere, an archive is refused with its name; never a crash.

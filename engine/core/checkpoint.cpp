@@ -1,5 +1,6 @@
 #include "core/checkpoint.h"
 
+#include "core/rwkv_lm_names.h"
 #include "statescope/error.h"
 
 #include <cmath>
@@ -89,9 +90,21 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
     if (!fs::is_directory(p, ec)) throw Error(dir_or_file + ": no such model folder");
     auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
     ck->dir_ = p.string();
-    std::string cfg_path = (p / "config.json").string();
-    if (!fs::exists(cfg_path, ec)) throw Error(ck->dir_ + ": no config.json in this folder");
-    ck->config_ = Config(Json::parse(read_text_file(cfg_path), cfg_path), cfg_path);
+    const std::string cfg_path = (p / "config.json").string();
+    // Without config.json only an RWKV-LM release opens (its config is inferred from its shapes).
+    const bool has_config = fs::exists(cfg_path, ec);
+    auto is_weight_file = [](const fs::path& f) {
+        const std::string ext = f.extension().string();
+        return ext == ".pth" || ext == ".pt" || ext == ".bin" || ext == ".safetensors";
+    };
+    if (!has_config) {
+        bool any_weights = false;
+        for (const auto& de : fs::directory_iterator(p, ec)) any_weights = any_weights || is_weight_file(de.path());
+        if (!any_weights) throw Error(ck->dir_ + ": no config.json in this folder");
+    } else {
+        ck->config_text_ = read_text_file(cfg_path);
+        ck->config_ = Config(Json::parse(ck->config_text_, cfg_path), cfg_path);
+    }
 
     // Weights: safetensors first (the format that cannot run code), then PyTorch's files.
     std::vector<std::string> weight_files;
@@ -137,6 +150,28 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
         weight_files.push_back(found[0]);
     }
     for (const std::string& f : weight_files) ck->add_weight_file((p / f).string());
+
+    std::map<std::string, const TensorEntry*> tensors;
+    for (const auto& [name, where] : ck->index_) tensors[name] = where.second;
+    if (is_rwkv_lm_rwkv7(tensors)) {
+        const std::string file = ck->file_paths_.front();
+        if (!has_config) {
+            ck->config_text_ = rwkv_lm_rwkv7_config(tensors, file);
+            const std::string what = file + " (config inferred from RWKV-LM tensor shapes; a config.json beside it overrides)";
+            ck->config_ = Config(Json::parse(ck->config_text_, what), what);
+        }
+        std::map<std::string, size_t> file_index;
+        for (const auto& [name, where] : ck->index_) file_index[name] = where.first;
+        ck->renamed_ = rename_rwkv_lm_rwkv7(tensors, file);
+        ck->index_.clear();
+        for (const auto& e : ck->renamed_.entries) {
+            const TensorEntry* src = ck->renamed_.source_of.at(e->name);
+            ck->index_[e->name] = {file_index.at(src->name), e.get()};
+        }
+    } else if (!has_config) {
+        throw Error(ck->dir_ + ": no config.json in this folder (and " + ck->file_paths_.front() +
+                    " does not hold RWKV-LM's RWKV-7 tensors, whose config could be inferred)");
+    }
     return ck;
 }
 
@@ -160,7 +195,8 @@ void Checkpoint::add_weight_file(const std::string& path) {
 std::unique_ptr<Checkpoint> Checkpoint::synthetic(const std::string& config_path, uint32_t seed) {
     auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
     ck->dir_ = "(synthetic from " + config_path + ")";
-    ck->config_ = Config(Json::parse(read_text_file(config_path), config_path), config_path);
+    ck->config_text_ = read_text_file(config_path);
+    ck->config_ = Config(Json::parse(ck->config_text_, config_path), config_path);
     ck->synthetic_ = true;
     ck->seed_ = seed;
     return ck;
@@ -174,7 +210,7 @@ void Checkpoint::save(const std::string& dir, DType dtype) const {
     for (const auto& [name, shape] : synthetic_shapes_) out.push_back({name, shape, converted_.at(name), {}, dtype});
     for (const auto& [name, e] : index_) out.push_back({name, e.second->shape, SafetensorsFile::to_f32(*e.second), {}, dtype});
     write_safetensors((fs::path(dir) / "model.safetensors").string(), out, {{"format", "pt"}});
-    std::string cfg = read_text_file(config_.path());
+    const std::string& cfg = config_text_;
     FILE* f = std::fopen((fs::path(dir) / "config.json").string().c_str(), "wb");
     if (!f || std::fwrite(cfg.data(), 1, cfg.size(), f) != cfg.size() || std::fclose(f) != 0)
         throw Error(dir + "/config.json: write failed");

@@ -4,6 +4,7 @@
 #include "statescope/error.h"
 #include "statescope/safetensors.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -33,13 +34,20 @@ ConversionSummary convert_to_safetensors(const std::string& model_dir, const std
     sum.tensors = tensors.size();
     write_safetensors(sum.weights_out, tensors, {{"format", "pt"}});
 
-    // config.json and the small files beside it (tokenizer, generation config); not the weights,
+    {
+        const std::string cfg = (fs::path(out_dir) / "config.json").string();
+        FILE* f = std::fopen(cfg.c_str(), "wb");
+        const std::string& text = ck->config_text();
+        if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0)
+            throw Error(cfg + ": write failed");
+    }
+    // The small files beside config.json (tokenizer, generation config); not the weights,
     // nor their index files, which would name the old weight files.
     for (const auto& de : fs::directory_iterator(ck->dir(), ec)) {
         const std::string name = de.path().filename().string();
         const std::string ext = de.path().extension().string();
         const bool is_index = name.size() > 11 && name.compare(name.size() - 11, 11, ".index.json") == 0;
-        if (!de.is_regular_file(ec) || (ext != ".json" && ext != ".txt") || is_index) continue;
+        if (!de.is_regular_file(ec) || (ext != ".json" && ext != ".txt") || is_index || name == "config.json") continue;
         fs::copy_file(de.path(), fs::path(out_dir) / name, fs::copy_options::overwrite_existing, ec);
         if (ec) throw Error((fs::path(out_dir) / name).string() + ": cannot copy from " + de.path().string() + " (" + ec.message() + ")");
     }

@@ -14,7 +14,7 @@ struct ConversionSummary {
 };
 
 // Reads the folder as load_model does (config.json and its weights in any supported format) and
-// writes OUT_DIR/config.json (copied), the folder's other .json/.txt files (tokenizer, generation
+// writes OUT_DIR/config.json (copied, or the one inferred for an RWKV-LM release), the folder's other .json/.txt files (tokenizer, generation
 // config), and OUT_DIR/model.safetensors holding every tensor with its dtype and bytes unchanged.
 // Refuses to overwrite an existing OUT_DIR/model.safetensors. Throws Error naming the file.
 ConversionSummary convert_to_safetensors(const std::string& model_dir, const std::string& out_dir);
