@@ -326,6 +326,23 @@ private slots:
         expect_error([&] { PthFile f(path); }, {path, "legacy format", "re-save it with torch >= 1.6"});
     }
 
+    // pytorch_model.bin.index.json: sharded PyTorch weights, read like a sharded safetensors folder.
+    void sharded_pytorch_index() {
+        const std::string dir = tmp_.path().toStdString() + "/sharded_bin";
+        fs::create_directories(dir);
+        fs::copy_file(model_dir("mamba2") + "/config.json", dir + "/config.json");
+        fs::copy_file(kPthDir + "/mamba2.pth", dir + "/pytorch_model-00001-of-00001.bin");
+        // (Plain strings: moc misreads braces inside raw strings.)
+        std::string index = "{\"metadata\": {}, \"weight_map\": {";
+        PthFile pth(kPthDir + "/mamba2.pth");
+        for (const TensorEntry& e : pth.tensors())
+            index += (index.back() == '{' ? "\"" : ", \"") + e.name + "\": \"pytorch_model-00001-of-00001.bin\"";
+        std::ofstream(dir + "/pytorch_model.bin.index.json") << index << "}}";
+        QCOMPARE(Checkpoint::open(dir)->file_of("backbone.norm_f.weight"), dir + "/pytorch_model-00001-of-00001.bin");
+        const std::vector<int32_t> ids = reference_input("mamba2");
+        QCOMPARE(logits_of(dir, ids), logits_of(model_dir("mamba2"), ids));
+    }
+
     // The folder's weight file: safetensors before PyTorch's, one stray .pth found by itself,
     // two refused.
     void weight_file_choice() {
