@@ -321,9 +321,24 @@ private slots:
         expect_error([&] { load_model(dir); }, {dir + "/pytorch_model.bin", global.toStdString()});
     }
 
-    void legacy_format_is_refused() {
+    // The legacy format (pickles in a row, then the storages) gives the same tensors and logits;
+    // cut anywhere, it is refused by name.
+    void legacy_format_is_read() {
         const std::string path = kPthDir + "/legacy_mamba.pth";
-        expect_error([&] { PthFile f(path); }, {path, "legacy format", "re-save it with torch >= 1.6"});
+        PthFile pth(path);
+        expect_same_tensors(pth.tensors(), SafetensorsFile(model_dir("mamba") + "/model.safetensors"), path);
+        const std::string dir = tmp_.path().toStdString() + "/legacy";
+        fs::create_directories(dir);
+        fs::copy_file(model_dir("mamba") + "/config.json", dir + "/config.json");
+        fs::copy_file(path, dir + "/pytorch_model.bin");
+        const std::vector<int32_t> ids = reference_input("mamba");
+        QCOMPARE(logits_of(dir, ids), logits_of(model_dir("mamba"), ids));
+        const std::vector<uint8_t> bytes = read_bytes(path);
+        for (size_t cut = 0; cut < bytes.size(); cut += (cut < 4000 ? 1 : 997)) {
+            const std::string msg = try_read(bytes, cut, "legacy_mamba.pth");
+            QVERIFY2(!msg.empty(), qPrintable(QString("cut at %1 bytes was accepted").arg(cut)));
+            QVERIFY2(msg.rfind("legacy_mamba.pth", 0) == 0, msg.c_str());
+        }
     }
 
     // pytorch_model.bin.index.json: sharded PyTorch weights, read like a sharded safetensors folder.

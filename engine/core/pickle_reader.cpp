@@ -79,6 +79,7 @@ public:
             if (step(op)) break;
         }
         out_.root = pop("STOP");
+        consumed_ = pos_;
         return std::move(out_);
     }
 
@@ -235,8 +236,10 @@ private:
     void persistent_id() {
         const Value* pid = pop("BINPERSID");
         const auto& f = pid->items;
-        if (pid->kind != Kind::Tuple || f.size() != 5 || f[0]->kind != Kind::String || f[0]->text != "storage")
+        if (pid->kind != Kind::Tuple || f.size() < 5 || f.size() > 6 || f[0]->kind != Kind::String || f[0]->text != "storage")
             fail("a persistent id that is not ('storage', type, key, location, numel)");
+        if (f.size() == 6 && f[5]->kind != Kind::None)
+            fail("a storage that is a view of another storage (torch < 1.0), which is not read");
         if (f[1]->kind != Kind::Global || accepted(f[1]->text)->role != GlobalRole::StorageType)
             fail("a persistent id whose storage type is not a torch.*Storage");
         if (f[2]->kind != Kind::String || f[3]->kind != Kind::String || f[4]->kind != Kind::Int || f[4]->integer < 0)
@@ -358,6 +361,10 @@ private:
         }
     }
 
+public:
+    size_t consumed_ = 0;
+
+private:
     const uint8_t* p_;
     size_t size_;
     size_t pos_ = 0, op_at_ = 0;
@@ -370,9 +377,14 @@ private:
 
 } // namespace
 
-Unpickled unpickle(const uint8_t* bytes, size_t size, const std::string& where) {
-    limits::check(where, size, limits::kMaxPickleBytes, "pickle size");
-    return Machine(bytes, size, where).run();
+Unpickled unpickle(const uint8_t* bytes, size_t size, const std::string& where, size_t* consumed) {
+    if (!consumed) limits::check(where, size, limits::kMaxPickleBytes, "pickle size");
+    Machine m(bytes, size, where);
+    Unpickled out = m.run();
+    if (consumed) *consumed = m.consumed_;
+    else if (m.consumed_ != size)
+        throw Error(where + ": " + std::to_string(size - m.consumed_) + " bytes after the pickle's STOP (corrupt pickle)");
+    return out;
 }
 
 } // namespace statescope::pickle

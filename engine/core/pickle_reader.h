@@ -23,7 +23,8 @@ enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Glob
 struct Value;
 
 // A persistent id ('storage', torch.FloatStorage, key, location, numel): the tensor bytes are the
-// archive entry data/<key>, numel elements of dtype.
+// archive entry data/<key>, numel elements of dtype. (The legacy format adds a sixth field, a
+// view of another storage, which must be None.)
 struct StorageRef {
     DType dtype = DType::F32;
     std::string key;
@@ -59,8 +60,10 @@ struct Unpickled {
 
 // Runs the restricted unpickler over bytes. `where` starts every message ("model.pth: data.pkl").
 // Throws Error naming the refused global, the unknown opcode, the malformed argument or the limit
-// (statescope/limits.h) and the byte offset; never reads outside bytes.
-Unpickled unpickle(const uint8_t* bytes, size_t size, const std::string& where);
+// (statescope/limits.h) and the byte offset; never reads outside bytes. With `consumed`, bytes may
+// hold more after the pickle's STOP (the legacy format's pickles follow each other); *consumed
+// receives the pickle's length.
+Unpickled unpickle(const uint8_t* bytes, size_t size, const std::string& where, size_t* consumed = nullptr);
 
 const char* kind_name(Kind k);
 

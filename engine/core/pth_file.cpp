@@ -6,6 +6,7 @@
 #include "statescope/limits.h"
 
 #include <cstring>
+#include <functional>
 
 namespace statescope {
 
@@ -55,6 +56,9 @@ void flatten(const Value* dict, const std::string& prefix, size_t depth, const s
     }
 }
 
+// The first of the legacy format's pickles: protocol 2, the magic number 0x1950a86a20f9469cfc6c.
+constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
 bool is_row_major(const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
     int64_t expected = 1;
     for (size_t i = size.size(); i-- > 0;) {
@@ -91,15 +95,15 @@ PthFile::PthFile(const std::string& path) : path_(path), map_(std::make_unique<M
 PthFile::PthFile(const uint8_t* bytes, size_t size, const std::string& name) : path_(name) { read(bytes, size); }
 
 void PthFile::read(const uint8_t* bytes, size_t size) {
-    if (!ZipArchive::looks_like_zip(bytes, size)) {
-        const bool legacy_pickle = size >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5;
-        const bool legacy_tar = size >= 262 && std::memcmp(bytes + 257, "ustar", 5) == 0;
-        if (legacy_pickle || legacy_tar)
-            throw Error(path_ + ": a PyTorch checkpoint in the legacy format (torch < 1.6 or "
-                                "_use_new_zipfile_serialization=False), which Statescope does not read; re-save it with "
-                                "torch >= 1.6: torch.save(torch.load(f, weights_only=True), f)");
-        throw Error(path_ + ": not a PyTorch checkpoint (neither the ZIP archive torch.save writes nor its legacy pickle)");
-    }
+    if (ZipArchive::looks_like_zip(bytes, size)) return read_zip(bytes, size);
+    if (size >= sizeof kLegacyMagic && std::memcmp(bytes, kLegacyMagic, sizeof kLegacyMagic) == 0) return read_legacy(bytes, size);
+    if (size >= 262 && std::memcmp(bytes + 257, "ustar", 5) == 0)
+        throw Error(path_ + ": a PyTorch checkpoint in the tar format of torch < 0.4, which Statescope does not read; re-save it "
+                            "with a current torch: torch.save(torch.load(f, weights_only=True), f)");
+    throw Error(path_ + ": not a PyTorch checkpoint (neither the ZIP archive torch.save writes nor its legacy pickles)");
+}
+
+void PthFile::read_zip(const uint8_t* bytes, size_t size) {
     const ZipArchive zip(bytes, size, path_);
 
     // Every entry sits under one folder named after the file torch.save wrote: <prefix>/data.pkl.
@@ -118,9 +122,67 @@ void PthFile::read(const uint8_t* bytes, size_t size) {
         const std::string_view bo(reinterpret_cast<const char*>(order->data), order->size);
         if (bo != "little") throw Error(path_ + ": tensors stored in '" + std::string(bo) + "' byte order; only little-endian is read");
     }
-
     const std::string where = path_ + ": data.pkl";
     const pickle::Unpickled pickled = pickle::unpickle(pkl->data, pkl->size, where);
+    add_tensors(pickled, where, [&](const std::string& key) -> StorageBytes {
+        const ZipEntry* record = zip.find(prefix + "/data/" + key);
+        if (!record) return {nullptr, 0, "'" + prefix + "/data/" + key + "'"};
+        return {record->data, record->size, "'" + prefix + "/data/" + key + "'"};
+    });
+}
+
+// The legacy format (torch.save before 1.6, or _use_new_zipfile_serialization=False): pickles one
+// after the other (the magic number, the protocol version 1001, a dict of system facts, the state
+// dict, the list of storage keys), then each storage in that order as its element count (int64)
+// and its bytes.
+void PthFile::read_legacy(const uint8_t* bytes, size_t size) {
+    size_t at = sizeof kLegacyMagic, used = 0;
+    auto next_pickle = [&](const char* what) {
+        pickle::Unpickled p = pickle::unpickle(bytes + at, size - at, path_ + ": the legacy format's " + what, &used);
+        at += used;
+        return p;
+    };
+    const pickle::Unpickled version = next_pickle("protocol version");
+    if (version.root->kind != Kind::Int || version.root->integer != 1001)
+        throw Error(path_ + ": a legacy PyTorch checkpoint of protocol version other than 1001, which is not read");
+    const pickle::Unpickled sys_info = next_pickle("system information");
+    const Value* little = sys_info.root->kind == Kind::Dict ? dict_get(sys_info.root, "little_endian") : nullptr;
+    if (!little || little->kind != Kind::Bool || !little->boolean)
+        throw Error(path_ + ": a legacy PyTorch checkpoint not written little-endian, which is not read");
+    const std::string where = path_ + ": the legacy format's state dict";
+    const pickle::Unpickled pickled = next_pickle("state dict");
+    const pickle::Unpickled keys = next_pickle("storage keys");
+    if (keys.root->kind != Kind::List) throw Error(path_ + ": the legacy format's storage keys are not a list");
+
+    // Each storage's dtype comes from the persistent ids that name it.
+    std::map<std::string, const pickle::StorageRef*> named;
+    for (const auto& v : pickled.values)
+        if (v->kind == Kind::Storage) named[v->storage.key] = &v->storage;
+    std::map<std::string, StorageBytes> storages;
+    for (const Value* key : keys.root->items) {
+        if (key->kind != Kind::String) throw Error(path_ + ": a legacy storage key that is not a string");
+        const std::string what = path_ + ": legacy storage '" + key->text + "'";
+        auto it = named.find(key->text);
+        if (it == named.end()) throw Error(what + ": no tensor of the state dict names it");
+        if (size - at < 8) throw Error(what + ": the file ends before it (truncated)");
+        uint64_t numel = 0;
+        for (int i = 7; i >= 0; --i) numel = (numel << 8) | bytes[at + size_t(i)];
+        at += 8;
+        const size_t es = dtype_size(it->second->dtype);
+        if (numel > (uint64_t(1) << 48) || numel * es > size - at)
+            throw Error(what + ": its " + std::to_string(numel) + " elements run past the end of the file (truncated)");
+        storages[key->text] = {bytes + at, size_t(numel * es), "'" + key->text + "'"};
+        at += size_t(numel * es);
+    }
+    if (at != size) throw Error(path_ + ": " + std::to_string(size - at) + " bytes after the last legacy storage (corrupt file)");
+    add_tensors(pickled, where, [&](const std::string& key) -> StorageBytes {
+        auto it = storages.find(key);
+        return it == storages.end() ? StorageBytes{nullptr, 0, "'" + key + "'"} : it->second;
+    });
+}
+
+void PthFile::add_tensors(const pickle::Unpickled& pickled, const std::string& where,
+                          const std::function<StorageBytes(const std::string&)>& storage_bytes) {
     if (pickled.root->kind != Kind::Dict)
         throw Error(where + ": holds " + pickle::kind_name(pickled.root->kind) + ", not a dict of tensors (a state dict)");
     std::vector<NamedTensor> named;
@@ -131,11 +193,12 @@ void PthFile::read(const uint8_t* bytes, size_t size) {
         const std::string what = path_ + ": tensor '" + nt.name + "'";
         const pickle::TensorRef& t = nt.tensor->tensor;
         const pickle::StorageRef& s = t.storage->storage;
-        const ZipEntry* record = zip.find(prefix + "/data/" + s.key);
-        if (!record) throw Error(what + ": its storage '" + prefix + "/data/" + s.key + "' is not in the archive");
+        const StorageBytes record = storage_bytes(s.key);
+        if (!record.data)
+            throw Error(what + ": its storage " + record.name + " is not in the file");
         const size_t es = dtype_size(s.dtype);
-        if (uint64_t(s.numel) > (uint64_t(1) << 48) || uint64_t(s.numel) * es != record->size)
-            throw Error(what + ": its storage holds " + std::to_string(record->size) + " bytes, not " + std::to_string(s.numel) +
+        if (uint64_t(s.numel) > (uint64_t(1) << 48) || uint64_t(s.numel) * es != record.size)
+            throw Error(what + ": its storage holds " + std::to_string(record.size) + " bytes, not " + std::to_string(s.numel) +
                         " elements of " + dtype_name(s.dtype));
         // The view must stay inside its storage: offset + sum((size-1) * stride) < numel.
         unsigned __int128 numel = 1, last = uint64_t(t.offset);
@@ -155,12 +218,12 @@ void PthFile::read(const uint8_t* bytes, size_t size) {
         e.shape = t.size;
         e.nbytes = size_t(numel) * es;
         if (numel == 0) {
-            e.data = record->data;
+            e.data = record.data;
         } else if (is_row_major(t.size, t.stride)) {
-            e.data = record->data + size_t(t.offset) * es;
+            e.data = record.data + size_t(t.offset) * es;
         } else {
             materialised_.push_back(std::make_unique<uint8_t[]>(e.nbytes));
-            gather(record->data + size_t(t.offset) * es, t.size, t.stride, es, materialised_.back().get());
+            gather(record.data + size_t(t.offset) * es, t.size, t.stride, es, materialised_.back().get());
             e.data = materialised_.back().get();
         }
         if (by_name_.count(e.name)) throw Error(what + ": named twice in the state dict");

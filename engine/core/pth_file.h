@@ -9,12 +9,16 @@
 // "epoch", "optimizer", ...), that dict is the state dict. Dicts inside the state dict give dotted
 // names ({"a": {"b": t}} -> "a.b"); values that are neither tensors nor dicts are ignored.
 //
-// The legacy format (torch < 1.6, or _use_new_zipfile_serialization=False) is refused with a
-// message saying how to re-save the file.
+// The legacy format (torch < 1.6, or _use_new_zipfile_serialization=False) is read too: the same
+// restricted unpickler over its sequence of pickles, then its storages one after the other (not
+// aligned, so float tensors from it are copied when used). The tar format of torch < 0.4 is
+// refused with a message saying how to re-save the file.
 #pragma once
 #include "core/mapped_file.h"
+#include "core/pickle_reader.h"
 #include "statescope/safetensors.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +41,19 @@ public:
     const std::vector<TensorEntry>& tensors() const { return entries_; }
 
 private:
+    // A storage's bytes, found by its key; data null when the file has no such storage (a found one
+    // is never null: it points into the file).
+    struct StorageBytes {
+        const uint8_t* data;
+        size_t size;
+        std::string name; // for messages
+    };
     void read(const uint8_t* bytes, size_t size);
+    void read_zip(const uint8_t* bytes, size_t size);
+    void read_legacy(const uint8_t* bytes, size_t size);
+    // The state dict's tensors as views of their storages.
+    void add_tensors(const pickle::Unpickled& pickled, const std::string& where,
+                     const std::function<StorageBytes(const std::string&)>& storage_bytes);
 
     std::string path_;
     std::unique_ptr<MappedFile> map_;
