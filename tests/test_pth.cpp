@@ -13,6 +13,7 @@
 #include "statescope/safetensors.h"
 #include "test_support.h"
 
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -177,6 +178,35 @@ void write_rwkv_lm_rwkv7(const std::string& path) {
     for (const auto& e : out) list.push_back(e.get());
     write_safetensors(path, list);
 }
+
+
+// A ZIP archive of stored entries, as torch.save lays one out (without ZIP64), for hand-made
+// pickles.
+std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::vector<uint8_t>>>& entries) {
+    std::vector<uint8_t> out, directory;
+    auto le = [](std::vector<uint8_t>& v, uint64_t x, int n) { for (int i = 0; i < n; ++i) v.push_back(uint8_t(x >> (8 * i))); };
+    for (const auto& [name, data] : entries) {
+        const uint32_t crc = crc32(data.data(), data.size());
+        const size_t local = out.size();
+        le(out, 0x04034b50, 4); le(out, 20, 2); le(out, 0, 2); le(out, 0, 2); le(out, 0, 4);
+        le(out, crc, 4); le(out, data.size(), 4); le(out, data.size(), 4); le(out, name.size(), 2); le(out, 0, 2);
+        out.insert(out.end(), name.begin(), name.end());
+        out.insert(out.end(), data.begin(), data.end());
+        le(directory, 0x02014b50, 4); le(directory, 20, 2); le(directory, 20, 2); le(directory, 0, 2); le(directory, 0, 2);
+        le(directory, 0, 4); le(directory, crc, 4); le(directory, data.size(), 4); le(directory, data.size(), 4);
+        le(directory, name.size(), 2); le(directory, 0, 2); le(directory, 0, 2); le(directory, 0, 2); le(directory, 0, 2);
+        le(directory, 0, 4); le(directory, local, 4);
+        directory.insert(directory.end(), name.begin(), name.end());
+    }
+    const size_t cd = out.size();
+    out.insert(out.end(), directory.begin(), directory.end());
+    le(out, 0x06054b50, 4); le(out, 0, 2); le(out, 0, 2); le(out, entries.size(), 2); le(out, entries.size(), 2);
+    le(out, directory.size(), 4); le(out, cd, 4); le(out, 0, 2);
+    return out;
+}
+
+// Pickle bytes from opcodes written as a string.
+std::vector<uint8_t> pickle_bytes(const std::string& ops) { return std::vector<uint8_t>(ops.begin(), ops.end()); }
 
 } // namespace
 
@@ -356,6 +386,27 @@ private slots:
         QCOMPARE(Checkpoint::open(dir)->file_of("backbone.norm_f.weight"), dir + "/pytorch_model-00001-of-00001.bin");
         const std::vector<int32_t> ids = reference_input("mamba2");
         QCOMPARE(logits_of(dir, ids), logits_of(model_dir("mamba2"), ids));
+    }
+
+    // Dicts sharing dicts: a chain of 60 dicts each naming the next twice would take 2^60 steps to
+    // walk; a dict inside itself, forever. Both are refused by a limit, quickly.
+    void shared_and_cyclic_dicts_are_bounded() {
+        using namespace std::string_literals; // "..."s keeps the NUL bytes
+        std::string chain = "\x80\x02}q\x00"s;
+        for (int i = 1; i <= 60; ++i)
+            chain += "}q"s + char(i) + "(X\x01\x00\x00\x00"s + "ah" + char(i - 1) + "X\x01\x00\x00\x00"s + "bh" + char(i - 1) + "u";
+        chain += ".";
+        QElapsedTimer timer;
+        timer.start();
+        std::vector<uint8_t> zip = make_zip({{"m/data.pkl", pickle_bytes(chain)}});
+        expect_error([&] { PthFile f(zip.data(), zip.size(), "chain.pth"); }, {"chain.pth", "pickle objects"});
+        QVERIFY(timer.elapsed() < 20000);
+        const std::string cycle = std::string("\x80\x02}q\x00X\x01\x00\x00\x00" "ah\x00s.", 15); // d = {}; d["a"] = d
+        zip = make_zip({{"m/data.pkl", pickle_bytes(cycle)}});
+        expect_error([&] { PthFile f(zip.data(), zip.size(), "cycle.pth"); }, {"cycle.pth", "pickle nesting"});
+        // The hand-made archive itself is sound: a plain empty-dict pickle is read (and holds no tensors).
+        zip = make_zip({{"m/data.pkl", pickle_bytes(std::string("\x80\x02}.", 4))}});
+        expect_error([&] { PthFile f(zip.data(), zip.size(), "empty.pth"); }, {"empty.pth", "holds no tensors"});
     }
 
     // The folder's weight file: safetensors before PyTorch's, one stray .pth found by itself,

@@ -126,6 +126,16 @@ private:
         out_.values.back()->kind = k;
         return out_.values.back().get();
     }
+    // None, True and False are one value each (a pickle of a million Nones takes no memory).
+    const Value* constant(Kind k, bool truth) {
+        const Value*& slot = k == Kind::None ? none_ : truth ? true_ : false_;
+        if (!slot) {
+            Value* v = make(k);
+            v->boolean = truth;
+            slot = v;
+        }
+        return slot;
+    }
     void push(const Value* v) {
         if (stack_.size() >= limits::kMaxPickleObjects)
             limits::check(where_ + ": the stack", stack_.size() + 1, limits::kMaxPickleObjects, "pickle objects");
@@ -154,7 +164,7 @@ private:
         return const_cast<Value*>(v); // every value is ours (out_.values); const only to readers
     }
     void memo_put(uint64_t index) {
-        if (stack_.empty()) fail("memoizes an empty stack");
+        if (stack_.size() <= floor()) fail("memoizes an empty stack");
         if (!memo_.count(index))
             limits::check(where_ + ": the memo", memo_.size() + 1, limits::kMaxPickleMemoEntries, "pickle memo entries");
         memo_[index] = stack_.back();
@@ -318,8 +328,8 @@ private:
             push(x);
             return false;
         }
-        case 'N': push(make(Kind::None)); return false;
-        case 0x88: case 0x89: { Value* b = make(Kind::Bool); b->boolean = op == 0x88; push(b); return false; }
+        case 'N': push(constant(Kind::None, false)); return false;
+        case 0x88: case 0x89: push(constant(Kind::Bool, op == 0x88)); return false;
         case 'q': memo_put(le(1)); return false;
         case 'r': memo_put(le(4)); return false;
         case 0x94: memo_put(memo_.size()); return false; // MEMOIZE
@@ -372,6 +382,7 @@ private:
     std::vector<const Value*> stack_;
     std::vector<size_t> marks_;
     std::unordered_map<uint64_t, const Value*> memo_;
+    const Value *none_ = nullptr, *true_ = nullptr, *false_ = nullptr;
     Unpickled out_;
 };
 

@@ -40,11 +40,16 @@ struct NamedTensor {
     const Value* tensor;
 };
 
+// Dicts may be shared (memo) or even contain themselves, so the walk is bounded twice: by depth,
+// and by the entries it visits in all (a chain of dicts each naming the next twice would
+// otherwise take 2^depth steps).
 void flatten(const Value* dict, const std::string& prefix, size_t depth, const std::string& where,
-             std::vector<NamedTensor>& out) {
+             std::vector<NamedTensor>& out, size_t& visited) {
     if (depth > limits::kMaxPickleNesting)
         limits::check(where + ": dicts nested under '" + prefix + "'", depth, limits::kMaxPickleNesting, "pickle nesting");
     for (const auto& [k, v] : dict->dict) {
+        if (++visited > limits::kMaxPickleObjects)
+            limits::check(where + ": the dict entries visited", visited, limits::kMaxPickleObjects, "pickle objects");
         if (v->kind != Kind::Tensor && v->kind != Kind::Dict) continue;
         std::string key;
         if (k->kind == Kind::String) key = k->text;
@@ -52,7 +57,7 @@ void flatten(const Value* dict, const std::string& prefix, size_t depth, const s
         else throw Error(where + ": a tensor or dict under a key that is " + pickle::kind_name(k->kind) + ", not a name");
         const std::string name = prefix.empty() ? key : prefix + "." + key;
         if (v->kind == Kind::Tensor) out.push_back({name, v});
-        else flatten(v, name, depth + 1, where, out);
+        else flatten(v, name, depth + 1, where, out, visited);
     }
 }
 
@@ -186,7 +191,8 @@ void PthFile::add_tensors(const pickle::Unpickled& pickled, const std::string& w
     if (pickled.root->kind != Kind::Dict)
         throw Error(where + ": holds " + pickle::kind_name(pickled.root->kind) + ", not a dict of tensors (a state dict)");
     std::vector<NamedTensor> named;
-    flatten(state_dict_of(pickled.root), "", 0, where, named);
+    size_t visited = 0;
+    flatten(state_dict_of(pickled.root), "", 0, where, named, visited);
     if (named.empty()) throw Error(where + ": holds no tensors");
 
     for (const NamedTensor& nt : named) {

@@ -23,7 +23,7 @@ constexpr size_t kMaxPromptBytes = size_t(64) << 20;
 // are tensor names.
 constexpr size_t kMaxZipEntries = size_t(1) << 20;
 constexpr size_t kMaxPickleBytes = size_t(256) << 20;
-constexpr size_t kMaxPickleObjects = size_t(16) << 20;
+constexpr size_t kMaxPickleObjects = size_t(4) << 20; // also bounds the walk over its dicts
 constexpr size_t kMaxPickleMemoEntries = size_t(4) << 20;
 constexpr size_t kMaxPickleStringBytes = size_t(1) << 20;
 constexpr size_t kMaxPickleNesting = 64; // dicts inside dicts when the state dict is flattened
