@@ -409,6 +409,22 @@ private slots:
         expect_error([&] { PthFile f(zip.data(), zip.size(), "empty.pth"); }, {"empty.pth", "holds no tensors"});
     }
 
+    // A session can be saved from a .pth folder (its identity comes from the checkpoint's tensors)
+    // and read back.
+    void session_of_pth_folder() {
+        const std::string dir = pth_folder(tmp_, "gla", "model.pth");
+        const QString file = tmp_.filePath("gla_pth.statescope");
+        QProcess p;
+        p.start(STATESCOPE_CLI, {"session", "save", QString::fromStdString(dir), "--tokens", "1,2,3", "--out", file});
+        QVERIFY(p.waitForFinished(600000));
+        if (p.exitCode() != 0) qWarning().noquote() << p.readAllStandardError();
+        QCOMPARE(p.exitCode(), 0);
+        p.start(STATESCOPE_CLI, {"session", "info", file});
+        QVERIFY(p.waitForFinished(600000));
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY(QString::fromUtf8(p.readAllStandardOutput()).contains("identity"));
+    }
+
     // The folder's weight file: safetensors before PyTorch's, one stray .pth found by itself,
     // two refused.
     void weight_file_choice() {

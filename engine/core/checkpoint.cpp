@@ -93,9 +93,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
     const std::string cfg_path = (p / "config.json").string();
     // Without config.json only an RWKV-LM release opens (its config is inferred from its shapes).
     const bool has_config = fs::exists(cfg_path, ec);
-    auto is_weight_file = [](const fs::path& f) {
-        const std::string ext = f.extension().string();
-        return ext == ".pth" || ext == ".pt" || ext == ".bin" || ext == ".safetensors";
+    auto is_weight_file = [](const fs::path& f) { // what the choice below can pick
+        const std::string ext = f.extension().string(), name = f.filename().string();
+        return ext == ".pth" || ext == ".pt" || name == "pytorch_model.bin" || name == "pytorch_model.bin.index.json" ||
+               name == "model.safetensors" || name == "model.safetensors.index.json";
     };
     if (!has_config) {
         bool any_weights = false;
