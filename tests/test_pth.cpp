@@ -553,8 +553,9 @@ private slots:
         expect_error([&] { PthFile f(b.data(), b.size(), "layouts.pth"); }, {"layouts.pth", "layouts/data/"});
     }
 
-    // A view reaching past its storage (offset_slice's storage offset raised from 15 to 200), the
-    // pickle's CRC fixed so that the view check itself must refuse it.
+    // Views checked against their storage, in layouts.pth's pickle edited by hand (its CRC fixed,
+    // so that the view checks themselves must act): offset_slice reaching past its storage
+    // (offset 15 raised to 200); broadcast (stride 0) within and beyond its storage's size.
     void view_past_its_storage_is_refused() {
         std::vector<uint8_t> bytes = read_bytes(kPthDir + "/layouts.pth");
         const size_t cd = central_record(bytes, "layouts/data.pkl");
@@ -564,10 +565,29 @@ private slots:
         // pickletools: "521: K BININT1 15" is offset_slice's storage offset.
         QCOMPARE(int(bytes[data + 521]), int('K'));
         QCOMPARE(int(bytes[data + 522]), 15);
-        bytes[data + 522] = 200;
-        put32(&bytes[cd + 16], crc32(&bytes[data], size));
-        expect_error([&] { PthFile f(bytes.data(), bytes.size(), "layouts.pth"); },
+        std::vector<uint8_t> b = bytes;
+        b[data + 522] = 200;
+        put32(&b[cd + 16], crc32(&b[data], size));
+        expect_error([&] { PthFile f(b.data(), b.size(), "layouts.pth"); },
                      {"layouts.pth", "tensor 'offset_slice'", "reaches past its storage"});
+        // offset_slice's strides (7, 1) made (0, 0): a broadcast view of one element, 10 times.
+        QCOMPARE(int(bytes[data + 530]), int('K'));
+        QCOMPARE(int(bytes[data + 531]), 7);
+        QCOMPARE(int(bytes[data + 533]), 1);
+        b = bytes;
+        b[data + 531] = 0;
+        b[data + 533] = 0;
+        put32(&b[cd + 16], crc32(&b[data], size));
+        PthFile broadcast_within(b.data(), b.size(), "layouts.pth"); // 10 elements <= 35 in the storage: read
+        const float first = SafetensorsFile::to_f32(*PthFile(kPthDir + "/layouts.pth").find("offset_slice"))[0];
+        QCOMPARE(SafetensorsFile::to_f32(*broadcast_within.find("offset_slice")), std::vector<float>(10, first));
+        // ... and sized (200, 200): 40000 copies of one element from a storage of 35, refused.
+        QCOMPARE(int(bytes[data + 523]), int('K'));
+        QCOMPARE(int(bytes[data + 525]), int('K'));
+        b[data + 524] = 200;
+        b[data + 526] = 200;
+        put32(&b[cd + 16], crc32(&b[data], size));
+        expect_error([&] { PthFile f(b.data(), b.size(), "layouts.pth"); }, {"layouts.pth", "tensor 'offset_slice'", "broadcast view"});
     }
 
     // The unpickler alone on every truncation and on single-byte mutations of a real data.pkl:

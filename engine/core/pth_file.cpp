@@ -218,6 +218,13 @@ void PthFile::add_tensors(const pickle::Unpickled& pickled, const std::string& w
             throw Error(what + ": its view (offset " + std::to_string(t.offset) + ", size " + shape_string(t.size) +
                         ", stride " + shape_string(t.stride) + ") reaches past its storage of " + std::to_string(s.numel) + " elements");
 
+        // A view with more elements than its storage repeats elements (stride 0, an expand()):
+        // copying it out could take any amount of memory from a small file, and weights are never
+        // saved that way.
+        if (numel > uint64_t(s.numel))
+            throw Error(what + ": its view (size " + shape_string(t.size) + ", stride " + shape_string(t.stride) + ") has more elements than its storage of " +
+                        std::to_string(s.numel) + " (a broadcast view), which is not read");
+
         TensorEntry e;
         e.name = nt.name;
         e.dtype = s.dtype;
