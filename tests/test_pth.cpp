@@ -390,6 +390,14 @@ private slots:
 
     // Dicts sharing dicts: a chain of 60 dicts each naming the next twice would take 2^60 steps to
     // walk; a dict inside itself, forever. Both are refused by a limit, quickly.
+    // A storage type the engine has no dtype for is named as such, not as code.
+    void unknown_storage_type_is_named() {
+        static const char raw[] = "\x80\x02}q\x00X\x01\x00\x00\x00" "ac" "torch\nFloat8_e4m3fnStorage\n" "s.";
+        const std::vector<uint8_t> zip = make_zip({{"m/data.pkl", pickle_bytes(std::string(raw, sizeof raw - 1))}});
+        expect_error([&] { PthFile f(zip.data(), zip.size(), "f8.pth"); },
+                     {"f8.pth: data.pkl: stores tensors as torch.Float8_e4m3fnStorage, which Statescope does not read"});
+    }
+
     void shared_and_cyclic_dicts_are_bounded() {
         using namespace std::string_literals; // "..."s keeps the NUL bytes
         std::string chain = "\x80\x02}q\x00"s;

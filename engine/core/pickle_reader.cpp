@@ -190,6 +190,10 @@ private:
         if (module == "__builtin__") module = "builtins";
         if (module == "copy_reg") module = "copyreg";
         const std::string full = module + "." + name;
+        const bool storage_type = module == "torch" && name.size() > 7 && name.compare(name.size() - 7, 7, "Storage") == 0;
+        if (!accepted(full) && storage_type) // a real state dict, in a dtype the engine has no type for
+            fail("stores tensors as " + full + ", which Statescope does not read (it reads float32, float16, bfloat16, "
+                 "float64, int64/32/16/8, uint8 and bool storages)");
         if (!accepted(full))
             refuse_call(full, ", which a state dict never needs");
         Value* g = make(Kind::Global);
