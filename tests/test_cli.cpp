@@ -78,7 +78,7 @@ private slots:
         const Run r = cli({"--help"});
         QCOMPARE(r.exit_code, 0);
         for (const char* c : {"info", "run", "verify", "synth", "generate", "bench-timeline", "bench-cpu", "devices", "bench",
-                              "bench-model", "export", "tokenize"})
+                              "bench-model", "export", "tokenize", "convert"})
             QVERIFY2(r.out.contains(QString("\n  %1 ").arg(c)), c);
         const Run unknown = cli({"frobnicate"});
         QCOMPARE(unknown.exit_code, 2);

@@ -3,6 +3,7 @@
 // The subcommands are one table (kCommands): name, usage lines, flags, function.
 #include "cli_common.h"
 #include "commands.h"
+#include "statescope/convert.h"
 #include "statescope/error.h"
 #include "statescope/safetensors.h"
 #include "statescope/frames/token_input.h"
@@ -112,6 +113,15 @@ int cmd_verify(const Arguments& a) {
     return rep.failed() == 0 ? 0 : 1;
 }
 
+int cmd_convert(const Arguments& a) {
+    if (a.positional().size() != 2) throw Error("convert needs IN (a model folder) and OUT_DIR");
+    const ConversionSummary s = convert_to_safetensors(a.positional()[0], a.positional()[1]);
+    std::printf("read %s\n", s.weights_in.c_str());
+    std::printf("wrote %s (%zu tensors, %llu bytes)\n", s.weights_out.c_str(), s.tensors,
+                static_cast<unsigned long long>(s.bytes));
+    return 0;
+}
+
 #ifndef STATESCOPE_CLI_EXPORT
 int cmd_export(const Arguments&) {
     throw Error("export draws with the desktop app's views, and this statescope-cli was built without them "
@@ -155,6 +165,11 @@ const std::vector<Command>& commands() {
          "                                      MODEL_DIR/reference.safetensors, tolerance 1e-4), on\n"
          "                                      the CPU reference or the whole model on a Vulkan device\n",
          {value("reference"), value("tolerance"), value("backend"), value("device")}, cmd_verify},
+        {"convert",
+         "  convert IN OUT_DIR                  write IN's weights (any format load_model reads, e.g. a\n"
+         "                                      PyTorch .pth folder) as OUT_DIR/model.safetensors, dtypes\n"
+         "                                      unchanged, with config.json and the tokenizer files\n",
+         {}, cmd_convert},
         {"synth",
          "  synth CONFIG.json OUT_DIR [--dtype bf16|f16|f32] [--seed N]\n"
          "                                      write a model with random weights in the family's real\n"

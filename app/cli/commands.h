@@ -8,6 +8,7 @@ namespace statescope::cli {
 int cmd_info(const Arguments& a);           // cli_main.cpp
 int cmd_run(const Arguments& a);            // cli_main.cpp
 int cmd_verify(const Arguments& a);         // cli_main.cpp
+int cmd_convert(const Arguments& a);        // cli_main.cpp
 int cmd_synth(const Arguments& a);          // cli_models.cpp
 int cmd_generate(const Arguments& a);       // cli_models.cpp
 int cmd_bench_timeline(const Arguments& a); // cli_models.cpp

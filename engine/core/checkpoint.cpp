@@ -1,5 +1,6 @@
 #include "core/checkpoint.h"
 
+#include "core/rwkv_lm_names.h"
 #include "statescope/error.h"
 
 #include <cmath>
@@ -89,16 +90,26 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
     if (!fs::is_directory(p, ec)) throw Error(dir_or_file + ": no such model folder");
     auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
     ck->dir_ = p.string();
-    std::string cfg_path = (p / "config.json").string();
-    if (!fs::exists(cfg_path, ec)) throw Error(ck->dir_ + ": no config.json in this folder");
-    ck->config_ = Config(Json::parse(read_text_file(cfg_path), cfg_path), cfg_path);
+    const std::string cfg_path = (p / "config.json").string();
+    // Without config.json only an RWKV-LM release opens (its config is inferred from its shapes).
+    const bool has_config = fs::exists(cfg_path, ec);
+    auto is_weight_file = [](const fs::path& f) { // what the choice below can pick
+        const std::string ext = f.extension().string(), name = f.filename().string();
+        return ext == ".pth" || ext == ".pt" || name == "pytorch_model.bin" || name == "pytorch_model.bin.index.json" ||
+               name == "model.safetensors" || name == "model.safetensors.index.json";
+    };
+    if (!has_config) {
+        bool any_weights = false;
+        for (const auto& de : fs::directory_iterator(p, ec)) any_weights = any_weights || is_weight_file(de.path());
+        if (!any_weights) throw Error(ck->dir_ + ": no config.json in this folder");
+    } else {
+        ck->config_text_ = read_text_file(cfg_path);
+        ck->config_ = Config(Json::parse(ck->config_text_, cfg_path), cfg_path);
+    }
 
-    std::vector<std::string> shard_files;
-    std::string index_path = (p / "model.safetensors.index.json").string();
-    std::string single = (p / "model.safetensors").string();
-    if (fs::exists(single, ec)) {
-        shard_files.push_back("model.safetensors");
-    } else if (fs::exists(index_path, ec)) {
+    // Weights: safetensors first (the format that cannot run code), then PyTorch's files.
+    std::vector<std::string> weight_files;
+    auto from_index = [&](const std::string& index_path) {
         Json idx = Json::parse(read_text_file(index_path), index_path);
         const Json* wm = idx.find("weight_map");
         if (!wm || !wm->is_object()) throw Error(index_path + ": missing \"weight_map\" object");
@@ -108,28 +119,85 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir_or_file) {
             const std::string& f = file.as_string();
             if (f.find('/') != std::string::npos || f == ".." || f.empty())
                 throw Error(index_path + ": weight_map entry '" + tensor + "' names '" + f + "', which is not a file in this folder");
-            if (seen.insert(f).second) shard_files.push_back(f);
+            if (seen.insert(f).second) weight_files.push_back(f);
         }
-        if (shard_files.empty()) throw Error(index_path + ": weight_map is empty");
+        if (weight_files.empty()) throw Error(index_path + ": weight_map is empty");
+    };
+    auto exists = [&](const char* name) { return fs::exists(p / name, ec); };
+    if (exists("model.safetensors")) {
+        weight_files.push_back("model.safetensors");
+    } else if (exists("model.safetensors.index.json")) {
+        from_index((p / "model.safetensors.index.json").string());
+    } else if (exists("pytorch_model.bin")) {
+        weight_files.push_back("pytorch_model.bin");
+    } else if (exists("pytorch_model.bin.index.json")) {
+        from_index((p / "pytorch_model.bin.index.json").string());
+    } else if (exists("model.pth")) {
+        weight_files.push_back("model.pth");
+    } else if (exists("model.pt")) {
+        weight_files.push_back("model.pt");
     } else {
-        throw Error(ck->dir_ + ": no model.safetensors or model.safetensors.index.json in this folder");
-    }
-    for (const std::string& f : shard_files) {
-        ck->files_.push_back(std::make_unique<SafetensorsFile>((p / f).string()));
-        size_t fi = ck->files_.size() - 1;
-        for (const TensorEntry& e : ck->files_.back()->tensors()) {
-            if (ck->index_.count(e.name))
-                throw Error((p / f).string() + ": tensor '" + e.name + "' is also stored in " + ck->file_of(e.name));
-            ck->index_[e.name] = {fi, &e};
+        // A downloaded release is often one .pth named after the model (BlinkDL's RWKV files).
+        std::vector<std::string> found;
+        for (const auto& de : fs::directory_iterator(p, ec)) {
+            const std::string ext = de.path().extension().string();
+            if ((ext == ".pth" || ext == ".pt") && de.is_regular_file(ec)) found.push_back(de.path().filename().string());
         }
+        if (found.size() > 1)
+            throw Error(ck->dir_ + ": several PyTorch checkpoints (" + found[0] + ", " + found[1] +
+                        ", ...) and no model.safetensors; keep one, or name it model.pth");
+        if (found.empty())
+            throw Error(ck->dir_ + ": no model.safetensors, model.safetensors.index.json, pytorch_model.bin or .pth file in this folder");
+        weight_files.push_back(found[0]);
+    }
+    for (const std::string& f : weight_files) ck->add_weight_file((p / f).string());
+
+    std::map<std::string, const TensorEntry*> tensors;
+    for (const auto& [name, where] : ck->index_) tensors[name] = where.second;
+    if (is_rwkv_lm_rwkv7(tensors)) {
+        const std::string file = ck->file_paths_.front();
+        if (!has_config) {
+            ck->config_text_ = rwkv_lm_rwkv7_config(tensors, file);
+            const std::string what = file + " (config inferred from RWKV-LM tensor shapes; a config.json beside it overrides)";
+            ck->config_ = Config(Json::parse(ck->config_text_, what), what);
+        }
+        std::map<std::string, size_t> file_index;
+        for (const auto& [name, where] : ck->index_) file_index[name] = where.first;
+        ck->renamed_ = rename_rwkv_lm_rwkv7(tensors, file);
+        ck->index_.clear();
+        for (const auto& e : ck->renamed_.entries) {
+            const TensorEntry* src = ck->renamed_.source_of.at(e->name);
+            ck->index_[e->name] = {file_index.at(src->name), e.get()};
+        }
+    } else if (!has_config) {
+        throw Error(ck->dir_ + ": no config.json in this folder (and " + ck->file_paths_.front() +
+                    " does not hold RWKV-LM's RWKV-7 tensors, whose config could be inferred)");
     }
     return ck;
+}
+
+void Checkpoint::add_weight_file(const std::string& path) {
+    const std::vector<TensorEntry>* tensors = nullptr;
+    if (path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0) {
+        safetensors_files_.push_back(std::make_unique<SafetensorsFile>(path));
+        tensors = &safetensors_files_.back()->tensors();
+    } else {
+        pth_files_.push_back(std::make_unique<PthFile>(path));
+        tensors = &pth_files_.back()->tensors();
+    }
+    file_paths_.push_back(path);
+    const size_t fi = file_paths_.size() - 1;
+    for (const TensorEntry& e : *tensors) {
+        if (index_.count(e.name)) throw Error(path + ": tensor '" + e.name + "' is also stored in " + file_of(e.name));
+        index_[e.name] = {fi, &e};
+    }
 }
 
 std::unique_ptr<Checkpoint> Checkpoint::synthetic(const std::string& config_path, uint32_t seed) {
     auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
     ck->dir_ = "(synthetic from " + config_path + ")";
-    ck->config_ = Config(Json::parse(read_text_file(config_path), config_path), config_path);
+    ck->config_text_ = read_text_file(config_path);
+    ck->config_ = Config(Json::parse(ck->config_text_, config_path), config_path);
     ck->synthetic_ = true;
     ck->seed_ = seed;
     return ck;
@@ -143,7 +211,7 @@ void Checkpoint::save(const std::string& dir, DType dtype) const {
     for (const auto& [name, shape] : synthetic_shapes_) out.push_back({name, shape, converted_.at(name), {}, dtype});
     for (const auto& [name, e] : index_) out.push_back({name, e.second->shape, SafetensorsFile::to_f32(*e.second), {}, dtype});
     write_safetensors((fs::path(dir) / "model.safetensors").string(), out, {{"format", "pt"}});
-    std::string cfg = read_text_file(config_.path());
+    const std::string& cfg = config_text_;
     FILE* f = std::fopen((fs::path(dir) / "config.json").string().c_str(), "wb");
     if (!f || std::fwrite(cfg.data(), 1, cfg.size(), f) != cfg.size() || std::fclose(f) != 0)
         throw Error(dir + "/config.json: write failed");
@@ -160,13 +228,13 @@ bool Checkpoint::has(const std::string& name) const {
 
 std::string Checkpoint::file_of(const std::string& name) const {
     auto it = index_.find(name);
-    return it == index_.end() ? dir_ : files_[it->second.first]->path();
+    return it == index_.end() ? dir_ : file_paths_[it->second.first];
 }
 
 const TensorEntry& Checkpoint::entry(const std::string& name) const {
     auto it = index_.find(name);
     if (it == index_.end()) {
-        std::string where = files_.size() == 1 ? files_[0]->path() : dir_;
+        std::string where = file_paths_.size() == 1 ? file_paths_[0] : dir_;
         throw Error(where + ": tensor '" + name + "' is missing (required by " + config_.string_or("model_type", "?") + ")");
     }
     return *it->second.second;

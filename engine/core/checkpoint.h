@@ -1,8 +1,15 @@
 // A Hugging Face checkpoint folder: config.json plus model.safetensors or a sharded
-// model.safetensors.index.json. Tensors are read from the memory map; only tensors stored in
-// F16/BF16 (or unaligned F32) are converted into owned float32 copies, one tensor at a time.
+// model.safetensors.index.json, or else a PyTorch checkpoint (pytorch_model.bin, its sharded
+// pytorch_model.bin.index.json, model.pth, model.pt, or the folder's only .pth/.pt file), read
+// without running code from it (pth_file.h). BlinkDL RWKV-LM's RWKV-7 tensors are renamed to the
+// rwkv7 family's (rwkv_lm_names.h), and such a folder needs no config.json: it is inferred from
+// the shapes (a config.json beside the file overrides it). Tensors are read from the memory map; only tensors
+// stored in F16/BF16 (or unaligned F32) are converted into owned float32 copies, one tensor at a
+// time.
 #pragma once
 #include "core/json.h"
+#include "core/pth_file.h"
+#include "core/rwkv_lm_names.h"
 #include "statescope/safetensors.h"
 
 #include <initializer_list>
@@ -44,7 +51,7 @@ private:
 class Checkpoint {
 public:
     // dir_or_file: a folder, or the path of its config.json. Throws Error when the folder has no
-    // config.json, no weights, or a broken safetensors file.
+    // config.json, no weights, or a broken weight file.
     static std::unique_ptr<Checkpoint> open(const std::string& dir_or_file);
 
     // A checkpoint whose tensors are made up when the family code asks for them: N(0, 0.02)
@@ -58,6 +65,8 @@ public:
 
     const std::string& dir() const { return dir_; }
     const Config& config() const { return config_; }
+    // The text of config.json (or of the config inferred for an RWKV-LM release).
+    const std::string& config_text() const { return config_text_; }
 
     bool has(const std::string& name) const;
     const TensorEntry& entry(const std::string& name) const; // throws if missing
@@ -76,7 +85,12 @@ public:
 private:
     std::string dir_;
     Config config_;
-    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::string config_text_;
+    void add_weight_file(const std::string& path);
+    std::vector<std::unique_ptr<SafetensorsFile>> safetensors_files_;
+    std::vector<std::unique_ptr<PthFile>> pth_files_;
+    std::vector<std::string> file_paths_; // every weight file, in the order read; index_ refers to these
+    RenamedTensors renamed_; // RWKV-LM tensors under fla's names (index_ points at these then)
     std::map<std::string, std::pair<size_t, const TensorEntry*>> index_;
     std::map<std::string, std::vector<float>> converted_;
     // Synthetic mode: tensors generated so far, with their shapes.

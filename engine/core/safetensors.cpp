@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -166,8 +167,19 @@ std::vector<int64_t> SafetensorsFile::to_i64(const TensorEntry& e) {
     return out;
 }
 
-void write_safetensors(const std::string& path, const std::vector<OutputTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// One tensor of a file being written: its header fields and how to write its bytes.
+struct Piece {
+    const std::string* name;
+    DType dtype;
+    const std::vector<int64_t>* shape;
+    uint64_t bytes;
+    std::function<bool(FILE*)> write;
+};
+
+void write_pieces(const std::string& path, const std::vector<Piece>& pieces,
+                  const std::map<std::string, std::string>& metadata) {
     std::string header = "{";
     bool first = true;
     if (!metadata.empty()) {
@@ -182,22 +194,13 @@ void write_safetensors(const std::string& path, const std::vector<OutputTensor>&
         first = false;
     }
     uint64_t offset = 0;
-    for (const auto& t : tensors) {
-        bool ints = !t.i64.empty();
-        uint64_t n = uint64_t(Tensor::numel(t.shape));
-        uint64_t have = ints ? t.i64.size() : t.f32.size();
-        if (n != have)
-            throw Error(path + ": tensor '" + t.name + "' has shape " + shape_string(t.shape) + " but " + std::to_string(have) + " values");
-        if (!ints && t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
-            throw Error(path + ": tensor '" + t.name + "': cannot write float data as " + dtype_name(t.dtype));
-        const DType stored = ints ? DType::I64 : t.dtype;
-        uint64_t bytes = n * dtype_size(stored);
+    for (const Piece& t : pieces) {
         if (!first) header += ",";
         first = false;
-        header += "\"" + json_escape(t.name) + "\":{\"dtype\":\"" + dtype_name(stored) + "\",\"shape\":[";
-        for (size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
-        header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
-        offset += bytes;
+        header += "\"" + json_escape(*t.name) + "\":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
+        for (size_t i = 0; i < t.shape->size(); ++i) header += (i ? "," : "") + std::to_string((*t.shape)[i]);
+        header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + t.bytes) + "]}";
+        offset += t.bytes;
     }
     header += "}";
     while ((header.size() + 8) % 8) header += ' '; // align the data section
@@ -211,24 +214,53 @@ void write_safetensors(const std::string& path, const std::vector<OutputTensor>&
     for (int i = 0; i < 8; ++i) len[i] = uint8_t(hl >> (8 * i));
     ok = ok && std::fwrite(len, 1, 8, f) == 8;
     ok = ok && std::fwrite(header.data(), 1, header.size(), f) == header.size();
-    for (const auto& t : tensors) {
-        if (!t.i64.empty()) {
-            ok = ok && std::fwrite(t.i64.data(), 8, t.i64.size(), f) == t.i64.size();
-        } else if (t.dtype == DType::F32) {
-            ok = ok && std::fwrite(t.f32.data(), 4, t.f32.size(), f) == t.f32.size();
-        } else {
-            std::vector<uint16_t> half(t.f32.size());
-            for (size_t i = 0; i < half.size(); ++i)
-                half[i] = t.dtype == DType::F16 ? f32_to_f16(t.f32[i]) : f32_to_bf16(t.f32[i]);
-            ok = ok && std::fwrite(half.data(), 2, half.size(), f) == half.size();
-        }
-    }
+    for (const Piece& t : pieces) ok = ok && t.write(f);
     ok = (std::fclose(f) == 0) && ok;
     if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
         int e = errno;
         std::remove(tmp.c_str());
         throw Error(path + ": write failed (" + std::strerror(e) + ")");
     }
+}
+
+} // namespace
+
+void write_safetensors(const std::string& path, const std::vector<OutputTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    std::vector<Piece> pieces;
+    for (const auto& t : tensors) {
+        bool ints = !t.i64.empty();
+        uint64_t n = uint64_t(Tensor::numel(t.shape));
+        uint64_t have = ints ? t.i64.size() : t.f32.size();
+        if (n != have)
+            throw Error(path + ": tensor '" + t.name + "' has shape " + shape_string(t.shape) + " but " + std::to_string(have) + " values");
+        if (!ints && t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
+            throw Error(path + ": tensor '" + t.name + "': cannot write float data as " + dtype_name(t.dtype));
+        const DType stored = ints ? DType::I64 : t.dtype;
+        pieces.push_back({&t.name, stored, &t.shape, n * dtype_size(stored), [&t](FILE* f) {
+            if (!t.i64.empty()) return std::fwrite(t.i64.data(), 8, t.i64.size(), f) == t.i64.size();
+            if (t.dtype == DType::F32) return std::fwrite(t.f32.data(), 4, t.f32.size(), f) == t.f32.size();
+            std::vector<uint16_t> half(t.f32.size());
+            for (size_t i = 0; i < half.size(); ++i)
+                half[i] = t.dtype == DType::F16 ? f32_to_f16(t.f32[i]) : f32_to_bf16(t.f32[i]);
+            return std::fwrite(half.data(), 2, half.size(), f) == half.size();
+        }});
+    }
+    write_pieces(path, pieces, metadata);
+}
+
+void write_safetensors(const std::string& path, const std::vector<const TensorEntry*>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    std::vector<Piece> pieces;
+    for (const TensorEntry* t : tensors) {
+        const uint64_t expected = uint64_t(Tensor::numel(t->shape)) * dtype_size(t->dtype);
+        if (expected != t->nbytes)
+            throw Error(path + ": tensor '" + t->name + "' has shape " + shape_string(t->shape) + " of " + dtype_name(t->dtype) +
+                        " but " + std::to_string(t->nbytes) + " bytes");
+        pieces.push_back({&t->name, t->dtype, &t->shape, t->nbytes,
+                          [t](FILE* f) { return t->nbytes == 0 || std::fwrite(t->data, 1, t->nbytes, f) == t->nbytes; }});
+    }
+    write_pieces(path, pieces, metadata);
 }
 
 } // namespace statescope

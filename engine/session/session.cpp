@@ -1,6 +1,7 @@
 #include "statescope/session.h"
 
 #include "statescope/error.h"
+#include "core/checkpoint.h"
 #include "core/json.h"
 #include "session/sqlite_db.h"
 
@@ -277,8 +278,20 @@ std::string model_identity(const std::string& dir_or_config) {
     fs::path dir = dir_or_config;
     if (fs::is_regular_file(dir)) dir = dir.parent_path();
     Hasher h;
-    h.add(read_text_file((dir / "config.json").string()));
     const fs::path index = dir / "model.safetensors.index.json";
+    if (!fs::exists(dir / "model.safetensors") && !fs::exists(index)) {
+        // Other weight formats (PyTorch checkpoints, RWKV-LM releases without config.json): the
+        // config the checkpoint uses and every tensor's name, dtype and shape, what a safetensors
+        // header says.
+        const auto ck = Checkpoint::open(dir.string());
+        h.add(ck->config_text());
+        for (const std::string& name : ck->tensor_names()) {
+            const TensorEntry& e = ck->entry(name);
+            h.add(name + ":" + dtype_name(e.dtype) + ":" + shape_string(e.shape));
+        }
+        return hex64(h.h);
+    }
+    h.add(read_text_file((dir / "config.json").string()));
     if (fs::exists(index)) {
         const std::string text = read_text_file(index.string());
         h.add(text);

@@ -17,6 +17,16 @@ constexpr size_t kMaxSafetensorsHeaderBytes = size_t(256) << 20;
 constexpr size_t kMaxVocabularyEntries = size_t(8) << 20;
 // Text given to a tokenizer at once (a prompt, a file of text): a book is ~1 MB.
 constexpr size_t kMaxPromptBytes = size_t(64) << 20;
+// PyTorch checkpoints (engine/core/zip_reader.cpp, pickle_reader.cpp). A state dict has one ZIP
+// entry per storage (a few thousand for the largest models) and a data.pkl of ~100 bytes per
+// tensor; its pickle builds ~20 objects per tensor, nests dicts a few levels deep, and its strings
+// are tensor names.
+constexpr size_t kMaxZipEntries = size_t(1) << 20;
+constexpr size_t kMaxPickleBytes = size_t(256) << 20;
+constexpr size_t kMaxPickleObjects = size_t(4) << 20; // also bounds the walk over its dicts
+constexpr size_t kMaxPickleMemoEntries = size_t(4) << 20;
+constexpr size_t kMaxPickleStringBytes = size_t(1) << 20;
+constexpr size_t kMaxPickleNesting = 64; // dicts inside dicts when the state dict is flattened
 
 // Throws Error "<what>: <size> is over the limit of <limit> (<limit_name>)" when size > limit.
 void check(const std::string& what, size_t size, size_t limit, const char* limit_name);

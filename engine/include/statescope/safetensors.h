@@ -62,5 +62,9 @@ struct OutputTensor {
 // existing file is never left half-written). Throws Error on any I/O failure.
 void write_safetensors(const std::string& path, const std::vector<OutputTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// Writes tensors as they are stored (their dtype and bytes unchanged), e.g. the tensors of a
+// checkpoint in another format; the same temporary-file-and-rename as above.
+void write_safetensors(const std::string& path, const std::vector<const TensorEntry*>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 
 } // namespace statescope

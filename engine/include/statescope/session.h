@@ -85,7 +85,9 @@ void save(const std::string& path, const Session& session);
 Session load(const std::string& path);
 
 // The identity of the checkpoint in `dir` (a folder or its config.json): a hex hash of
-// config.json and the safetensors headers. Throws Error naming the file it cannot read.
+// config.json and the safetensors headers (for other weight formats, such as PyTorch
+// checkpoints: of the config and every tensor's name, dtype and shape). Throws Error naming the
+// file it cannot read.
 std::string model_identity(const std::string& dir);
 
 // A few lines describing the session, for `statescope-cli session info`.
