@@ -2,6 +2,7 @@
 // jump to it; the wheel scrolls. The strip follows the current token.
 #pragma once
 #include <QWidget>
+#include <map>
 #include <vector>
 
 namespace statescope::views {
@@ -22,9 +23,16 @@ public:
     int64_t generated_from() const { return generated_from_; }
     // Whether token i is marked as a correct (1), a wrong (-1) prediction, or not (0).
     int mark(int64_t i) const;
+    // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
+    // strip is resized, until the position moves or the strip scrolls: the strip then shows the
+    // same tokens for the same position and width, whatever was shown before.
+    void center_on(int64_t index);
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
+    // Notes on tokens (a session's annotations): a mark on the token's box, the text in its tooltip.
+    void set_notes(std::map<int64_t, QString> notes);
+    const std::map<int64_t, QString>& notes() const { return notes_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
     QSize sizeHint() const override { return {800, 56}; }
@@ -43,6 +51,7 @@ protected:
 private:
     void layout_boxes();
     void follow_current();
+    void center_current();
     int64_t index_at(double x) const;
 
     std::vector<QString> labels_;
@@ -51,8 +60,10 @@ private:
     int64_t generated_from_ = -1;
     std::vector<double> left_, width_; // box geometry in strip coordinates
     QString description_;
+    std::map<int64_t, QString> notes_;
     double scroll_ = 0;
     int64_t current_ = -1;
+    bool centered_ = false; // center_on() holds the current token in the middle
 };
 
 } // namespace statescope::views

@@ -237,6 +237,23 @@ const std::vector<Command>& commands() {
          {value("samples"), value("seed"), value("pairs"), value("length"), value("region"), value("backend"),
           value("device"), value("weights"), flag("print")},
          cmd_task},
+        {"patch",
+         "  patch MODEL_DIR (--clean TEXT | --clean-tokens IDS) (--corrupt TEXT | --corrupt-tokens IDS)\n"
+         "        (--target TOKEN | --target-id ID) [--at T] [--out FILE.(csv|svg)] [--backend cpu|vulkan]\n"
+         "                                      activation patching: each layer's and head's state after\n"
+         "                                      token T (default: the last token where the inputs differ)\n"
+         "                                      copied from the clean run into the corrupted one; prints\n"
+         "                                      how much of the target's clean logit comes back\n",
+         {value("clean"), value("clean-tokens"), value("corrupt"), value("corrupt-tokens"), value("target"),
+          value("target-id"), value("at"), value("out"), value("backend"), value("device"), value("weights")},
+         cmd_patch},
+        {"lenses",
+         "  lenses MODEL_DIR (--tokens IDS | --prompt TEXT) [--layer L] [--head H] [--window W] [--out FILE.csv]\n"
+         "                                      spikiness, attention distance, first token's share, query\n"
+         "                                      magnitude effect and map rank of one head's exact and\n"
+         "                                      softmax maps over the last W tokens (docs/lenses.md)\n",
+         {value("tokens"), value("prompt"), value("layer"), value("head"), value("window"), value("out")},
+         cmd_lenses},
         {"tokenize",
          "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
          "                                      token ids of a text (--file - reads stdin), the text of\n"

@@ -1,7 +1,8 @@
 // The desktop app's command line:
 //   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]
 //              [--token N] [--layer L] [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
-//              [--export DIR]
+//              [--export DIR] [--play RATE]
+//   statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR] [--play RATE]
 #pragma once
 #include "statescope/frames/token_input.h"
 #include "statescope/model.h"
@@ -16,6 +17,8 @@ namespace statescope::app {
 
 struct CommandLine {
     QString model;              // empty: the bundled default model
+    QString session;            // a saved session to open instead (FILE.statescope)
+    QString bookmark;           // ... at this bookmark of it
     std::optional<std::string> prompt, tokens;
     // A sample of the model's task (task.json): the seed and size; the app runs one (seed 1)
     // when a model with a task is opened with no prompt or tokens.
@@ -26,6 +29,7 @@ struct CommandLine {
     QSize size{1600, 1000};
     QString screenshot;         // render the whole window to this PNG and exit
     QString export_dir;         // write every view's picture and numbers here and exit
+    std::optional<double> play; // start playing at this rate (tokens per second) once the model is shown
     bool help = false;
 };
 

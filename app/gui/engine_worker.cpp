@@ -46,6 +46,13 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     return s;
 }
 
+namespace {
+// Where a restored generation (TokenInput::generated, appended by encode) starts; -1: none.
+int64_t first_generated(const TokenInput& asked, const TokenInput& encoded) {
+    return asked.generated.empty() ? -1 : int64_t(encoded.ids.size()) - int64_t(asked.generated.size());
+}
+} // namespace
+
 std::vector<int32_t> EngineWorker::prediction_targets() const {
     std::vector<int32_t> task = targets_;
     if (!task.empty()) task.resize(size_t(timeline_->length()), -1); // generated tokens have no target
@@ -87,10 +94,10 @@ void EngineWorker::load(const LoadRequest& r) {
             const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
             targets_ = input.targets;
-            generated_from_ = -1;
+            generated_from_ = first_generated(r.input, input);
             session_ = r.session;
             frames_.reset();
-        curve_.reset();
+            curve_.reset();
             auto s = summary(r.session, tokens_from_);
             s->run_ms = double(clock.nsecsElapsed()) / 1e6;
             s->tokens_run = ran;
@@ -116,7 +123,7 @@ void EngineWorker::load(const LoadRequest& r) {
         path_ = r.path;
         tokens_from_ = input.description;
         targets_ = input.targets;
-        generated_from_ = -1;
+        generated_from_ = first_generated(r.input, input);
         session_ = r.session;
         frames_.reset();
         curve_.reset();
@@ -206,6 +213,10 @@ void EngineWorker::frame(const FrameRequest& r) {
     frame_seen_ = std::max(frame_seen_, r.generation);
     if (stale(r.session) || r.session != session_ || r.generation < latest_frame.load()) return;
     try {
+        if (r.from_checkpoint) {
+            timeline_->forget_cursor();
+            frames_.reset();
+        }
         FrameRequest with_target = r;
         const std::vector<int32_t> targets = prediction_targets();
         if (r.token >= 0 && r.token < int64_t(targets.size())) with_target.target = targets[size_t(r.token)];

@@ -3,6 +3,7 @@
 #include "statescope/error.h"
 #include "command_line.h"
 #include "sample_prompt.h"
+#include "session_actions.h"
 #include "transport_bar.h"
 #include "views/attention_row_view.h"
 #include "views/curves_view.h"
@@ -98,6 +99,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     setAcceptDrops(true);
     setStyleSheet(kStyleSheet);
     build_views();
+    sessions_ = new SessionActions(*this);
     build_menus();
     build_shortcuts();
     try {
@@ -111,7 +113,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
     connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
-    connect(controller_, &Controller::window_changed, this, [this](int tokens) { transport_->set_window(tokens); });
+    connect(controller_, &Controller::window_changed, transport_, &TransportBar::set_window);
+    connect(controller_, &Controller::jumped, strip_, &views::TokenStrip::center_on);
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");
         on_load_progress("opening", 0, 0);
@@ -121,6 +124,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
         statusBar()->clearMessage();
         update_load_controls();
         show_error("Could not open " + path + ":\n" + message);
+        sessions_->model_load_failed(message); // a session being opened says which file failed
     });
     connect(controller_, &Controller::load_cancelled, this, [this](const QString& path) {
         update_load_controls();
@@ -229,7 +233,9 @@ void MainWindow::build_views() {
                      prediction_panel_, attention_row_panel_})
         connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
 
+    // Named, so that a session's layout restores each one (session_state.h).
     auto* right = new QSplitter(Qt::Vertical);
+    right->setObjectName("attentionEigenSplitter");
     right->addWidget(attention_panel_);
     right->addWidget(eigen_panel_);
     right->setStretchFactor(0, 1);
@@ -239,6 +245,7 @@ void MainWindow::build_views() {
     middle->addWidget(attention_row_panel_);
     middle->setSizes({350, 290});
     auto* top = new QSplitter(Qt::Horizontal);
+    top->setObjectName("topSplitter");
     top->addWidget(overview_panel);
     top->addWidget(middle);
     top->addWidget(right);
@@ -247,11 +254,13 @@ void MainWindow::build_views() {
     top->setStretchFactor(2, 4);
     top->setSizes({230, 560, 780});
     auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->setObjectName("bottomSplitter");
     bottom->addWidget(curves_panel_);
     bottom->addWidget(prediction_panel_);
     bottom->addWidget(trajectory_panel_);
     bottom->setSizes({620, 560, 390});
     auto* main = new QSplitter(Qt::Vertical);
+    main->setObjectName("mainSplitter");
     main->addWidget(top);
     main->addWidget(bottom);
     main->setSizes({640, 300});
@@ -330,6 +339,9 @@ void MainWindow::build_menus() {
     recent_menu_ = file->addMenu("Open &Recent");
     update_recent_menu();
     file->addSeparator();
+    QMenu* marks = new QMenu("&Bookmarks", this);
+    sessions_->add_actions(file, marks);
+    file->addSeparator();
     file->addAction("Export State &Picture…", QKeySequence("Ctrl+E"), this, [this] { export_figure(state_, true); });
     file->addAction("Export State &Data…", QKeySequence("Ctrl+Shift+E"), this, [this] { export_figure(state_, false); });
     file->addSeparator();
@@ -342,6 +354,8 @@ void MainWindow::build_menus() {
     seq->addAction("&Cancel Loading / Stop Generating", QKeySequence(Qt::Key_Escape), controller_, &Controller::cancel);
     seq->addSeparator();
     seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
+
+    menuBar()->addMenu(marks);
 
     QMenu* help = menuBar()->addMenu("&Help");
     help->addAction("&About Statescope", this, [this] {
@@ -397,6 +411,7 @@ void MainWindow::open_model(const QString& path) {
             input_ = frames::tokens_from_text(sample_prompt());
         }
     }
+    sessions_->sequence_started(input_);
     controller_->open_model(target, input_);
 }
 
@@ -475,6 +490,7 @@ void MainWindow::ask_prompt() {
                                                         QString::fromStdString(current), &ok);
     if (!ok || text.isEmpty()) return;
     input_ = frames::tokens_from_text(text.toStdString());
+    sessions_->sequence_started(input_);
     controller_->set_tokens(input_);
 }
 
@@ -497,6 +513,7 @@ bool MainWindow::set_token_ids(const QString& text) {
                                 QFileInfo(QString::fromStdString(m->path)).fileName().toStdString() + " (ids 0.." +
                                 std::to_string(m->info.vocab_size - 1) + ")");
         input_ = std::move(input);
+        sessions_->sequence_started(input_);
         show_error({});
         controller_->set_tokens(input_);
         return true;
@@ -514,11 +531,16 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
 void MainWindow::dropEvent(QDropEvent* e) {
     const QString path = e->mimeData()->urls().first().toLocalFile();
     e->acceptProposedAction();
-    open_model(path);
+    if (path.endsWith(".statescope")) sessions_->open(path);
+    else open_model(path);
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
     transport_->set_playing(false);
+    if (!sessions_->confirm_close()) {
+        e->ignore();
+        return;
+    }
     e->accept();
 }
 
@@ -571,6 +593,7 @@ void MainWindow::ask_continue() {
     opt.top_k = top_k->value();
     opt.top_p = float(top_p->value());
     opt.seed = uint64_t(seed->value());
+    sessions_->continuation_started(controller_->token(), count->value(), opt);
     controller_->continue_from(controller_->token(), count->value(), opt);
 }
 
@@ -582,7 +605,6 @@ void MainWindow::on_model_loaded() {
     const QString path = QString::fromStdString(m.path), backend = QString::fromStdString(m.backend);
     remember_recent(path);
     const QString name = QFileInfo(path).fileName();
-    setWindowTitle(QString("Statescope — %1").arg(name));
     model_label_->setText(QString("%1 · %2 · %3 layers · %4 params · %5")
                               .arg(name, QString::fromStdString(m.info.family))
                               .arg(m.info.num_layers)
@@ -606,6 +628,8 @@ void MainWindow::on_model_loaded() {
     timing_label_->setToolTip("Runs on " + backend + ". STATESCOPE_BACKEND=cpu|vulkan|auto chooses.");
     strip_->set_description(QString("%1 tokens · %2").arg(m.tokens.size()).arg(QString::fromStdString(m.tokens_from)));
     model_label_->setToolTip(path);
+    // Last: a session being opened restores its position and views over what was set up above.
+    sessions_->model_loaded();
 }
 
 void MainWindow::on_token_changed(int64_t token) {
@@ -659,7 +683,10 @@ void MainWindow::on_sequence() {
     views::show_curves(*curves_, s, controller_->token());
     views::show_prediction_curve(*prediction_, s, controller_->token());
     strip_->set_marks(s.prediction.predicted, s.prediction.targets);
-    curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(controller_->length()).arg(s.compute_ms, 0, 'f', 0));
+    // The time goes in the tooltip: what the panel shows depends only on the data (a reopened
+    // session shows the same pixels).
+    curves_panel_->set_info(QString("layer %1 · %2 tokens").arg(s.layer).arg(controller_->length()));
+    curves_panel_->setToolTip(QString("curves computed in %1 ms").arg(s.compute_ms, 0, 'f', 0));
     trajectory_->set_data(s.trajectory); // empty for a softmax layer: it has no state to follow
     trajectory_->set_current(controller_->token());
     trajectory_panel_->set_info(s.curves.softmax_layer

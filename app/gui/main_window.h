@@ -32,6 +32,7 @@ class TrajectoryView;
 
 namespace statescope::app {
 
+class SessionActions;
 class TransportBar;
 
 class MainWindow : public QMainWindow {
@@ -41,6 +42,9 @@ public:
     ~MainWindow() override;
 
     Controller& controller() { return *controller_; }
+    const Controller& controller() const { return *controller_; }
+    // Saved sessions, the Bookmarks dock, autosave (session_actions.h).
+    SessionActions& sessions() { return *sessions_; }
     // Opens a model with the current token input (set_token_input).
     void open_model(const QString& path);
     void set_token_input(TokenInput input) { input_ = std::move(input); }
@@ -48,7 +52,8 @@ public:
 
     // The text of the error banner ("" when none is shown).
     QString error_text() const;
-    void report_error(const QString& text) { show_error(text); }
+    // Shows a message in the error banner ("" hides it).
+    void show_error(const QString& text);
     // Runs the open model on these token ids (what Sequence > Set Token IDs does); an id that is
     // not a number or not in the model's vocabulary is named in the error banner. False then.
     bool set_token_ids(const QString& text);
@@ -94,7 +99,6 @@ private:
     void build_shortcuts();
     void update_recent_menu();
     void remember_recent(const QString& path);
-    void show_error(const QString& text);
     void export_figure(views::Figure* f, bool image);
     void ask_prompt();
     void ask_token_ids();
@@ -111,6 +115,7 @@ private:
     void on_focus_changed(int layer, int head);
 
     Controller* controller_;
+    SessionActions* sessions_ = nullptr;
     TokenInput input_;
     TransportBar* transport_ = nullptr;
     views::TokenStrip* strip_ = nullptr;

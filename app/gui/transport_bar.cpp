@@ -134,6 +134,7 @@ bool TransportBar::eventFilter(QObject* watched, QEvent* e) {
     }
     return QWidget::eventFilter(watched, e);
 }
+void TransportBar::set_rate(double tokens_per_second) { rate_->setValue(tokens_per_second); }
 
 void TransportBar::set_playing(bool on) {
     if (on == playing()) return;

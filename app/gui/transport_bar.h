@@ -32,6 +32,7 @@ public:
     int window() const;  // what the window box shows
     // The number boxes, for tests: after a click into one the transport keys still work.
     QSpinBox* window_box() const { return window_; }
+    void set_rate(double tokens_per_second);
 
 signals:
     void token_requested(int64_t token);

@@ -66,6 +66,10 @@ struct FrameRequest {
     int32_t target = -1; // the expected next token after `token` (prediction_targets), -1: none
     bool task_target = false;
     int top_k = 10;     // next tokens the prediction lists
+    // Compute from the nearest checkpoint, ignoring the timeline's cursor and the kept window: the
+    // frame is then the same bits whatever was shown before (a bookmark's jump, a reopened
+    // session).
+    bool from_checkpoint = false;
 };
 
 struct FrameResult {
