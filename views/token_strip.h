@@ -14,6 +14,10 @@ public:
     // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
     void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
     void set_current(int64_t index);
+    // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
+    // strip is resized, until the position moves or the strip scrolls: the strip then shows the
+    // same tokens for the same position and width, whatever was shown before.
+    void center_on(int64_t index);
     // Per token the model's prediction after it and the token it should be (-1: none): a green
     // bar under the token where they agree, a red one where they differ.
     void set_marks(std::vector<int32_t> predicted, std::vector<int32_t> expected);
@@ -23,10 +27,6 @@ public:
     int64_t generated_from() const { return generated_from_; }
     // Whether token i is marked as a correct (1), a wrong (-1) prediction, or not (0).
     int mark(int64_t i) const;
-    // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
-    // strip is resized, until the position moves or the strip scrolls: the strip then shows the
-    // same tokens for the same position and width, whatever was shown before.
-    void center_on(int64_t index);
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }

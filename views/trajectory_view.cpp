@@ -87,8 +87,6 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     s.axes->SetVisibility(false);
 }
 
-bool TrajectoryView::marker_visible() const { return scene_->marker_actor->GetVisibility() != 0; }
-
 TrajectoryView::~TrajectoryView() { delete scene_; }
 
 // A fresh cube-axes actor for each trajectory: the actor keeps state from earlier renders (which
@@ -127,6 +125,8 @@ void TrajectoryView::make_axes() {
     s.axes->SetScreenSize(12);
     ren->AddActor(s.axes);
 }
+
+bool TrajectoryView::marker_visible() const { return scene_->marker_actor->GetVisibility() != 0; }
 
 
 void TrajectoryView::set_data(TrajectoryData d) {

@@ -113,7 +113,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
     connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
-    connect(controller_, &Controller::window_changed, transport_, &TransportBar::set_window);
+    connect(controller_, &Controller::window_changed, this, [this](int tokens) { transport_->set_window(tokens); });
     connect(controller_, &Controller::jumped, strip_, &views::TokenStrip::center_on);
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");

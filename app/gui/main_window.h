@@ -54,6 +54,7 @@ public:
     QString error_text() const;
     // Shows a message in the error banner ("" hides it).
     void show_error(const QString& text);
+    void report_error(const QString& text) { show_error(text); }
     // Runs the open model on these token ids (what Sequence > Set Token IDs does); an id that is
     // not a number or not in the model's vocabulary is named in the error banner. False then.
     bool set_token_ids(const QString& text);

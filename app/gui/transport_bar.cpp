@@ -118,6 +118,8 @@ TransportBar::TransportBar(QWidget* parent) : QWidget(parent) {
 
 double TransportBar::rate() const { return rate_->value(); }
 
+void TransportBar::set_rate(double tokens_per_second) { rate_->setValue(tokens_per_second); }
+
 int TransportBar::window() const { return window_->value(); }
 
 bool TransportBar::eventFilter(QObject* watched, QEvent* e) {
@@ -134,7 +136,6 @@ bool TransportBar::eventFilter(QObject* watched, QEvent* e) {
     }
     return QWidget::eventFilter(watched, e);
 }
-void TransportBar::set_rate(double tokens_per_second) { rate_->setValue(tokens_per_second); }
 
 void TransportBar::set_playing(bool on) {
     if (on == playing()) return;

@@ -29,10 +29,10 @@ public:
     void set_playing(bool on);
     void toggle_playing() { set_playing(!playing()); }
     double rate() const; // tokens per second
+    void set_rate(double tokens_per_second);
     int window() const;  // what the window box shows
     // The number boxes, for tests: after a click into one the transport keys still work.
     QSpinBox* window_box() const { return window_; }
-    void set_rate(double tokens_per_second);
 
 signals:
     void token_requested(int64_t token);

@@ -63,13 +63,13 @@ struct FrameRequest {
     int64_t token = 0;  // show the state after this token (index into the sequence)
     int layer = 0, head = 0;
     int window = 32;    // tokens of the attention map and of the transition product
-    int32_t target = -1; // the expected next token after `token` (prediction_targets), -1: none
-    bool task_target = false;
-    int top_k = 10;     // next tokens the prediction lists
     // Compute from the nearest checkpoint, ignoring the timeline's cursor and the kept window: the
     // frame is then the same bits whatever was shown before (a bookmark's jump, a reopened
     // session).
     bool from_checkpoint = false;
+    int32_t target = -1; // the expected next token after `token` (prediction_targets), -1: none
+    bool task_target = false;
+    int top_k = 10;     // next tokens the prediction lists
 };
 
 struct FrameResult {
