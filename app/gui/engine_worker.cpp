@@ -20,6 +20,13 @@ struct YieldToFrame {};
 // Thrown inside a load once it is no longer wanted (cancelled or superseded).
 struct LoadCancelled {};
 
+// Where the generated tokens of an encoded input begin (a reopened session's continuation is
+// appended after the input's own tokens), -1 when it has none: they are drawn as generated.
+int64_t generated_start(const frames::TokenInput& given, const frames::TokenInput& encoded) {
+    if (given.generated.empty() || given.generated.size() > encoded.ids.size()) return -1;
+    return int64_t(encoded.ids.size() - given.generated.size());
+}
+
 } // namespace
 
 EngineWorker::~EngineWorker() = default;
@@ -45,13 +52,6 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     s->end_state_bytes = timeline_->state_at(timeline_->length()).bytes();
     return s;
 }
-
-namespace {
-// Where a restored generation (TokenInput::generated, appended by encode) starts; -1: none.
-int64_t first_generated(const TokenInput& asked, const TokenInput& encoded) {
-    return asked.generated.empty() ? -1 : int64_t(encoded.ids.size()) - int64_t(asked.generated.size());
-}
-} // namespace
 
 std::vector<int32_t> EngineWorker::prediction_targets() const {
     std::vector<int32_t> task = targets_;
@@ -94,10 +94,10 @@ void EngineWorker::load(const LoadRequest& r) {
             const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
             targets_ = input.targets;
-            generated_from_ = first_generated(r.input, input);
+            generated_from_ = generated_start(r.input, input);
             session_ = r.session;
             frames_.reset();
-            curve_.reset();
+        curve_.reset();
             auto s = summary(r.session, tokens_from_);
             s->run_ms = double(clock.nsecsElapsed()) / 1e6;
             s->tokens_run = ran;
@@ -123,7 +123,7 @@ void EngineWorker::load(const LoadRequest& r) {
         path_ = r.path;
         tokens_from_ = input.description;
         targets_ = input.targets;
-        generated_from_ = first_generated(r.input, input);
+        generated_from_ = generated_start(r.input, input);
         session_ = r.session;
         frames_.reset();
         curve_.reset();
