@@ -8,6 +8,11 @@
 
 namespace statescope::views {
 
+namespace {
+constexpr double kRoomyHeight = 220;    // below this the note takes one line
+constexpr double kTwoPlotsHeight = 110; // plot area needed to show the softmax row under the exact one
+} // namespace
+
 AttentionRowView::AttentionRowView(QWidget* parent) : QWidget(parent) {
     setMouseTracking(true);
     setAttribute(Qt::WA_OpaquePaintEvent);
@@ -37,6 +42,8 @@ void AttentionRowView::set_note(const QString& note) {
 
 int AttentionRowView::note_lines(const QRectF& area) const {
     if (note_.isEmpty()) return 0;
+    // A short view keeps the note to one line (cut short) so that the bars keep their height.
+    if (area.height() < kRoomyHeight) return 1;
     const QFontMetricsF fm(style::label_font());
     const QRectF r = fm.boundingRect(QRectF(0, 0, area.width() - 12, 1000), Qt::TextWordWrap, note_);
     return std::max(1, int(std::ceil(r.height() / fm.lineSpacing() - 0.01)));
@@ -69,7 +76,8 @@ std::vector<QRectF> AttentionRowView::plots(const QRectF& area) const {
     // Under the plots: the token labels, turned upright, and a caption.
     const double labels_h = label_length() + 2 * fm.height() + 6;
     const double bottom = area.bottom() - labels_h;
-    const bool two = recurrent_ && !softmax_.empty();
+    // The softmax row only where both plots keep a readable height; the map shows it anyway.
+    const bool two = recurrent_ && !softmax_.empty() && bottom - top >= kTwoPlotsHeight;
     const double gap = fm.height() + 8; // the lower plot's label sits in the gap
     const double h = two ? (bottom - top - gap) / 2 : bottom - top;
     std::vector<QRectF> out{QRectF(left, top + fm.height() + 2, right - left, h - fm.height() - 2)};
@@ -94,7 +102,10 @@ void AttentionRowView::render_figure(QPainter& p, const QRectF& area, bool for_e
         p.setFont(style::label_font());
         p.setPen(QColor(120, 75, 20));
         const double y = area.top() + QFontMetricsF(style::title_font()).height() + 6;
-        p.drawText(QRectF(area.left() + 6, y, area.width() - 12, note_lines(area) * fm.lineSpacing() + 2), Qt::TextWordWrap, note_);
+        const int lines = note_lines(area);
+        const QRectF box(area.left() + 6, y, area.width() - 12, lines * fm.lineSpacing() + 2);
+        if (area.height() < kRoomyHeight) p.drawText(box, Qt::AlignLeft | Qt::AlignTop, fm.elidedText(note_, Qt::ElideRight, box.width()));
+        else p.drawText(box, Qt::TextWordWrap, note_);
     }
     if (exact_.empty()) {
         p.setPen(QColor(120, 120, 120));
