@@ -20,7 +20,8 @@ private slots:
         QVERIFY2(names.size() >= 12, "expected the twelve reference folders in ../shared/reference/models");
         const QString shared = QString::fromStdString(testsupport::reference_dir()) + "/models/";
         for (const QString& n : names) QTest::newRow(n.toUtf8()) << shared + n;
-        const QStringList families = {"kda", "kda_negeig_lowerbound"};
+        const QStringList families = testsupport::family_reference_names();
+        QVERIFY2(families.size() >= 3, "expected the references of tests/data/references (kda, kda_negeig_lowerbound, rwkv6)");
         const QString in_repo = QString::fromStdString(testsupport::family_reference_dir()) + "/";
         for (const QString& n : families) QTest::newRow(("tests/data/" + n).toUtf8()) << in_repo + n;
     }
