@@ -215,16 +215,21 @@ private slots:
 
     // Every family's real layers: capture the scan inputs a reference model produces on random
     // tokens of an awkward length, and check the recurrent and attention forms agree on them.
+    // KDA's layers (the only diagonal-plus-rank-one ones with a beta) must also have the transition
+    // fla's kernel applies, (I - beta k k^T) diag(exp g), built densely from their k, beta and g.
     void reference_model_layers_data() {
         QTest::addColumn<QString>("folder");
-        for (const QString& n : testsupport::reference_model_names()) QTest::newRow(n.toUtf8()) << n;
+        for (const QString& n : testsupport::reference_model_names())
+            QTest::newRow(n.toUtf8()) << QString::fromStdString(testsupport::reference_dir()) + "/models/" + n;
+        for (const QString& n : testsupport::family_reference_names())
+            QTest::newRow(("tests/data/" + n).toUtf8()) << QString::fromStdString(testsupport::family_reference_dir()) + "/" + n;
     }
 
     void reference_model_layers() {
         QFETCH(QString, folder);
         std::unique_ptr<Model> model;
         try {
-            model = load_model(testsupport::reference_dir() + "/models/" + folder.toStdString());
+            model = load_model(folder.toStdString());
         } catch (const std::exception& e) {
             QFAIL(e.what());
         }
@@ -256,6 +261,26 @@ private slots:
             scan_attention_form(in, S0.ptr(), o_att.data());
             const double err = relative_l2(o_rec.data(), o_att.data(), o_rec.size());
             QVERIFY2(err < 1e-4, qPrintable(QString("%1 (%2): %3").arg(folder, transition_name(in.kind)).arg(err)));
+            if (in.kind != TransitionKind::DiagPlusRankOne || in.beta.data.empty()) continue;
+            const int K = in.K;
+            std::vector<double> A(size_t(K) * K);
+            for (int t : {0, in.T / 2, in.T - 1})
+                for (int h = 0; h < in.H; ++h) {
+                    transition_matrix(in, t, h, A.data());
+                    const float* k = in.k_at(t, 0, h);
+                    const float* g = in.log_decay.ptr() + (size_t(t) * in.H + h) * K;
+                    const double beta = in.beta_at(t, 0, h);
+                    double worst = 0, scale = 0;
+                    for (int r = 0; r < K; ++r)
+                        for (int c = 0; c < K; ++c) {
+                            const double want = ((r == c ? 1.0 : 0.0) - beta * k[r] * k[c]) * std::exp(double(g[c]));
+                            worst = std::max(worst, std::abs(A[size_t(r) * K + c] - want));
+                            scale = std::max(scale, std::abs(want));
+                        }
+                    QVERIFY2(worst <= 1e-6 * scale, qPrintable(QString("%1: token %2 head %3: transition differs from "
+                                                                        "(I - beta k k^T) diag(exp g) by %4")
+                                                                    .arg(folder).arg(t).arg(h).arg(worst)));
+                }
         }
     }
 };
