@@ -169,16 +169,19 @@ private slots:
         rwkv("rwkv7, value_dim 2 x hidden", {{"value_dim", 80}});
         rwkv("rwkv7, unfused norms, no pre-norm, no norm bias", {{"fuse_norm", false}, {"norm_first", false}, {"norm_bias", false}});
         // RWKV-6: hidden 40 over 5 heads, K = 4 and V = 8; then 4 heads of K = V = 10.
-        const QJsonObject r6{{"hidden_size", 40}, {"num_heads", 5}, {"vocab_size", 61}, {"num_hidden_layers", 3},
-                             {"proj_low_rank_dim", 7}, {"gate_low_rank_dim", 9}};
+        const QJsonObject r6{{"hidden_size", 40},      {"num_heads", 5},         {"vocab_size", 61},
+                             {"num_hidden_layers", 3}, {"proj_low_rank_dim", 7}, {"gate_low_rank_dim", 9}};
         auto rwkv6 = [&](const char* row, QJsonObject extra) {
             for (auto it = r6.begin(); it != r6.end(); ++it)
                 if (!extra.contains(it.key())) extra[it.key()] = it.value();
             QTest::newRow(row) << QStringLiteral("rwkv6") << extra;
         };
         rwkv6("rwkv6 K4 V8 ranks 7 and 9", {});
-        rwkv6("rwkv6 4 heads K10 V10, no pre-norm, no norm bias, intermediate 52",
-              {{"num_heads", 4}, {"expand_k", 1.0}, {"norm_first", false}, {"norm_bias", false}, {"intermediate_size", 52}});
+        rwkv6("rwkv6 4 heads K10 V10, no pre-norm, no norm bias, intermediate 52", {{"num_heads", 4},
+                                                                                    {"expand_k", 1.0},
+                                                                                    {"norm_first", false},
+                                                                                    {"norm_bias", false},
+                                                                                    {"intermediate_size", 52}});
     }
 
     // 100 tokens (chunked scan for linear attention), then 1, then 5.

@@ -21,7 +21,8 @@ private slots:
         const QString shared = QString::fromStdString(testsupport::reference_dir()) + "/models/";
         for (const QString& n : names) QTest::newRow(n.toUtf8()) << shared + n;
         const QStringList families = testsupport::family_reference_names();
-        QVERIFY2(families.size() >= 3, "expected the references of tests/data/references (kda, kda_negeig_lowerbound, rwkv6)");
+        QVERIFY2(families.size() >= 3,
+                 "expected the references of tests/data/references (kda, kda_negeig_lowerbound, rwkv6)");
         const QString in_repo = QString::fromStdString(testsupport::family_reference_dir()) + "/";
         for (const QString& n : families) QTest::newRow(("tests/data/" + n).toUtf8()) << in_repo + n;
     }

@@ -126,7 +126,8 @@ private slots:
         const Case cases[] = {{1, 1, 1, 1, 1}, {37, 3, 5, 7, 1}, {23, 2, 9, 4, 1}, {64, 1, 16, 3, 1}};
         for (TransitionKind k : {TransitionKind::Diagonal, TransitionKind::Scalar, TransitionKind::DeltaRule})
             for (const Case& c : cases)
-                QTest::addRow("%s T%d H%d K%d V%d", transition_name(k), c.T, c.H, c.K, c.V) << int(k) << c.T << c.H << c.K << c.V;
+                QTest::addRow("%s T%d H%d K%d V%d", transition_name(k), c.T, c.H, c.K, c.V)
+                    << int(k) << c.T << c.H << c.K << c.V;
     }
     void bonus_read_matches_rwkv6_recurrence() {
         QFETCH(int, kind);
@@ -161,15 +162,18 @@ private slots:
                         want_o[(size_t(t) * H + hh) * V + c] = acc;
                     }
                     for (int r = 0; r < K; ++r)
-                        for (int c = 0; c < V; ++c) hs[r * V + c] = hs[r * V + c] * std::exp(double(w[r])) + beta * k[r] * v[c];
+                        for (int c = 0; c < V; ++c)
+                            hs[r * V + c] = hs[r * V + c] * std::exp(double(w[r])) + beta * k[r] * v[c];
                 }
             std::vector<float> want_of(want_o.begin(), want_o.end()), want_S(h.begin(), h.end());
             // 1e-4: the one-value case (T1 K1 V1) cancels its two terms to 1e-3 of their size, where
             // float rounding alone is 1e-5 relative; a missing or misplaced bonus is off by O(1).
             QVERIFY2(relative_l2(o.data(), want_of.data(), o.size()) < 1e-4,
                      qPrintable(QString("outputs differ from fla's RWKV-6 loop: o[0] %1, want %2")
-                                    .arg(double(o[0]), 0, 'g', 9).arg(want_o[0], 0, 'g', 9)));
-            QVERIFY2(relative_l2(S.ptr(), want_S.data(), want_S.size()) < 1e-5, "final state differs from fla's RWKV-6 loop");
+                                    .arg(double(o[0]), 0, 'g', 9)
+                                    .arg(want_o[0], 0, 'g', 9)));
+            QVERIFY2(relative_l2(S.ptr(), want_S.data(), want_S.size()) < 1e-5,
+                     "final state differs from fla's RWKV-6 loop");
         }
         // The map's diagonal is the bonus weight beta_t q_t^T diag(u) k_t.
         for (int hh = 0; hh < H; ++hh)
@@ -179,7 +183,8 @@ private slots:
                     want += double(in.q_at(t, hh)[r]) * in.bonus.data[size_t(hh) * K + r] * in.k_at(t, 0, hh)[r];
                 want *= in.beta_at(t, 0, hh);
                 const float got = attn[(size_t(hh) * T + t) * T + t];
-                QVERIFY2(std::abs(got - want) <= 1e-5 * (1 + std::abs(want)), qPrintable(QString("diagonal at t=%1").arg(t)));
+                QVERIFY2(std::abs(got - want) <= 1e-5 * (1 + std::abs(want)),
+                         qPrintable(QString("diagonal at t=%1").arg(t)));
             }
     }
 
@@ -222,7 +227,8 @@ private slots:
         for (const QString& n : testsupport::reference_model_names())
             QTest::newRow(n.toUtf8()) << QString::fromStdString(testsupport::reference_dir()) + "/models/" + n;
         for (const QString& n : testsupport::family_reference_names())
-            QTest::newRow(("tests/data/" + n).toUtf8()) << QString::fromStdString(testsupport::family_reference_dir()) + "/" + n;
+            QTest::newRow(("tests/data/" + n).toUtf8())
+                << QString::fromStdString(testsupport::family_reference_dir()) + "/" + n;
     }
 
     void reference_model_layers() {
@@ -278,8 +284,11 @@ private slots:
                             scale = std::max(scale, std::abs(want));
                         }
                     QVERIFY2(worst <= 1e-6 * scale, qPrintable(QString("%1: token %2 head %3: transition differs from "
-                                                                        "(I - beta k k^T) diag(exp g) by %4")
-                                                                    .arg(folder).arg(t).arg(h).arg(worst)));
+                                                                       "(I - beta k k^T) diag(exp g) by %4")
+                                                                   .arg(folder)
+                                                                   .arg(t)
+                                                                   .arg(h)
+                                                                   .arg(worst)));
                 }
         }
     }

@@ -147,7 +147,8 @@ private slots:
         struct Size {
             int T, H, K, V;
         };
-        const Size sizes[] = {{1, 1, 1, 1}, {37, 1, 16, 24}, {50, 3, 7, 5}, {45, 5, 33, 17}, {29, 2, 40, 64}, {70, 3, 12, 9}};
+        const Size sizes[] = {{1, 1, 1, 1},    {37, 1, 16, 24}, {50, 3, 7, 5},
+                              {45, 5, 33, 17}, {29, 2, 40, 64}, {70, 3, 12, 9}};
         for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::Diagonal,
                                     TransitionKind::DeltaRule, TransitionKind::DiagPlusRankOne})
             for (const Size& s : sizes)

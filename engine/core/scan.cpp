@@ -43,7 +43,8 @@ void ScanInputs::check() const {
     if (!beta.data.empty()) expect(beta, TH * substeps, "beta");
     if (!bonus.data.empty()) {
         expect(bonus, size_t(H) * K, "bonus");
-        if (substeps != 1) throw Error("scan input 'bonus' needs one micro-step per token, not " + std::to_string(substeps));
+        if (substeps != 1)
+            throw Error("scan input 'bonus' needs one micro-step per token, not " + std::to_string(substeps));
     }
     switch (kind) {
     case TransitionKind::Identity: break;

@@ -53,7 +53,7 @@ struct ScanBuffers {
     TransitionKind kind = TransitionKind::Identity;
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     bool has_beta = false, has_decay = false;
-    bool has_bonus = false;      // the bonus read of core/scan.h (recurrent form only), u in `bonus`
+    bool has_bonus = false; // the bonus read of core/scan.h (recurrent form only), u in `bonus`
     vk::Buffer q, k, v, beta, g, a, b, S0, S, o, bonus;
     vk::Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start (released by a
                              // ChunkedF16 run that does not keep them)

@@ -21,8 +21,10 @@ void OutputNorm::apply(cpu::Mat& o, const cpu::Mat* g, int heads) const {
     if (g) {
         float* p = o.data();
         const float* gp = g->data();
-        if (sigmoid_gate) for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::sigmoid(gp[i]);
-        else for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
+        if (sigmoid_gate)
+            for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::sigmoid(gp[i]);
+        else
+            for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
     }
 }
 

@@ -22,9 +22,9 @@
 // - Output: per-head RMSNorm times sigmoid(g_proj(x)) (FusedRMSNormGated, activation 'sigmoid'),
 //   g_proj low rank (hidden -> V -> HV * V, the second with a bias), then o_proj.
 // The cache is value-major ([B, HV, V, K]: the layer calls the kernel with state_v_first=True).
-#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/delta_common.h"
+#include "statescope/error.h"
 
 #include <cmath>
 
@@ -32,12 +32,12 @@ namespace statescope {
 namespace {
 
 struct KdaOptions {
-    int qk_heads = 0, H = 0;      // num_heads, num_v_heads (a multiple of it)
-    int K = 0, V = 0;             // head_dim, head_dim * expand_v
+    int qk_heads = 0, H = 0; // num_heads, num_v_heads (a multiple of it)
+    int K = 0, V = 0;        // head_dim, head_dim * expand_v
     bool short_conv = true;
     int conv_size = 4;
     bool allow_neg_eigval = false;
-    bool lower_bound = false;     // the bounded gate
+    bool lower_bound = false; // the bounded gate
     float lower_bound_value = 0;
     float norm_eps = 1e-6f;
 };
@@ -62,7 +62,8 @@ KdaOptions read_kda(const Config& c, int) {
         if (!(o.lower_bound_value < 0)) c.fail("lower_bound", "must be negative (a log decay)");
     }
     // safe_gate only picks fla's chunked kernel variant (it needs lower_bound); the math is the same.
-    if (c.bool_or("safe_gate", false) && !o.lower_bound) c.fail("safe_gate", "needs lower_bound (as in fla's KDAConfig)");
+    if (c.bool_or("safe_gate", false) && !o.lower_bound)
+        c.fail("safe_gate", "needs lower_bound (as in fla's KDAConfig)");
     const std::string act = c.string_or("hidden_act", "swish");
     if (act != "swish" && act != "silu") c.fail("hidden_act", "'" + act + "' is not supported (swish is)");
     o.norm_eps = float(c.number_or("norm_eps", 1e-6));
@@ -184,7 +185,8 @@ public:
         ops.norm(q, gpu::NormKind::L2, nullptr, nullptr, 1e-6f, K);
         ops.norm(k, gpu::NormKind::L2, nullptr, nullptr, 1e-6f, K);
 
-        gpu::ScanMats in = ops.scan_inputs(TransitionKind::DiagPlusRankOne, int(T), int(H), int(K), int(V), 1, true, true);
+        gpu::ScanMats in =
+            ops.scan_inputs(TransitionKind::DiagPlusRankOne, int(T), int(H), int(K), int(V), 1, true, true);
         const uint32_t groups = H / uint32_t(o_.qk_heads);
         gpu::repeat_heads(ops, in.q, q, K, groups, 1.0f / std::sqrt(float(K)));
         gpu::repeat_heads(ops, in.k, k, K, groups);

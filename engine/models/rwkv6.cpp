@@ -18,10 +18,10 @@
 //
 // Channel mix: its own token shift ("ffn_state"), sigmoid(receptance(x + delta * mu_r)) *
 // value(relu(key(x + delta * mu_k))^2).
-#include "statescope/error.h"
 #include "gpu/layers.h"
 #include "models/registry.h"
 #include "models/rwkv_common.h"
+#include "statescope/error.h"
 
 #include <cmath>
 #include <optional>
@@ -48,7 +48,8 @@ public:
         const int key_dim = int(hidden * c.number_or("expand_k", 0.5));
         const int value_dim = int(hidden * c.number_or("expand_v", 1.0));
         if (key_dim <= 0 || key_dim % H_) c.fail("expand_k", "the key dim must be a positive multiple of num_heads");
-        if (value_dim <= 0 || value_dim % H_) c.fail("expand_v", "the value dim must be a positive multiple of num_heads");
+        if (value_dim <= 0 || value_dim % H_)
+            c.fail("expand_v", "the value dim must be a positive multiple of num_heads");
         K_ = key_dim / H_;
         V_ = value_dim / H_;
         R_ = int(c.int_in_range("proj_low_rank_dim", 32, 1, 1 << 16));
@@ -135,14 +136,16 @@ public:
         const gpu::Mat low = gpu::linear(ops, x_down_, add_mixed_gpu(ops, x, delta, mu_));
         ops.apply(low, gpu::Func::Tanh);
         gpu::Mat mix[5];
-        for (uint32_t n = 0; n < 5; ++n) mix[n] = gpu::linear(ops, blocks_[n], low.cols_range(n * uint32_t(R_), uint32_t(R_)));
+        for (uint32_t n = 0; n < 5; ++n)
+            mix[n] = gpu::linear(ops, blocks_[n], low.cols_range(n * uint32_t(R_), uint32_t(R_)));
         const gpu::Mat r = gpu::linear(ops, r_, add_mixed_rows_gpu(ops, x, delta, mix[0]));
         const gpu::Mat w = w_.gpu(ops, add_mixed_rows_gpu(ops, x, delta, mix[1]));
         const gpu::Mat k = gpu::linear(ops, k_, add_mixed_rows_gpu(ops, x, delta, mix[2]));
         const gpu::Mat v = gpu::linear(ops, v_, add_mixed_rows_gpu(ops, x, delta, mix[3]));
         const gpu::Mat g = gpu::linear(ops, g_, add_mixed_rows_gpu(ops, x, delta, mix[4]));
 
-        gpu::ScanMats in = ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true, /*bonus=*/true);
+        gpu::ScanMats in =
+            ops.scan_inputs(TransitionKind::Diagonal, int(T), H_, K_, V_, 1, false, true, /*bonus=*/true);
         ops.copy(in.q, r); // scale 1
         ops.copy(in.k, k);
         ops.copy(in.v, v);
@@ -172,7 +175,7 @@ private:
     int D_ = 0, H_ = 0, K_ = 0, V_ = 0, R_ = 0;
     cpu::Param mu_, x_bias_, bonus_, g_norm_w_, g_norm_b_;
     cpu::Linear x_down_, x_up_, r_, k_, v_, g_, o_;
-    cpu::Linear blocks_[5];               // views into block_w_ with x_bias rows as biases
+    cpu::Linear blocks_[5]; // views into block_w_ with x_bias rows as biases
     std::vector<float> block_w_[5];
     LoRA w_;
     float g_norm_eps_ = 1e-5f;

@@ -1,7 +1,7 @@
 #include "models/rwkv_common.h"
 
-#include "statescope/error.h"
 #include "gpu/layers.h"
+#include "statescope/error.h"
 
 #include <algorithm>
 
@@ -17,15 +17,19 @@ LoRA LoRA::load(Checkpoint& ck, const std::string& name, int in, int rank, int o
 
 cpu::Mat LoRA::operator()(const cpu::Mat& x) const {
     cpu::Mat h = down(x);
-    if (act == Act::Tanh) h = h.array().tanh().matrix();
-    else if (act == Act::Sigmoid) cpu::apply_sigmoid(h);
+    if (act == Act::Tanh)
+        h = h.array().tanh().matrix();
+    else if (act == Act::Sigmoid)
+        cpu::apply_sigmoid(h);
     return up(h);
 }
 
 gpu::Mat LoRA::gpu(gpu::Ops& ops, const gpu::Mat& x) const {
     const gpu::Mat h = gpu::linear(ops, down, x);
-    if (act == Act::Tanh) ops.apply(h, gpu::Func::Tanh);
-    else if (act == Act::Sigmoid) ops.apply(h, gpu::Func::Sigmoid);
+    if (act == Act::Tanh)
+        ops.apply(h, gpu::Func::Tanh);
+    else if (act == Act::Sigmoid)
+        ops.apply(h, gpu::Func::Sigmoid);
     return gpu::linear(ops, up, h);
 }
 
@@ -49,9 +53,9 @@ cpu::Mat add_mixed(const cpu::Mat& x, const cpu::Mat& delta, const cpu::Param& m
 gpu::Mat token_shift_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::DeviceTensor& last) {
     const uint32_t T = x.rows, D = x.cols;
     require(Tensor::numel(last.shape) == int64_t(D), "RWKV GPU token shift: the shift state has " +
-                                                          std::to_string(Tensor::numel(last.shape)) + " values, rows have " +
-                                                          std::to_string(D));
-    const gpu::Mat prev{last.buf.get(), 0, 1, D, D};   // the state as one row (DeviceTensor::mat() is [D, 1])
+                                                         std::to_string(Tensor::numel(last.shape)) +
+                                                         " values, rows have " + std::to_string(D));
+    const gpu::Mat prev{last.buf.get(), 0, 1, D, D}; // the state as one row (DeviceTensor::mat() is [D, 1])
     const gpu::Mat delta = ops.alloc(T, D, "RWKV token shift");
     gpu::ElementwiseParams sub;
     sub.op = gpu::Combine::Sub;
@@ -59,7 +63,7 @@ gpu::Mat token_shift_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::DeviceTensor& la
     if (T > 1)
         ops.elementwise(delta.rows_range(1, T - 1), gpu::Operand::of(x.rows_range(0, T - 1)),
                         gpu::Operand::of(x.rows_range(1, T - 1)), sub);
-    ops.copy(prev, x.row(T - 1));   // recorded after the reads above (every kernel ends in a barrier)
+    ops.copy(prev, x.row(T - 1)); // recorded after the reads above (every kernel ends in a barrier)
     return delta;
 }
 
