@@ -2,7 +2,9 @@
 // The recurrent (token-by-token) form of the common per-head scan, all five transition kinds:
 //     S_t = A_t S_{t-1} + beta k v^T,  o_t = S_t^T q_t      (S: K x V, key-major)
 // with the micro-step rules of engine/core/scan.h (gate on micro-step 0 only; DeltaRule applies
-// its Householder factor every micro-step; DiagPlusRankOne's factor only on micro-step 0).
+// its Householder factor every micro-step; DiagPlusRankOne's factor only on micro-step 0), and
+// its bonus read (SS_FLAG_BONUS, RWKV-6): o_t = S_{t-1}^T q_t + beta (q_t . u k_t) v_t, read
+// before the token's update.
 //
 // Every transition acts on S from the left, so the V columns of S evolve independently: one
 // column is owned by LANES neighbouring threads, each holding ROWS = ceil(K / LANES) of its
@@ -72,12 +74,15 @@ void main() {
     const uint c = min(c0 + col, V - 1u);
     const bool has_decay = (pc.flags & SS_FLAG_HAS_DECAY) != 0u;
     const bool has_beta = (pc.flags & SS_FLAG_HAS_BETA) != 0u;
+    const bool bonus = (pc.flags & SS_FLAG_BONUS) != 0u;   // uniform: every lane takes the same branches
 
     float s[ROWS];
+    float u[ROWS];   // the head's bonus rows (zero without one)
     for (uint i = 0u; i < ROWS; ++i) {
         const uint r = lane + i * LANES;
         const uint idx = (h * K + r) * V + c;
         s[i] = r < K ? (pc.seg_first != 0u ? s0_buf[idx] : s_buf[idx]) : 0.0;
+        u[i] = bonus && r < K ? bonus_buf[h * K + r] : 0.0;
     }
 
     const uint t_end = min(pc.seg_end, T);
@@ -113,6 +118,22 @@ void main() {
                 const uint kb = pl * KD;
                 const float beta = sm[OFF_BETA + pl];
                 const float vv = sm[OFF_V + pl * COLS + col];
+
+                if (bonus && j == 0u) {
+                    // Read S_{t-1} before the update, plus token t's own write through diag(u),
+                    // in the reference's order: (q . S), (sum q k u) * beta, then times v.
+                    float out_c = 0.0, w = 0.0;
+                    for (uint i = 0u; i < ROWS; ++i) {
+                        const uint r = lane + i * LANES;
+                        if (r < K) {
+                            out_c += sm[OFF_Q + tl * KD + r] * s[i];
+                            w += sm[OFF_Q + tl * KD + r] * sm[kb + r] * u[i];
+                        }
+                    }
+                    out_c = lanes_sum(out_c);
+                    w = lanes_sum(w) * beta;
+                    if (column_valid && lane == 0u) o_buf[((t0 + tl) * H + h) * V + c] = out_c + w * vv;
+                }
 
                 if (KIND == SS_KIND_SCALAR && j == 0u) {
                     const float d = exp(sm[OFF_G + tl]);
@@ -159,13 +180,15 @@ void main() {
                 }
             }
 
-            float out_c = 0.0;
-            for (uint i = 0u; i < ROWS; ++i) {
-                const uint r = lane + i * LANES;
-                if (r < K) out_c += sm[OFF_Q + tl * KD + r] * s[i];
+            if (!bonus) {
+                float out_c = 0.0;
+                for (uint i = 0u; i < ROWS; ++i) {
+                    const uint r = lane + i * LANES;
+                    if (r < K) out_c += sm[OFF_Q + tl * KD + r] * s[i];
+                }
+                out_c = lanes_sum(out_c);
+                if (column_valid && lane == 0u) o_buf[((t0 + tl) * H + h) * V + c] = out_c;
             }
-            out_c = lanes_sum(out_c);
-            if (column_valid && lane == 0u) o_buf[((t0 + tl) * H + h) * V + c] = out_c;
         }
         barrier(); // staged inputs read -> next block written
     }

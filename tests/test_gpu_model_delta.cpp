@@ -1,11 +1,13 @@
-// The delta-rule families (delta_net, gated_deltanet, gated_deltaproduct) on the GPU model path
+// The delta-rule families (delta_net, gated_deltanet, gated_deltaproduct, kda) on the GPU model path
 // (engine/gpu) against their CPU forward, which is the judge:
 //   - logits and the library's cache (recurrent state, conv windows) after a random 300-token
 //     sequence fed as 37 + 263 tokens (recurrent scan, then the chunked scan from a non-zero state
-//     and conv windows) and three decoding steps, for the four reference models and for random-
-//     weight models of configurations the reference folders do not cover (more value heads than
-//     q/k heads, qk_norm 'sum' with elu and no short convolution and no beta projection,
-//     three Householder steps without forget gate, all with awkward head sizes);
+//     and conv windows; KDA's diagonal-plus-rank-one scan stays recurrent) and three decoding
+//     steps, for the four reference models, the two KDA references of tests/data/references, and
+//     random-weight models of configurations the reference folders do not cover (more value heads
+//     than q/k heads, qk_norm 'sum' with elu and no short convolution and no beta projection,
+//     three Householder steps without forget gate, KDA with value heads and without short
+//     convolutions, all with awkward head sizes);
 //   - verify against the reference folders with the GPU model, at the default tolerance.
 // Runs under the validation layer (when installed) and checks that it reported no error. Skips only
 // when no Vulkan device exists at all (CI has lavapipe).
@@ -29,6 +31,8 @@ using namespace statescope;
 namespace {
 
 const char* const kReferenceModels[] = {"delta_net", "delta_net_negeig", "gated_deltanet", "gated_deltaproduct"};
+// In tests/data/references.
+const char* const kFamilyReferences[] = {"kda", "kda_negeig_lowerbound"};
 
 // Random-weight configurations (Checkpoint::synthetic) for the code paths the reference models
 // leave out.
@@ -44,9 +48,18 @@ const testsupport::SyntheticConfig kSynthetic[] = {
      R"({"model_type": "gated_deltaproduct", "hidden_size": 40, "num_hidden_layers": 2, "num_heads": 2,
          "head_dim": 20, "expand_v": 1.0, "num_householder": 3, "use_forget_gate": false,
          "allow_neg_eigval": false, "vocab_size": 300})"},
+    {"kda 2 qk heads 6 value heads K12 V18",
+     R"({"model_type": "kda", "hidden_size": 40, "num_hidden_layers": 2, "num_heads": 2, "num_v_heads": 6,
+         "head_dim": 12, "expand_v": 1.5, "vocab_size": 300})"},
+    {"kda no short conv negeig lower bound K20 V10",
+     R"({"model_type": "kda", "hidden_size": 40, "num_hidden_layers": 2, "num_heads": 3, "head_dim": 20,
+         "expand_v": 0.5, "use_short_conv": false, "allow_neg_eigval": true, "lower_bound": -3.5,
+         "vocab_size": 300})"},
 };
 
 std::string reference_folder(const QString& name) {
+    for (const char* f : kFamilyReferences)
+        if (name == f) return testsupport::family_reference_dir() + "/" + name.toStdString();
     return testsupport::reference_dir() + "/models/" + name.toStdString();
 }
 
@@ -87,6 +100,7 @@ private slots:
     void reference_model_long_sequence_data() {
         QTest::addColumn<QString>("folder");
         for (const char* m : kReferenceModels) QTest::newRow(m) << QString(m);
+        for (const char* m : kFamilyReferences) QTest::newRow(m) << QString(m);
     }
     void reference_model_long_sequence() {
         QFETCH(QString, folder);

@@ -1,6 +1,7 @@
-// RWKV-7 and linear attention on the Vulkan model path (forward_gpu in engine/models/rwkv7.cpp and
-// linear_attn.cpp, with their kernels shaders/rwkv7_bonus.comp, linear_attn_rows.comp and
-// linear_attn_key_sum.comp) against the CPU forward, which is the judge:
+// RWKV-7, RWKV-6 and linear attention on the Vulkan model path (forward_gpu in
+// engine/models/rwkv7.cpp, rwkv6.cpp and linear_attn.cpp, with their kernels shaders/rwkv7_bonus.comp,
+// linear_attn_rows.comp, linear_attn_key_sum.comp and the recurrent scan's bonus read) against
+// the CPU forward, which is the judge:
 //   - verify against the reference files on the GPU gives what it gives on the CPU (same tensors
 //     passed, same provably invalid reference values skipped, nothing failed);
 //   - 300 random tokens (past the 64 positions where linear attention's scan goes chunked), then a
@@ -8,7 +9,8 @@
 //   - configurations the reference models do not use, on small synthetic checkpoints of awkward
 //     sizes: every linear-attention feature map, norm_q / norm_k, norm_feature_map (its key-sum
 //     state), grouped kv heads, tied feature maps; RWKV-7 with value_dim != hidden, the unfused
-//     norms, no pre-norm and no norm biases. (These also carry RWKV-7's bonus term: in the reference
+//     norms, no pre-norm and no norm biases; RWKV-6 with other head counts, key and value dims
+//     and LoRA ranks, no pre-norm and no norm biases. (These also carry RWKV-7's bonus term: in the reference
 //     checkpoint it changes the logits by less than this test's tolerance.)
 // Runs under the validation layer and checks that it reported no error. Skips only when no
 // Vulkan device exists at all (CI has lavapipe).
@@ -38,6 +40,13 @@ namespace {
 // (RWKV-7's bonus, a feature map's corner) cannot hide in it.
 constexpr double kTolerance = 2e-5;
 
+// The reference folder of a family: ../shared/reference/models, or tests/data/references for the
+// families added after it (rwkv6).
+std::string reference_folder(const QString& family) {
+    if (family == "rwkv6") return testsupport::family_reference_dir() + "/" + family.toStdString();
+    return testsupport::reference_dir() + "/models/" + family.toStdString();
+}
+
 } // namespace
 
 class TestGpuModelRwkv : public QObject {
@@ -57,7 +66,7 @@ class TestGpuModelRwkv : public QObject {
 
     // A synthetic checkpoint from the reference folder's config with `changes` applied.
     static std::unique_ptr<Model> synthetic(const QTemporaryDir& dir, const QString& family, const QJsonObject& changes) {
-        QFile in(QString::fromStdString(testsupport::reference_dir()) + "/models/" + family + "/config.json");
+        QFile in(QString::fromStdString(reference_folder(family)) + "/config.json");
         if (!in.open(QIODevice::ReadOnly)) throw Error(in.fileName().toStdString() + ": cannot open");
         QJsonObject cfg = QJsonDocument::fromJson(in.readAll()).object();
         if (cfg.isEmpty()) throw Error(in.fileName().toStdString() + ": not a JSON object");
@@ -84,6 +93,7 @@ private slots:
         QTest::addColumn<QString>("family");
         QTest::newRow("rwkv7") << QStringLiteral("rwkv7");
         QTest::newRow("linear_attn") << QStringLiteral("linear_attn");
+        QTest::newRow("rwkv6") << QStringLiteral("rwkv6");
     }
 
     // verify --backend vulkan: every reference tensor the CPU passes passes on the GPU, and the
@@ -92,7 +102,7 @@ private slots:
     void reference_verify() {
         if (!have_device()) QSKIP("no Vulkan device on this machine (install mesa-vulkan-drivers)");
         QFETCH(QString, family);
-        const std::string dir = testsupport::reference_dir() + "/models/" + family.toStdString();
+        const std::string dir = reference_folder(family);
         try {
             std::shared_ptr<const Model> cpu = load_model(dir);
             gpu::GpuModel gpu(cpu, *ctx_);
@@ -121,7 +131,7 @@ private slots:
         if (!have_device()) QSKIP("no Vulkan device on this machine (install mesa-vulkan-drivers)");
         QFETCH(QString, family);
         try {
-            std::shared_ptr<const Model> cpu = load_model(testsupport::reference_dir() + "/models/" + family.toStdString());
+            std::shared_ptr<const Model> cpu = load_model(reference_folder(family));
             gpu::GpuModel gpu(cpu, *ctx_);
             compare_runs(*cpu, gpu, {300, 1, 7}, 300);
         } catch (const std::exception& e) {
@@ -158,6 +168,20 @@ private slots:
         rwkv("rwkv7", {});
         rwkv("rwkv7, value_dim 2 x hidden", {{"value_dim", 80}});
         rwkv("rwkv7, unfused norms, no pre-norm, no norm bias", {{"fuse_norm", false}, {"norm_first", false}, {"norm_bias", false}});
+        // RWKV-6: hidden 40 over 5 heads, K = 4 and V = 8; then 4 heads of K = V = 10.
+        const QJsonObject r6{{"hidden_size", 40},      {"num_heads", 5},         {"vocab_size", 61},
+                             {"num_hidden_layers", 3}, {"proj_low_rank_dim", 7}, {"gate_low_rank_dim", 9}};
+        auto rwkv6 = [&](const char* row, QJsonObject extra) {
+            for (auto it = r6.begin(); it != r6.end(); ++it)
+                if (!extra.contains(it.key())) extra[it.key()] = it.value();
+            QTest::newRow(row) << QStringLiteral("rwkv6") << extra;
+        };
+        rwkv6("rwkv6 K4 V8 ranks 7 and 9", {});
+        rwkv6("rwkv6 4 heads K10 V10, no pre-norm, no norm bias, intermediate 52", {{"num_heads", 4},
+                                                                                    {"expand_k", 1.0},
+                                                                                    {"norm_first", false},
+                                                                                    {"norm_bias", false},
+                                                                                    {"intermediate_size", 52}});
     }
 
     // 100 tokens (chunked scan for linear attention), then 1, then 5.

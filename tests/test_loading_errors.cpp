@@ -197,12 +197,15 @@ private slots:
     }
 
     // Every tensor a checkpoint holds is one the model needs: deleting any single one of them, in
-    // every reference family and every trained demonstration model, is refused by name. (Norm
-    // weights used to load as ones when missing; whether a tensor is required follows the config.)
+    // every reference family (../shared/reference and tests/data/references) and every trained
+    // demonstration model, is refused by name. (Norm weights used to load as ones when missing;
+    // whether a tensor is required follows the config.)
     void every_single_tensor_deletion_is_refused() {
         std::vector<std::string> folders;
         for (const auto& e : fs::directory_iterator(testsupport::reference_dir() + "/models")) folders.push_back(e.path());
         for (const auto& e : fs::directory_iterator(std::string(STATESCOPE_SOURCE_DIR) + "/assets/models"))
+            if (fs::exists(e.path() / "config.json")) folders.push_back(e.path());
+        for (const auto& e : fs::directory_iterator(testsupport::family_reference_dir()))
             if (fs::exists(e.path() / "config.json")) folders.push_back(e.path());
         std::sort(folders.begin(), folders.end());
         QVERIFY(folders.size() >= 12);

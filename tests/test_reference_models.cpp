@@ -1,6 +1,7 @@
 // The acceptance test of the engine: `statescope-cli verify` passes, at the default tolerance,
-// for every folder of ../shared/reference/models (outputs of transformers and fla themselves),
-// on the CPU reference and with the whole model on the Vulkan device (lavapipe in CI).
+// for every folder of ../shared/reference/models and of tests/data/references (outputs of
+// transformers and fla themselves), on the CPU reference and with the whole model on the Vulkan
+// device (lavapipe in CI).
 #include "statescope/error.h"
 #include "statescope/model.h"
 #include "test_support.h"
@@ -12,11 +13,18 @@
 class TestReferenceModels : public QObject {
     Q_OBJECT
 private slots:
+    // Rows: a name and the reference folder's path.
     void verify_data() {
         QTest::addColumn<QString>("folder");
         const QStringList names = testsupport::reference_model_names();
         QVERIFY2(names.size() >= 12, "expected the twelve reference folders in ../shared/reference/models");
-        for (const QString& n : names) QTest::newRow(n.toUtf8()) << n;
+        const QString shared = QString::fromStdString(testsupport::reference_dir()) + "/models/";
+        for (const QString& n : names) QTest::newRow(n.toUtf8()) << shared + n;
+        const QStringList families = testsupport::family_reference_names();
+        QVERIFY2(families.size() >= 3,
+                 "expected the references of tests/data/references (kda, kda_negeig_lowerbound, rwkv6)");
+        const QString in_repo = QString::fromStdString(testsupport::family_reference_dir()) + "/";
+        for (const QString& n : families) QTest::newRow(("tests/data/" + n).toUtf8()) << in_repo + n;
     }
 
     void verify() { run_verify({}); }
@@ -32,7 +40,7 @@ private slots:
 private:
     static void run_verify(const QStringList& extra) {
         QFETCH(QString, folder);
-        const QString dir = QString::fromStdString(testsupport::reference_dir()) + "/models/" + folder;
+        const QString dir = folder;
         QProcess p;
         p.start(STATESCOPE_CLI, QStringList{"verify", dir} + extra);
         QVERIFY(p.waitForFinished(600000));
@@ -56,7 +64,7 @@ private slots:
         QFETCH(QString, folder);
         std::unique_ptr<statescope::Model> m;
         try {
-            m = statescope::load_model(testsupport::reference_dir() + "/models/" + folder.toStdString());
+            m = statescope::load_model(folder.toStdString());
         } catch (const std::exception& e) {
             QFAIL(e.what());
         }

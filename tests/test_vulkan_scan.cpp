@@ -136,6 +136,59 @@ private slots:
         }
     }
 
+    // The bonus read (RWKV-6's u, core/scan.h): the recurrent kernel against scan_recurrent for
+    // every kind with one micro-step, every lane variant, awkward sizes, beta where a kind has it.
+    void recurrent_bonus_matches_cpu_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("T");
+        QTest::addColumn<int>("H");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("V");
+        struct Size {
+            int T, H, K, V;
+        };
+        const Size sizes[] = {{1, 1, 1, 1},    {37, 1, 16, 24}, {50, 3, 7, 5},
+                              {45, 5, 33, 17}, {29, 2, 40, 64}, {70, 3, 12, 9}};
+        for (TransitionKind kind : {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::Diagonal,
+                                    TransitionKind::DeltaRule, TransitionKind::DiagPlusRankOne})
+            for (const Size& s : sizes)
+                QTest::addRow("bonus %s T%d H%d K%d V%d", transition_name(kind), s.T, s.H, s.K, s.V)
+                    << int(kind) << s.T << s.H << s.K << s.V;
+    }
+    void recurrent_bonus_matches_cpu() {
+        QFETCH(int, kind);
+        QFETCH(int, T);
+        QFETCH(int, H);
+        QFETCH(int, K);
+        QFETCH(int, V);
+        std::mt19937 rng(4000 + kind * 31 + T + K * 7 + V);
+        const auto tk = TransitionKind(kind);
+        ScanInputs in = testsupport::random_scan_inputs(tk, T, H, K, V, 1, rng, 1.0f, true);
+        in.bonus = Tensor({H, K});
+        testsupport::fill_normal(in.bonus, rng, 1.0f);
+        Tensor S0({H, K, V});
+        testsupport::fill_normal(S0, rng, 0.5f);
+        CpuResult ref = cpu_scan(in, S0, 0);
+        const DeviceInfo& d = ctx_->device();
+        const bool shuffles = d.subgroup_in_compute && (d.subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+        for (int lanes : {0, 1, 2, 4}) {
+            if (lanes > 1 && (!shuffles || uint32_t(lanes) > d.subgroup_size)) continue;
+            Tensor S = S0, o({T, H, V});
+            ScanRunOptions opt;
+            opt.form = ScanForm::Recurrent;
+            opt.lanes = lanes;
+            gpu_scan(*ctx_, in, S.ptr(), o.ptr(), opt);
+            const QString what = "bonus " + describe(tk, T, H, K, V, 1) + QString(" (lanes %1)").arg(lanes);
+            expect_close(o.ptr(), ref.o.ptr(), o.data.size(), 1e-5, what + " outputs");
+            expect_close(S.ptr(), ref.S.ptr(), S.data.size(), 1e-5, what + " state");
+        }
+        // The bonus changes the outputs (a kernel that ignored it would fail above only by chance).
+        ScanInputs plain = in;
+        plain.bonus = Tensor();
+        CpuResult without = cpu_scan(plain, S0, 0);
+        QVERIFY(relative_l2(without.o.ptr(), ref.o.ptr(), ref.o.data.size()) > 1e-3);
+    }
+
     void chunked_matches_cpu_data() {
         add_columns();
         add_kind_rows("chunked", {TransitionKind::Identity, TransitionKind::Scalar, TransitionKind::Diagonal,
@@ -271,6 +324,10 @@ private slots:
         ScanRunOptions chunked;
         chunked.form = ScanForm::Chunked;
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, two, S.ptr(), o.ptr(), chunked));
+        // The bonus read exists in the recurrent form only.
+        ScanInputs bonus = testsupport::random_scan_inputs(TransitionKind::Diagonal, 10, 1, 4, 4, 1, rng);
+        bonus.bonus = Tensor({1, 4});
+        QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, bonus, S.ptr(), o.ptr(), chunked));
         // Mismatched inputs are refused before anything reaches the device.
         in.v.data.pop_back();
         QVERIFY_THROWS_EXCEPTION(Error, gpu_scan(*ctx_, in, S.ptr(), o.ptr(), {}));

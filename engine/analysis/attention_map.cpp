@@ -31,6 +31,8 @@ ScanInputs head_slice(const ScanInputs& in, int head) {
     }
     if (!in.a.data.empty()) out.a = slice(in.a, T, K);
     if (!in.b.data.empty()) out.b = slice(in.b, T, K);
+    if (!in.bonus.data.empty()) out.bonus = slice(in.bonus, 1, K); // [H, K]: one row per head
+    if (!out.bonus.data.empty()) out.bonus.shape = {1, K};
     // Shapes as the full-size tensors have them, with H = 1.
     out.q.shape = {T, 1, K};
     out.k.shape = {T, n, 1, K};
@@ -47,7 +49,7 @@ ScanInputs token_slice(const ScanInputs& in, int first, int count) {
                 std::to_string(in.T) + " scanned tokens");
     ScanInputs out = in;
     out.T = count;
-    // Every tensor is token-major: keep rows first .. first + count - 1.
+    // Every tensor but the bonus ([H, K], per head) is token-major: keep rows first .. first + count - 1.
     auto rows = [&](Tensor& t) {
         if (t.data.empty()) return;
         const size_t per_token = t.data.size() / size_t(in.T);
@@ -64,7 +66,8 @@ ScanInputs token_concat(const ScanInputs& a, const ScanInputs& b) {
     a.check();
     b.check();
     require(a.kind == b.kind && a.H == b.H && a.K == b.K && a.V == b.V && a.substeps == b.substeps &&
-                a.beta.data.empty() == b.beta.data.empty() && a.log_decay.data.empty() == b.log_decay.data.empty(),
+                a.beta.data.empty() == b.beta.data.empty() && a.log_decay.data.empty() == b.log_decay.data.empty() &&
+                a.bonus.data == b.bonus.data,
             "scan inputs of different layers cannot be joined");
     ScanInputs out = a;
     out.T = a.T + b.T;

@@ -27,6 +27,7 @@ void ScanInputs::allocate(TransitionKind kind_, int T_, int H_, int K_, int V_, 
     log_decay = Tensor();
     a = Tensor();
     b = Tensor();
+    bonus = Tensor();
 }
 
 void ScanInputs::check() const {
@@ -40,6 +41,11 @@ void ScanInputs::check() const {
     expect(k, TH * substeps * K, "k");
     expect(v, TH * substeps * V, "v");
     if (!beta.data.empty()) expect(beta, TH * substeps, "beta");
+    if (!bonus.data.empty()) {
+        expect(bonus, size_t(H) * K, "bonus");
+        if (substeps != 1)
+            throw Error("scan input 'bonus' needs one micro-step per token, not " + std::to_string(substeps));
+    }
     switch (kind) {
     case TransitionKind::Identity: break;
     case TransitionKind::Scalar: expect(log_decay, TH, "log_decay"); break;
@@ -163,9 +169,30 @@ void scan_recurrent(const ScanInputs& in, float* S, float* o,
     in.check();
     const int H = in.H, K = in.K, V = in.V;
     std::vector<float> tmp(static_cast<size_t>(V));
+    const bool bonus = !in.bonus.data.empty();
+    // o = Sh^T q (+ the bonus term, read from the state before the token's update).
+    auto read = [&](int t, int h, const float* Sh) {
+        const float* q = in.q_at(t, h);
+        float* out = o + (size_t(t) * H + h) * V;
+        for (int c = 0; c < V; ++c) out[c] = 0;
+        for (int r = 0; r < K; ++r) {
+            const float* row = Sh + size_t(r) * V;
+            for (int c = 0; c < V; ++c) out[c] += q[r] * row[c];
+        }
+        if (bonus) {
+            const float* k = in.k_at(t, 0, h);
+            const float* u = in.bonus.ptr() + size_t(h) * K;
+            float w = 0;
+            for (int r = 0; r < K; ++r) w += q[r] * k[r] * u[r];
+            w *= in.beta_at(t, 0, h);
+            const float* v = in.v_at(t, 0, h);
+            for (int c = 0; c < V; ++c) out[c] += w * v[c];
+        }
+    };
     for (int t = 0; t < in.T; ++t) {
         for (int h = 0; h < H; ++h) {
             float* Sh = S + size_t(h) * K * V;
+            if (bonus) read(t, h, Sh);
             for (int j = 0; j < in.substeps; ++j) {
                 apply_factor<float>(in, t, j, h, Sh, tmp.data(), V);
                 const float* k = in.k_at(t, j, h);
@@ -177,13 +204,7 @@ void scan_recurrent(const ScanInputs& in, float* S, float* o,
                     for (int c = 0; c < V; ++c) row[c] += bk * v[c];
                 }
             }
-            const float* q = in.q_at(t, h);
-            float* out = o + (size_t(t) * H + h) * V;
-            for (int c = 0; c < V; ++c) out[c] = 0;
-            for (int r = 0; r < K; ++r) {
-                const float* row = Sh + size_t(r) * V;
-                for (int c = 0; c < V; ++c) out[c] += q[r] * row[c];
-            }
+            if (!bonus) read(t, h, Sh);
         }
         if (after_token) after_token(t, S);
     }
@@ -201,7 +222,19 @@ void scan_attention_form(const ScanInputs& in, const float* S0, float* o, float*
             for (int c = 0; c < V; ++c) acc[c] = 0;
             float* row = attn ? attn + (size_t(h) * T + t) * cols : nullptr;
             if (row) for (size_t c = 0; c < cols; ++c) row[c] = 0;
-            for (int s = t; s >= 0; --s) {
+            int first = t;
+            if (!in.bonus.data.empty()) { // token t's own write through diag(u), before A_t
+                const float* k = in.k_at(t, 0, h);
+                const float* u = in.bonus.ptr() + size_t(h) * K;
+                double dot = 0;
+                for (int i = 0; i < K; ++i) dot += r[i] * double(u[i]) * double(k[i]);
+                const double w = double(in.beta_at(t, 0, h)) * dot;
+                if (row) row[size_t(t) * n] = float(w);
+                const float* v = in.v_at(t, 0, h);
+                for (int c = 0; c < V; ++c) acc[c] += w * double(v[c]);
+                first = t - 1;
+            }
+            for (int s = first; s >= 0; --s) {
                 for (int j = n - 1; j >= 0; --j) {
                     const float* k = in.k_at(s, j, h);
                     const float* v = in.v_at(s, j, h);
@@ -213,7 +246,7 @@ void scan_attention_form(const ScanInputs& in, const float* S0, float* o, float*
                     apply_factor_transposed(in, s, j, h, r.data());
                 }
             }
-            if (S0) { // the initial state's contribution: S0^T (A_t ... A_0)^T q
+            if (S0) { // the initial state's contribution: S0^T (A_t ... A_0)^T q (from A_{t-1} with a bonus)
                 const float* Sh = S0 + size_t(h) * K * V;
                 for (int i = 0; i < K; ++i)
                     for (int c = 0; c < V; ++c) acc[c] += r[i] * double(Sh[size_t(i) * V + c]);

@@ -143,6 +143,7 @@ struct ScanMats {
     TransitionKind kind = TransitionKind::Identity;
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     Mat q, k, v, beta, g, a, b;
+    Mat bonus;                 // [1, H * K] RWKV-6's u when asked for (the bonus read of core/scan.h)
     void* buffers = nullptr;   // the ScanBuffers behind the views
 };
 
@@ -213,7 +214,8 @@ public:
     Mat short_conv(const Mat& x, const Mat& weight, const Mat* bias, const Mat& state, uint32_t width, bool silu);
 
     // Device buffers for one scan's inputs, for the caller to fill (see ScanMats).
-    ScanMats scan_inputs(TransitionKind kind, int T, int H, int K, int V, int substeps, bool has_beta, bool has_decay);
+    ScanMats scan_inputs(TransitionKind kind, int T, int H, int K, int V, int substeps, bool has_beta, bool has_decay,
+                         bool has_bonus = false);
     // Records the scan S_out = scan(S_in) with outputs o [T, H * V] (chunked form for long calls
     // where the kind has one, recurrent otherwise). state_in / state_out: [H, K * V] buffers.
     Mat scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& state_out);

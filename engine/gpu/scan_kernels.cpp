@@ -41,6 +41,14 @@ void ScanKernels::require_supported(TransitionKind kind, ScanForm form) {
                                       transition_name(kind) + " (use the recurrent form)");
 }
 
+void ScanKernels::require_bonus_supported(const ScanBuffers& b, ScanForm form) {
+    require(!b.has_bonus || form == ScanForm::Recurrent,
+            std::string("GPU scan: the bonus read (RWKV-6) is implemented in the recurrent form only, not the ") +
+                scan_form_name(form) + " form");
+    require(!b.has_bonus || (b.substeps == 1 && b.bonus.valid()),
+            "GPU scan: the bonus read needs one micro-step per token and a bonus buffer");
+}
+
 bool ScanKernels::supports(TransitionKind kind, ScanForm form) {
     if (form == ScanForm::ChunkedF16) return kind != TransitionKind::DiagPlusRankOne;
     return true;
@@ -75,6 +83,8 @@ ScanBuffers ScanKernels::upload(const ScanInputs& in, const float* S0) {
         b.a = upload_tensor(ctx_, in.a, "a");
         b.b = upload_tensor(ctx_, in.b, "b");
     }
+    b.has_bonus = !in.bonus.data.empty();
+    if (b.has_bonus) b.bonus = upload_tensor(ctx_, in.bonus, "bonus");
     const size_t state_count = size_t(in.H) * in.K * in.V;
     b.S0 = scan_float_buffer(ctx_, state_count, "S0");
     if (S0) {
@@ -124,6 +134,7 @@ ScanTiming ScanKernels::run(ScanBuffers& b, const ScanRunOptions& options) {
 
 std::vector<ScanTiming> ScanKernels::run_repeated(ScanBuffers& b, const ScanRunOptions& options, int runs) {
     require_supported(b.kind, options.form);
+    require_bonus_supported(b, options.form);
     require(runs >= 1 && runs <= 256, "GPU scan: run_repeated takes 1 to 256 runs");
     // A run allocates a few descriptor sets (a CPU driver's split loops reuse theirs: same
     // buffers) and stamps one timestamp per stage.
@@ -156,6 +167,7 @@ std::vector<ScanTiming> ScanKernels::run_repeated(ScanBuffers& b, const ScanRunO
 
 void ScanKernels::record(CommandBatch& batch, ScanBuffers& b, const ScanRunOptions& options) {
     require_supported(b.kind, options.form);
+    require_bonus_supported(b, options.form);
     // The caller's kernels may have written q, k, v since the last call: always convert.
     record_scan(ctx_, batch, b, options, /*timestamps=*/false, /*cast_f16=*/true);
     batch.barrier();   // o and the final state -> whatever the caller records next

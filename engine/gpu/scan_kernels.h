@@ -53,7 +53,8 @@ struct ScanBuffers {
     TransitionKind kind = TransitionKind::Identity;
     int T = 0, H = 0, K = 0, V = 0, substeps = 1;
     bool has_beta = false, has_decay = false;
-    vk::Buffer q, k, v, beta, g, a, b, S0, S, o;
+    bool has_bonus = false; // the bonus read of core/scan.h (recurrent form only), u in `bonus`
+    vk::Buffer q, k, v, beta, g, a, b, S0, S, o, bonus;
     vk::Buffer gcum, w, u, sb;   // chunked scratch; sb = state at every chunk start (released by a
                              // ChunkedF16 run that does not keep them)
     vk::Buffer placeholder;      // bound where a kernel reads nothing
@@ -78,6 +79,8 @@ public:
     explicit ScanKernels(vk::VulkanContext& ctx);
 
     static bool supports(TransitionKind kind, ScanForm form);
+    // Throws unless b's bonus read (if any) can run in this form (the recurrent one only).
+    static void require_bonus_supported(const ScanBuffers& b, ScanForm form);
     // Throws Error naming the form and kind when supports() is false.
     static void require_supported(TransitionKind kind, ScanForm form);
     // Whether this device can run ScanForm::ChunkedF16 (false with the reason in `why`).

@@ -7,6 +7,7 @@
 #include "vulkan/context.h"
 #include "gpu/scan_cache.h"
 #include "gpu/scan_kernels.h"
+#include "gpu/scan_record.h"
 
 
 namespace statescope::gpu {
@@ -27,7 +28,9 @@ Tensor read(Ops& ops, const Mat& m, std::vector<int64_t> shape) {
 
 } // namespace
 
-ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n, bool has_beta, bool has_decay) {
+ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n, bool has_beta, bool has_decay,
+                          bool has_bonus) {
+    require(!has_bonus || n == 1, "GPU scan: the bonus read needs one micro-step per token");
     if (!scans_) scans_ = std::make_unique<ScanCache>(ctx_);
     const ScanCache::Key key{int(kind), T, H, K, V, n, has_beta, has_decay};
     auto& e = scans_->entries[key];
@@ -36,6 +39,10 @@ ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n
             scans_->kernels.allocate(kind, T, H, K, V, n, has_beta, has_decay));
     e.last_used = scans_->forward;
     ScanBuffers& b = *e.buffers;
+    // Layers of one shape share these buffers within a forward; the flag is read when each
+    // scan is recorded, so a layer with a bonus and one without may share them.
+    b.has_bonus = has_bonus;
+    if (has_bonus && !b.bonus.valid()) b.bonus = scan_float_buffer(ctx_, size_t(H) * K, "scan bonus");
     const size_t L = size_t(T) * n;
     const bool key_gate = kind == TransitionKind::Diagonal || kind == TransitionKind::DiagPlusRankOne;
     ScanMats m;
@@ -48,6 +55,7 @@ ScanMats Ops::scan_inputs(TransitionKind kind, int T, int H, int K, int V, int n
     m.g = view(b.g, T, size_t(H) * (key_gate ? K : 1));
     m.a = view(b.a, T, size_t(H) * K);
     m.b = view(b.b, T, size_t(H) * K);
+    if (has_bonus) m.bonus = view(b.bonus, 1, size_t(H) * K);
     m.buffers = &b;
     return m;
 }
@@ -57,6 +65,7 @@ Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& 
     auto& b = *static_cast<ScanBuffers*>(in.buffers);
     b.state_in = &state_in;
     b.state_out = &state_out;
+    b.has_bonus = !in.bonus.empty();
     ScanRunOptions opt;
     // The chunked form pays off once there are a few chunks of work; a decoding step and short
     // prompts go token by token. DPLR (RWKV-7) stays recurrent: its chunked form runs twice the
@@ -64,7 +73,8 @@ Mat Ops::scan(const ScanMats& in, const vk::Buffer& state_in, const vk::Buffer& 
     // measured and has not been timed on a GPU yet (docs/benchmarks.md, "Why the scan planner's
     // defaults are what they are").
     const bool long_call = size_t(in.T) * in.substeps >= 64;
-    const bool chunked = long_call && in.kind != TransitionKind::DiagPlusRankOne &&
+    // The bonus read (RWKV-6) exists in the recurrent form only.
+    const bool chunked = long_call && in.kind != TransitionKind::DiagPlusRankOne && in.bonus.empty() &&
                          ScanKernels::supports(in.kind, ScanForm::Chunked);
     opt.form = chunked ? ScanForm::Chunked : ScanForm::Recurrent;
     if (recorded_ + 64 >= kMaxDispatches) flush();
@@ -87,6 +97,7 @@ ScanInputs Ops::download_scan_inputs(const ScanMats& m) {
     else in.log_decay = read(*this, m.g, {m.T, m.H});
     in.a = read(*this, m.a, {m.T, m.H, m.K});
     in.b = read(*this, m.b, {m.T, m.H, m.K});
+    in.bonus = read(*this, m.bonus, {m.H, m.K});
     in.check();
     return in;
 }

@@ -39,7 +39,8 @@ ScanPush make_push(const ScanBuffers& b) {
     p.V = uint32_t(b.V);
     p.substeps = uint32_t(b.substeps);
     p.L = uint32_t(b.T) * uint32_t(b.substeps);
-    p.flags = (b.has_beta ? SS_FLAG_HAS_BETA : 0u) | (b.has_decay ? SS_FLAG_HAS_DECAY : 0u);
+    p.flags = (b.has_beta ? SS_FLAG_HAS_BETA : 0u) | (b.has_decay ? SS_FLAG_HAS_DECAY : 0u) |
+              (b.has_bonus ? SS_FLAG_BONUS : 0u);
     p.gate_width = key_gates(b.kind) ? uint32_t(b.K) : 1u;
     return p;
 }
@@ -70,6 +71,7 @@ std::vector<const Buffer*> bindings(const ScanBuffers& b) {
     v[SS_BIND_PROFILE] = or_placeholder(b.profile);
     v[SS_BIND_SEG_STATE] = or_placeholder(b.seg_state);
     v[SS_BIND_SEG_DECAY] = or_placeholder(b.seg_decay);
+    v[SS_BIND_BONUS] = or_placeholder(b.bonus);
     return v;
 }
 

@@ -21,13 +21,19 @@ void OutputNorm::apply(cpu::Mat& o, const cpu::Mat* g, int heads) const {
     if (g) {
         float* p = o.data();
         const float* gp = g->data();
-        for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
+        if (sigmoid_gate)
+            for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::sigmoid(gp[i]);
+        else
+            for (Eigen::Index i = 0; i < o.size(); ++i) p[i] *= cpu::silu(gp[i]);
     }
 }
 
 void OutputNorm::apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, int heads) const {
     gpu::rms_norm(ops, o, weight, eps, o.cols / uint32_t(heads));
-    if (g) {
+    if (g && sigmoid_gate) {
+        ops.apply(*g, gpu::Func::Sigmoid);
+        ops.mul(o, o, *g);
+    } else if (g) {
         gpu::ElementwiseParams p;
         p.op = gpu::Combine::MulSiluB;
         ops.elementwise(o, gpu::Operand::of(o), gpu::Operand::of(*g), p);

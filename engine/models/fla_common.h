@@ -10,15 +10,18 @@
 namespace statescope {
 
 // Per-head RMSNorm of the mixer output, optionally gated by swish(g) (fla's FusedRMSNormGated,
-// or RMSNorm followed by o * swish(g)). Weight [V] when elementwise_affine.
+// or RMSNorm followed by o * swish(g)), or by sigmoid(g) (FusedRMSNormGated with
+// activation='sigmoid', Kimi Delta Attention's). Weight [V] when elementwise_affine.
 struct OutputNorm {
     cpu::Param weight;
     float eps = 1e-6f;
+    bool sigmoid_gate = false; // o * sigmoid(g) instead of o * swish(g)
     // name: the module path without ".weight", e.g. "model.layers.0.attn.g_norm_swish_gate".
     // affine: whether the layer has a weight (fla's elementwise_affine, where the layer reads it);
     // then the weight is required, so a checkpoint missing it is refused instead of loading as ones.
     static OutputNorm load(Checkpoint& ck, const std::string& name, int dim, float eps, bool affine);
-    // o: [T, H * dim]; g: [T, H * dim] or null.
+    // o: [T, H * dim]; g: [T, H * dim] or null. On the GPU a sigmoid gate is applied to g in
+    // place first (g is the caller's scratch).
     void apply(cpu::Mat& o, const cpu::Mat* g, int heads) const;
     void apply_gpu(gpu::Ops& ops, const gpu::Mat& o, const gpu::Mat* g, int heads) const;
 };

@@ -19,8 +19,8 @@
 #include "statescope/error.h"
 #include "gpu/family_kernels.h"
 #include "gpu/layers.h"
-#include "models/block_model.h"
 #include "models/registry.h"
+#include "models/rwkv_common.h"
 
 #include <algorithm>
 #include <cmath>
@@ -29,80 +29,6 @@
 
 namespace statescope {
 namespace {
-
-// fla's LoRA (fla/layers/rwkv6.py): lora.2(act(lora.0(x))), lora.2 with an optional bias.
-struct LoRA {
-    enum class Act { None, Tanh, Sigmoid } act = Act::None;
-    cpu::Linear down, up;
-
-    static LoRA load(Checkpoint& ck, const std::string& name, int in, int rank, int out, Act act, bool bias) {
-        LoRA l;
-        l.act = act;
-        l.down = cpu::Linear::load(ck, name + ".lora.0", rank, in);
-        l.up = cpu::Linear::load(ck, name + ".lora.2", out, rank, bias);
-        return l;
-    }
-    cpu::Mat operator()(const cpu::Mat& x) const {
-        cpu::Mat h = down(x);
-        if (act == Act::Tanh) h = h.array().tanh().matrix();
-        else if (act == Act::Sigmoid) cpu::apply_sigmoid(h);
-        return up(h);
-    }
-    gpu::Mat gpu(gpu::Ops& ops, const gpu::Mat& x) const {
-        const gpu::Mat h = gpu::linear(ops, down, x);
-        if (act == Act::Tanh) ops.apply(h, gpu::Func::Tanh);
-        else if (act == Act::Sigmoid) ops.apply(h, gpu::Func::Sigmoid);
-        return gpu::linear(ops, up, h);
-    }
-};
-
-// delta = x_{t-1} - x_t with x_{-1} taken from `last` ([D]), which then holds the call's last row.
-cpu::Mat token_shift(const cpu::Mat& x, Tensor& last) {
-    const int T = int(x.rows()), D = int(x.cols());
-    cpu::Mat delta(T, D);
-    delta.row(0) = Eigen::Map<const Eigen::RowVectorXf>(last.ptr(), D) - x.row(0);
-    for (int t = 1; t < T; ++t) delta.row(t) = x.row(t - 1) - x.row(t);
-    std::copy_n(x.row(T - 1).data(), D, last.ptr());
-    return delta;
-}
-
-// x + delta * mix (torch.addcmul with a per-feature mix vector).
-cpu::Mat add_mixed(const cpu::Mat& x, const cpu::Mat& delta, const cpu::Param& mix) {
-    cpu::Mat out = x;
-    const int D = int(x.cols());
-    for (Eigen::Index t = 0; t < x.rows(); ++t)
-        for (int i = 0; i < D; ++i) out(t, i) += delta(t, i) * mix[i];
-    return out;
-}
-
-// token_shift on the device: the same differences from row views of x, with x_{-1} read from
-// the layer's resident [D] shift state, which then receives the call's last row.
-gpu::Mat token_shift_gpu(gpu::Ops& ops, const gpu::Mat& x, gpu::DeviceTensor& last) {
-    const uint32_t T = x.rows, D = x.cols;
-    require(Tensor::numel(last.shape) == int64_t(D), "rwkv7 GPU token shift: the shift state has " +
-                                                          std::to_string(Tensor::numel(last.shape)) + " values, rows have " +
-                                                          std::to_string(D));
-    const gpu::Mat prev{last.buf.get(), 0, 1, D, D};   // the state as one row (DeviceTensor::mat() is [D, 1])
-    const gpu::Mat delta = ops.alloc(T, D, "rwkv7 token shift");
-    gpu::ElementwiseParams sub;
-    sub.op = gpu::Combine::Sub;
-    ops.elementwise(delta.row(0), gpu::Operand::of(prev), gpu::Operand::of(x.row(0)), sub);
-    if (T > 1)
-        ops.elementwise(delta.rows_range(1, T - 1), gpu::Operand::of(x.rows_range(0, T - 1)),
-                        gpu::Operand::of(x.rows_range(1, T - 1)), sub);
-    ops.copy(prev, x.row(T - 1));   // recorded after the reads above (every kernel ends in a barrier)
-    return delta;
-}
-
-// add_mixed on the device: (delta * mix) + x, rounded in the CPU's order.
-gpu::Mat add_mixed_gpu(gpu::Ops& ops, const gpu::Mat& x, const gpu::Mat& delta, const cpu::Param& mix) {
-    const gpu::Mat out = ops.alloc(x.rows, x.cols, "rwkv7 token-shift mix");
-    gpu::ElementwiseParams mul;
-    mul.op = gpu::Combine::Mul;
-    ops.elementwise(out, gpu::Operand::of(delta), gpu::Operand::columns(gpu::param(ops, mix)), mul);
-    ops.add(out, out, x);
-    return out;
-}
 
 class Rwkv7TimeMix : public Mixer {
 public:

@@ -33,6 +33,8 @@ namespace statescope::gpu {
 #define SS_FLAG_NO_CHUNK_STATES 4u  // tensor-core form: do not keep the state at every chunk start
 #define SS_FLAG_SEGMENT_STATES 8u   // tensor-core form, split sequence: the pass that computes each
                                     // segment's own end state (SS_BIND_SEG_STATE), no outputs
+#define SS_FLAG_BONUS 16u           // recurrent form: RWKV-6's bonus read (core/scan.h) with u from
+                                    // SS_BIND_BONUS: o_t = S_{t-1}^T q + beta (q . u k) v
 
 // Descriptor bindings of set 0: every scan pipeline uses this one layout, each kernel reads the
 // subset it needs and the host binds a small placeholder buffer to the rest.
@@ -62,7 +64,8 @@ namespace statescope::gpu {
 #define SS_BIND_SEG_STATE 20 // [segments - 1, H, K, V] tensor-core form, split sequence: each segment's
                              //             end state from a zero start state
 #define SS_BIND_SEG_DECAY 21 // [segments - 1, H] its total log decay (scalar decay)
-#define SS_BINDING_COUNT 22
+#define SS_BIND_BONUS 22     // [H, K] the bonus u (SS_FLAG_BONUS)
+#define SS_BINDING_COUNT 23
 
 // Specialization-constant ids.
 #define SS_SC_WORKGROUP 0    // local_size_x

@@ -17,6 +17,7 @@ layout(std430, set = 0, binding = SS_BIND_GCUM) buffer GcumBuf { float gcum_buf[
 layout(std430, set = 0, binding = SS_BIND_W) buffer WBuf { float w_buf[]; };
 layout(std430, set = 0, binding = SS_BIND_U) buffer UBuf { float u_buf[]; };
 layout(std430, set = 0, binding = SS_BIND_SB) buffer SbBuf { float sb_buf[]; };
+layout(std430, set = 0, binding = SS_BIND_BONUS) readonly buffer BonusBuf { float bonus_buf[]; };
 
 float beta_at(uint p, uint h) {
     return (pc.flags & SS_FLAG_HAS_BETA) != 0u ? beta_buf[p * pc.H + h] : 1.0;

@@ -11,6 +11,12 @@
 //   DeltaRule       F = gamma (I - beta_j k_j k_j^T)            g: [T,H] optional (gamma = exp(g) on step 0, else 1)
 //   DiagPlusRankOne F = diag(exp(g_t)) + a_t b_t^T             g, a, b: [T,H,K]
 //
+// The read has one optional extension, RWKV-6's bonus u (one micro-step only): with a bonus the
+// token reads the state before its own update and sees its own write through diag(u) instead,
+//     o_t = S_{t-1}^T q_t + beta_t (q_t^T diag(u_h) k_t) v_t                 bonus: [H, K]
+// so the attention map's diagonal is beta_t q_t^T diag(u) k_t and A[t,s] = beta_s q_t^T A_{t-1}
+// ... A_{s+1} k_s below it (the transition A_t of token t is not yet applied to what t reads).
+//
 // Families compute these inputs from a layer's activations; the CPU reference scan below, the
 // exact attention form and the GPU kernels all consume the same struct.
 #pragma once
@@ -33,6 +39,7 @@ struct ScanInputs {
     Tensor beta;             // [T, substeps, H] write scale; empty means 1
     Tensor log_decay;        // see the table above; empty means no decay
     Tensor a, b;             // [T, H, K] for DiagPlusRankOne
+    Tensor bonus;            // [H, K] RWKV-6's u (see above); empty means the plain read o_t = S_t^T q_t
 
     // Allocates q, k, v (and beta if with_beta) with zeroes for the given sizes.
     void allocate(TransitionKind kind, int T, int H, int K, int V, int substeps = 1, bool with_beta = false);
