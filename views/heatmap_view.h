@@ -30,6 +30,11 @@ public:
     double limit() const { return scale_.limit; }
     double frame_limit() const { return frame_limit_; }
     void set_highlight_row(int row) { highlight_row_ = row; update(); }
+    // A cell a lesson points at (matrix row and column; row -1 marks the whole column, -1, -1
+    // nothing), outlined in the accent colour.
+    void set_marked_cell(int row, int col) { marked_row_ = row; marked_col_ = col; update(); }
+    int marked_row() const { return marked_row_; }
+    int marked_col() const { return marked_col_; }
     void set_message(const QString& text) { message_ = text; update(); } // shown when there is no matrix
     void set_column_groups(int substeps) { substeps_ = std::max(1, substeps); update(); }
     // What the values are, stated under the plot before the colour scale ("softmax rows: each
@@ -70,6 +75,7 @@ private:
     QString name_, title_, subtitle_, row_label_ = "row", col_label_ = "column", message_, value_note_;
     Matrix m_;
     int row_offset_ = 0, col_offset_ = 0, highlight_row_ = -1, substeps_ = 1;
+    int marked_row_ = -1, marked_col_ = -1;
     const Colormap* cmap_ = &Colormap::diverging();
     ColorScale scale_;
     double fixed_limit_ = 1.0, frame_limit_ = 0.0;

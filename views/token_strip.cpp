@@ -16,10 +16,22 @@ constexpr double kPad = 5, kGap = 2;
 QFont token_font() {
     QFont f("Monospace");
     f.setStyleHint(QFont::TypeWriter);
-    f.setPointSizeF(9.5);
+    f.setPointSizeF(9.5 * style::font_scale());
     return f;
 }
 } // namespace
+
+int TokenStrip::strip_height() const {
+    const QFontMetricsF fm(token_font()), small(style::label_font());
+    return int(std::ceil(5 + fm.height() + 6 + 1 + small.height() + 4));
+}
+
+void TokenStrip::restyle() {
+    layout_boxes();
+    follow_current();
+    updateGeometry();
+    update();
+}
 
 TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent) {
     setCursor(Qt::PointingHandCursor);
@@ -88,6 +100,11 @@ void TokenStrip::paintEvent(QPaintEvent*) {
         p.setPen(cur ? QPen(style::accent_color().darker(120), 1.5) : QPen(QColor(205, 205, 205), 0.8));
         p.setBrush(cur ? style::accent_color() : past ? QColor(226, 234, 244) : QColor(255, 255, 255));
         p.drawRoundedRect(box, 3, 3);
+        if (int64_t(i) == marked_) {
+            p.setPen(QPen(style::marker_color(), style::line_width(2.5)));
+            p.setBrush(Qt::NoBrush);
+            p.drawRoundedRect(box.adjusted(-1.5, -1.5, 1.5, 1.5), 4, 4);
+        }
         p.setFont(token_font());
         p.setPen(cur ? Qt::white : past ? QColor(30, 40, 60) : QColor(150, 150, 150));
         p.drawText(box, Qt::AlignCenter, labels_[i]);

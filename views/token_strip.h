@@ -13,13 +13,18 @@ public:
     // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
     void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
     void set_current(int64_t index);
+    // A token a lesson points at (outlined in the marker colour), -1 for none.
+    void set_marked(int64_t index) { marked_ = index; update(); }
+    int64_t marked() const { return marked_; }
+    // Re-lays the boxes out after the fonts changed (zoom, presenter mode).
+    void restyle();
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
-    QSize sizeHint() const override { return {800, 52}; }
-    QSize minimumSizeHint() const override { return {200, 52}; }
+    QSize sizeHint() const override { return {800, strip_height()}; }
+    QSize minimumSizeHint() const override { return {200, strip_height()}; }
 
 signals:
     void token_clicked(int64_t index);
@@ -35,13 +40,14 @@ private:
     void layout_boxes();
     void follow_current();
     int64_t index_at(double x) const;
+    int strip_height() const; // the boxes and the positions under them, in the current fonts
 
     std::vector<QString> labels_;
     std::vector<int32_t> ids_;
     std::vector<double> left_, width_; // box geometry in strip coordinates
     QString description_;
     double scroll_ = 0;
-    int64_t current_ = -1;
+    int64_t current_ = -1, marked_ = -1;
 };
 
 } // namespace statescope::views

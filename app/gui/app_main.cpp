@@ -2,7 +2,9 @@
 #include "command_line.h"
 #include "statescope/error.h"
 #include "statescope/frames/token_input.h"
+#include "lesson_player.h"
 #include "main_window.h"
+#include "presenter_mode.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -26,7 +28,7 @@ void schedule_batch_output(app::MainWindow& w, const QString& screenshot, const 
     QObject::connect(poll, &QTimer::timeout, &w, [&w, screenshot, export_dir, poll, clock] {
         app::Controller& c = w.controller();
         const bool failed = !c.has_model() && !c.loading() && !w.error_text().isEmpty();
-        const bool ready = c.has_model() && !c.busy() && c.frame() && c.sequence();
+        const bool ready = c.has_model() && !c.busy() && c.frame() && c.sequence() && !w.lesson_player()->applying();
         const bool timed_out = clock->elapsed() > 300000;
         if (!ready && !failed && !timed_out) return;
         poll->stop();
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
             std::printf("%s", qPrintable(app::usage()));
             return 0;
         }
-        input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
+        if (cl.lesson.isEmpty()) input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
     } catch (const Error& e) {
         std::fprintf(stderr, "statescope: %s\n\n%s", e.what(), qPrintable(app::usage()));
         return 1;
@@ -96,12 +98,21 @@ int main(int argc, char** argv) {
     w.show();
 
     const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
-    if (model.isEmpty()) {
+    if (!cl.lesson.isEmpty()) {
+        // The lesson opens its own model and sequence, and its step sets the position.
+        QString error;
+        if (!w.lesson_player()->open(cl.lesson, cl.lesson_step - 1, &error)) {
+            std::fprintf(stderr, "statescope: %s\n", qPrintable(error));
+            return 1;
+        }
+    } else if (model.isEmpty()) {
         // Nothing bundled next to this program: say so in the window, File > Open still works.
         w.open_model("assets/models/mqar-deltanet");
     } else {
         w.open_model(model);
     }
+    // Presenting for a screenshot or an export keeps the window at --size; otherwise full screen.
+    if (cl.presenter) w.presenter()->set_active(true, cl.screenshot.isEmpty() && cl.export_dir.isEmpty() ? QSize() : cl.size);
     if (!cl.screenshot.isEmpty() || !cl.export_dir.isEmpty()) schedule_batch_output(w, cl.screenshot, cl.export_dir);
     return qapp.exec();
 }

@@ -29,6 +29,8 @@ class TrajectoryView;
 
 namespace statescope::app {
 
+class LessonPlayer;
+class PresenterMode;
 class TransportBar;
 
 class MainWindow : public QMainWindow {
@@ -66,6 +68,13 @@ public:
     views::ScaleControl* exact_scale() const { return exact_scale_; }
     views::ScaleControl* softmax_scale() const { return softmax_scale_; }
     TransportBar* transport() const { return transport_; }
+    // The panels in lessons::View order: overview, state, attention, spectrum, curves, 3-D.
+    std::vector<views::Panel*> panels() const;
+    // The lesson dock and presenter mode (Lessons and View menus, F5).
+    LessonPlayer* lesson_player() const { return lessons_; }
+    PresenterMode* presenter() const { return presenter_; }
+    // Shows a message in the window's error bar (empty: hides it).
+    void show_message(const QString& text) { show_error(text); }
     // The load's progress bar and Cancel button in the status bar (shown while loading).
     QProgressBar* load_progress_bar() const { return load_bar_; }
     QAbstractButton* cancel_button() const { return cancel_button_; }
@@ -106,6 +115,9 @@ private:
     views::CurvesView* curves_ = nullptr;
     views::OverviewGrid* overview_ = nullptr;
     views::TrajectoryView* trajectory_ = nullptr;
+    views::Panel* overview_panel_ = nullptr;
+    LessonPlayer* lessons_ = nullptr;
+    PresenterMode* presenter_ = nullptr;
     views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
     views::Panel *curves_panel_ = nullptr, *trajectory_panel_ = nullptr;
     views::ScaleControl *state_scale_ = nullptr, *exact_scale_ = nullptr, *softmax_scale_ = nullptr;
