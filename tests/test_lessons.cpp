@@ -132,6 +132,8 @@ private slots:
             {"assets/models/parity-deltanet", R"({"kind": "eigenvalue_distance", "text": "t", "tokens": "one", "value": [-1, 0], "at_most": 0.05})"},
             // ... nor any real part below 0.
             {"assets/models/parity-deltanet", R"({"kind": "min_eigenvalue_real", "text": "t", "tokens": "all", "at_most": -0.5})"},
+            // ... nor any rotation in its products.
+            {"assets/models/parity-deltanet", R"({"kind": "max_eigenvalue_imag", "text": "t", "of": "window", "window": 2, "token": 1, "at_least": 0.5})"},
             // The negative-eigenvalue model's transitions are not the identity.
             {"assets/models/parity-deltanet-negeig", R"({"kind": "min_eigenvalue_real", "text": "t", "tokens": "all", "at_least": 0.5})"},
             // The plain model fails parity at length 256 (chance at the last position).

@@ -83,6 +83,7 @@ void LessonPlayer::build_widgets() {
     narration_->setFrameShape(QFrame::NoFrame);
     question_ = new QLabel(body);
     question_->setWordWrap(true);
+    question_->setTextFormat(Qt::MarkdownText);
     question_->setStyleSheet("background: #fff6d6; border: 1px solid #e5c45a; border-radius: 3px; padding: 6px;");
     claims_ = new QLabel(body);
     claims_->setWordWrap(true);
@@ -184,7 +185,7 @@ void LessonPlayer::show_step() {
             fmt.setFontPointSize(narration_->font().pointSizeF());
             c.mergeCharFormat(fmt);
         }
-    question_->setText("<b>Question for the class:</b> " + html_escape(s.question));
+    question_->setText("**Question for the class:** " + QString::fromStdString(s.question)); // Markdown, as the narration
     question_->setVisible(!s.question.empty());
     QString claims;
     for (const lessons::Claim& c : s.claims) claims += "<li>" + html_escape(c.text) + "</li>";

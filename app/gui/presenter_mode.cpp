@@ -44,6 +44,19 @@ PresenterMode::PresenterMode(MainWindow& window, LessonPlayer& player) : QObject
     presenter_panels_ = {false, true, true, true, false, false}; // state, attention, spectrum
     build_menu();
     qApp->installEventFilter(this);
+    // Presenting, each step shows the presenter set and its own view, not the views earlier
+    // steps brought up.
+    connect(&player_, &LessonPlayer::step_applied, this, [this] {
+        if (!active_) return;
+        const lessons::Step* s = player_.current_step();
+        if (s && !s->panels.empty()) { // the lesson's choice for this step
+            std::vector<bool> v(panel_actions_.size(), false);
+            for (lessons::View p : s->panels) v[size_t(p)] = true;
+            show_panels(v);
+        } else {
+            show_panels(presenter_panels_);
+        }
+    });
 }
 
 void PresenterMode::build_menu() {
@@ -55,6 +68,10 @@ void PresenterMode::build_menu() {
         a->setChecked(true);
         views::Panel* p = panels[i];
         connect(a, &QAction::toggled, p, &QWidget::setVisible);
+        // What the user picks while presenting is the presenter set from then on.
+        connect(a, &QAction::triggered, this, [this, i](bool on) {
+            if (active_) presenter_panels_[i] = on;
+        });
         panel_actions_.push_back(a);
     }
     view_menu_->addSeparator();

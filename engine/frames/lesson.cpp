@@ -227,6 +227,7 @@ const char* claim_kind_name(ClaimKind k) {
     case ClaimKind::TaskAccuracy: return "task_accuracy";
     case ClaimKind::EigenvalueDistance: return "eigenvalue_distance";
     case ClaimKind::MinEigenvalueReal: return "min_eigenvalue_real";
+    case ClaimKind::MaxEigenvalueImag: return "max_eigenvalue_imag";
     case ClaimKind::SpectralRadius: return "spectral_radius";
     case ClaimKind::HalfLife: return "half_life";
     case ClaimKind::MeanEigenvalueModulus: return "mean_eigenvalue_modulus";
@@ -256,7 +257,7 @@ Lesson load_lesson(const std::string& path, const std::string& root) {
         w.title.clear();
         if (!js.is_object()) w.fail("", "expected an object");
         w.title = opt_string(js, "title", w).value_or("");
-        only_keys(js, {"title", "model", "sequence", "token", "layer", "head", "window", "view", "highlight", "narration", "question", "claims"}, w);
+        only_keys(js, {"title", "model", "sequence", "token", "layer", "head", "window", "view", "panels", "highlight", "narration", "question", "claims"}, w);
         Step s = previous; // a step inherits where the previous one left the window
         s.title = w.title;
         if (s.title.empty()) w.fail("title", "missing");
@@ -281,6 +282,14 @@ Lesson load_lesson(const std::string& path, const std::string& root) {
         if (auto v = opt_int(js, "head", w)) s.head = int(*v);
         if (auto v = opt_int(js, "window", w, 1)) s.window = int(*v);
         if (auto v = opt_string(js, "view", w)) s.view = parse_view(*v, w);
+        if (const Json* ps = js.find("panels")) {
+            if (!ps->is_array()) w.fail("panels", "expected a list of views");
+            s.panels.clear();
+            for (const Json& p : ps->items()) {
+                if (!p.is_string()) w.fail("panels", "expected view names");
+                s.panels.push_back(parse_view(p.as_string(), w));
+            }
+        }
         if (const Json* h = js.find("highlight")) s.highlight = parse_highlight(*h, w);
         s.narration = need(js, "narration", Json::Type::String, w).as_string();
         s.question = opt_string(js, "question", w).value_or("");

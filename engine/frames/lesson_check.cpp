@@ -243,6 +243,7 @@ ClaimResult ClaimChecker::check(const Step& step, const Claim& claim) {
         }
         case ClaimKind::EigenvalueDistance:
         case ClaimKind::MinEigenvalueReal:
+        case ClaimKind::MaxEigenvalueImag:
         case ClaimKind::SpectralRadius:
         case ClaimKind::HalfLife:
         case ClaimKind::StateNorm: {
@@ -253,20 +254,28 @@ ClaimResult ClaimChecker::check(const Step& step, const Claim& claim) {
                 if (claim.kind == ClaimKind::StateNorm) {
                     const size_t n = size_t(L.key_dim) * L.value_dim;
                     q = analysis::frobenius_norm(run.states.at(size_t(t)).ptr() + size_t(head) * n, n);
-                } else if (claim.of_window) {
-                    const analysis::Spectrum sp = analysis::window_spectrum(in, int(std::max<int64_t>(0, t - window + 1)), int(t), head);
-                    q = claim.kind == ClaimKind::HalfLife ? sp.half_life : sp.radius;
                 } else {
-                    const auto eig = analysis::eigenvalues(transition_of(in, t, head));
-                    q = std::numeric_limits<double>::infinity();
-                    if (claim.kind == ClaimKind::EigenvalueDistance)
-                        for (const auto& e : eig) q = std::min(q, std::abs(e - claim.value));
-                    else if (claim.kind == ClaimKind::MinEigenvalueReal)
-                        for (const auto& e : eig) q = std::min(q, e.real());
-                    else {
-                        q = analysis::spectral_radius(eig);
-                        if (claim.kind == ClaimKind::HalfLife) q = analysis::half_life_tokens(q);
+                    // The eigenvalues of A_t, or of the product over the window ending at t.
+                    std::vector<std::complex<double>> eig;
+                    double radius = 0, half_life = 0;
+                    if (claim.of_window) {
+                        const analysis::Spectrum sp = analysis::window_spectrum(in, int(std::max<int64_t>(0, t - window + 1)), int(t), head);
+                        eig = sp.eigenvalues;
+                        radius = sp.radius;
+                        half_life = sp.half_life;
+                    } else {
+                        eig = analysis::eigenvalues(transition_of(in, t, head));
+                        radius = analysis::spectral_radius(eig);
+                        half_life = analysis::half_life_tokens(radius);
                     }
+                    q = claim.kind == ClaimKind::MaxEigenvalueImag ? 0.0 : std::numeric_limits<double>::infinity();
+                    for (const auto& e : eig) {
+                        if (claim.kind == ClaimKind::EigenvalueDistance) q = std::min(q, std::abs(e - claim.value));
+                        else if (claim.kind == ClaimKind::MinEigenvalueReal) q = std::min(q, e.real());
+                        else if (claim.kind == ClaimKind::MaxEigenvalueImag) q = std::max(q, std::abs(e.imag()));
+                    }
+                    if (claim.kind == ClaimKind::SpectralRadius) q = radius;
+                    if (claim.kind == ClaimKind::HalfLife) q = half_life;
                 }
                 per_token.push_back(q);
             }

@@ -13,6 +13,7 @@
 //                  "sequence": {"task": {"seed": 1, "size": 8}} | {"text": "..."} | {"ids": [1, 2]},
 //                  "token": 17, "layer": 0, "head": 0, "window": 32,
 //                  "view": "overview|state|attention|spectrum|curves|trajectory",
+//                  "panels": ["state", "spectrum"],   (what presenter mode shows; default its own set)
 //                  "highlight": {"token": 3} | {"cell": [row, col]} | {"eigenvalue": [re, im]},
 //                  "narration": "Markdown", "question": "...",
 //                  "claims": [ {"kind": "...", "text": "what the narration says", ...} ] } ] }
@@ -68,6 +69,7 @@ enum class ClaimKind {
     TaskAccuracy,         // accuracy of fresh task samples (statescope-cli task)
     EigenvalueDistance,   // per token: distance from `value` to A_t's nearest eigenvalue
     MinEigenvalueReal,    // per token: smallest real part of A_t's eigenvalues
+    MaxEigenvalueImag,    // per token: largest |imaginary part| (rotation) of A_t's eigenvalues
     SpectralRadius,       // per token: spectral radius of A_t, or of the window's product ("of": "window")
     HalfLife,             // per token: half-life in tokens of A_t's radius, or of the window's product
     MeanEigenvalueModulus,// mean over the tokens (and heads) of the mean |eigenvalue| of A_t
@@ -89,7 +91,7 @@ struct Claim {
     std::optional<int64_t> at, stored_key_offset;
     // EigenvalueDistance, EigenvectorCosine: the point of the complex plane.
     std::complex<double> value;
-    bool of_window = false;           // SpectralRadius, HalfLife: the window's product, not A_t
+    bool of_window = false;           // the eigenvalue kinds: the window's product, not A_t
     // TaskAccuracy: another model (resolved path; default the step's), sample size, count, seed,
     // and whether to score the last position only.
     std::string model;
@@ -108,6 +110,7 @@ struct Step {
     std::optional<int64_t> token; // default: the last token
     int layer = 0, head = 0, window = 32;
     View view = View::Attention;
+    std::vector<View> panels; // presenter mode's panels for this step (the view always); empty: its own set
     Highlight highlight;
     std::string narration, question;
     std::vector<Claim> claims;
