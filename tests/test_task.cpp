@@ -24,7 +24,7 @@ namespace {
 std::string demo(const char* name) { return std::string(STATESCOPE_SOURCE_DIR) + "/assets/models/" + name; }
 
 const char* const kDemos[] = {"mqar-deltanet", "mqar-gla", "mqar-linear-attn", "parity-deltanet", "parity-deltanet-negeig",
-                              "selcopy-mamba"};
+                              "selcopy-mamba", "s3-deltaproduct"};
 
 task::Score run_samples(const Model& model, const task::Spec& spec, int64_t size, int samples, uint64_t seed) {
     task::Score score;
@@ -194,6 +194,16 @@ private slots:
         QVERIFY(with.accuracy() >= 0.99 && with.last_accuracy() >= 0.99);
         QVERIFY(without.last_accuracy() > 0.42 && without.last_accuracy() < 0.58); // chance is 0.5; 400 samples: sd 0.025
         QVERIFY(without.accuracy() < 0.8);
+    }
+
+    // Gated DeltaProduct (two Householder steps, beta in [0, 2]) trained at length 64 keeps
+    // composing S3 at length 256: products of reflections make the rotations S3 needs.
+    void s3_composition_holds_at_four_times_the_training_length() {
+        const auto model = load_model(demo("s3-deltaproduct"));
+        const task::Spec spec = task::load_task(demo("s3-deltaproduct"));
+        const task::Score s = run_samples(*model, spec, 256, 100, 9000);
+        qInfo("S3 at length 256: %.4f (last %.4f)", s.accuracy(), s.last_accuracy());
+        QVERIFY(s.accuracy() >= 0.99 && s.last_accuracy() >= 0.95);
     }
 
     // The same samples scored on the Vulkan device give the same accuracy as the CPU reference.

@@ -234,6 +234,16 @@ const std::vector<Command>& commands() {
          {value("samples"), value("seed"), value("pairs"), value("length"), value("region"), value("backend"),
           value("device"), value("weights"), flag("print")},
          cmd_task},
+        {"patch",
+         "  patch MODEL_DIR (--clean TEXT | --clean-tokens IDS) (--corrupt TEXT | --corrupt-tokens IDS)\n"
+         "        (--target TOKEN | --target-id ID) [--at T] [--out FILE.(csv|svg)] [--backend cpu|vulkan]\n"
+         "                                      activation patching: each layer's and head's state after\n"
+         "                                      token T (default: the last token where the inputs differ)\n"
+         "                                      copied from the clean run into the corrupted one; prints\n"
+         "                                      how much of the target's clean logit comes back\n",
+         {value("clean"), value("clean-tokens"), value("corrupt"), value("corrupt-tokens"), value("target"),
+          value("target-id"), value("at"), value("out"), value("backend"), value("device"), value("weights")},
+         cmd_patch},
         {"tokenize",
          "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
          "                                      token ids of a text (--file - reads stdin), the text of\n"

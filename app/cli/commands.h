@@ -19,5 +19,6 @@ int cmd_export(const Arguments& a);         // cli_export.cpp (built with the vi
 int cmd_tokenize(const Arguments& a);       // cli_tokenize.cpp
 int cmd_session(const Arguments& a);        // cli_session.cpp
 int cmd_task(const Arguments& a);           // cli_task.cpp
+int cmd_patch(const Arguments& a);          // cli_patch.cpp
 
 } // namespace statescope::cli
