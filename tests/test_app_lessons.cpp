@@ -71,7 +71,7 @@ void press(app::MainWindow& w, Qt::Key key) {
 class TestAppLessons : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { QVERIFY(app::LessonPlayer::lesson_files().size() >= 5); }
+    void initTestCase() { QVERIFY(app::LessonPlayer::lesson_files().size() >= 6); }
 
     void every_step_renders_in_presenter_mode() {
         app::MainWindow w;
@@ -126,7 +126,7 @@ private slots:
             QCOMPARE(player.step(), player.step_count() - 3);
             QVERIFY(settle(w));
         }
-        QVERIFY(steps >= 25);
+        QVERIFY(steps >= 30);
         // Esc leaves presenter mode: menus and the desk's sizes come back.
         press(w, Qt::Key_Escape);
         QVERIFY(!pm.active());

@@ -1,6 +1,7 @@
 #include "lesson_player.h"
 
 #include "main_window.h"
+#include "transport_bar.h"
 #include "statescope/error.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
@@ -233,6 +234,7 @@ void LessonPlayer::apply_position() {
     const int64_t T = c.length();
     const int64_t token = std::clamp<int64_t>(s.token.value_or(T - 1), 0, std::max<int64_t>(0, T - 1));
     c.set_window(s.window);
+    window_.transport()->set_window(s.window); // the box shows the step's window, not the last one typed
     c.set_focus(s.layer, s.head);
     c.set_token(token);
 

@@ -91,7 +91,8 @@ std::string resolve_model(const std::string& name, const std::string& root, cons
 }
 
 TokenSelection parse_selection(const Json& j, const Where& w) {
-    static const std::set<std::string> roles = {"query", "key", "value", "zero", "one", "data", "noise", "separator", "scored"};
+    static const std::set<std::string> roles = {"query", "key", "value", "zero", "one", "data", "noise", "separator", "scored",
+                                                "identity", "transposition", "cycle"};
     TokenSelection s;
     if (j.is_string()) {
         if (j.as_string() == "all") s.kind = TokenSelection::Kind::All;
@@ -99,7 +100,7 @@ TokenSelection parse_selection(const Json& j, const Where& w) {
             s.kind = TokenSelection::Kind::Role;
             s.role = j.as_string();
         } else
-            w.fail("tokens", "expected \"all\", a role (query, key, value, zero, one, data, noise, separator, scored) or a list, got '" + j.as_string() + "'");
+            w.fail("tokens", "expected \"all\", a role (query, key, value, zero, one, data, noise, separator, scored, identity, transposition, cycle) or a list, got '" + j.as_string() + "'");
     } else if (j.is_array()) {
         s.kind = TokenSelection::Kind::List;
         for (const Json& t : j.items()) {

@@ -81,7 +81,14 @@ std::vector<int64_t> select_tokens(const Context& c, const Step& step, const Cla
             else if (s.role == "value") match = p.kind == task::Kind::Mqar && id >= p.value_first && id < p.value_first + p.values;
             else if (s.role == "zero") match = p.kind == task::Kind::RunningParity && id == p.zero;
             else if (s.role == "one") match = p.kind == task::Kind::RunningParity && id == p.one;
-            else if (p.kind == task::Kind::SelectiveCopy) {
+            else if (p.kind == task::Kind::S3Composition && (s.role == "identity" || s.role == "transposition" || s.role == "cycle")) {
+                // From the composition table: x o x = e for the identity and the transpositions.
+                const bool valid = id >= 0 && size_t(id) < p.table.size() && size_t(id) < p.table[size_t(id)].size();
+                const bool involution = valid && p.table[size_t(id)][size_t(id)] == p.identity;
+                if (s.role == "identity") match = id == p.identity;
+                else if (s.role == "transposition") match = involution && id != p.identity;
+                else match = valid && !involution;
+            } else if (p.kind == task::Kind::SelectiveCopy) {
                 if (id == p.separator) before_separator = false;
                 if (s.role == "separator") match = id == p.separator;
                 else if (s.role == "noise") match = id == p.noise;

@@ -51,8 +51,8 @@ struct SequenceSpec {
 
 // Which tokens a claim measures: the step's token, every token, a list, or the tokens of one
 // role of the model's task ("query": MQAR's second-half keys, "key", "value"; parity's "zero",
-// "one"; selective copying's "data", "noise", "separator"; "scored": every position the task
-// scores).
+// "one"; selective copying's "data", "noise", "separator"; S3's "identity", "transposition",
+// "cycle" (3-cycles); "scored": every position the task scores).
 struct TokenSelection {
     enum class Kind { StepToken, All, List, Role };
     Kind kind = Kind::StepToken;
