@@ -252,9 +252,12 @@ private slots:
         QTemporaryDir tmp;
         const std::string path = tmp.filePath("crash.statescope").toStdString();
         session::Session s = sample_session();
+        int64_t last = int64_t(s.layer) * 40 + s.token; // the save number (layer, token) encodes
+        // The first save carries its number like every later one: a child killed before its own
+        // first commit leaves this one, and the checks below must hold for it too.
+        s.pinned[0].values[0] = float(last);
+        s.bookmarks[0].notes = "save " + std::to_string(last);
         session::save(path, s);
-        const session::Session first = session::load(path);
-        int64_t last = int64_t(first.layer) * 40 + first.token; // the save number (layer, token) encodes
         std::mt19937 rng(11);
         const int kills = 200;
         for (int k = 0; k < kills; ++k) {

@@ -5,6 +5,7 @@
 #include <QFontMetricsF>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QPolygonF>
 #include <QToolTip>
 #include <QWheelEvent>
 #include <cmath>
@@ -45,14 +46,36 @@ void TokenStrip::set_tokens(std::vector<QString> labels, std::vector<int32_t> id
     ids_ = std::move(ids);
     scroll_ = 0;
     layout_boxes();
-    follow_current();
+    if (centered_) center_current();
+    else follow_current();
     update();
 }
 
 void TokenStrip::set_current(int64_t index) {
+    if (index != current_) centered_ = false;
     current_ = index;
-    follow_current();
+    if (centered_) center_current();
+    else follow_current();
     update();
+}
+
+void TokenStrip::set_notes(std::map<int64_t, QString> notes) {
+    notes_ = std::move(notes);
+    update();
+}
+
+void TokenStrip::center_on(int64_t index) {
+    current_ = index;
+    centered_ = true;
+    center_current();
+    update();
+}
+
+void TokenStrip::center_current() {
+    if (current_ < 0 || current_ >= count()) return;
+    const double total = left_.back() + width_.back() + 8;
+    const double mid = left_[size_t(current_)] + width_[size_t(current_)] / 2;
+    scroll_ = std::clamp(mid - width() / 2.0, 0.0, std::max(0.0, total - width()));
 }
 
 void TokenStrip::layout_boxes() {
@@ -76,7 +99,10 @@ void TokenStrip::follow_current() {
     else if (r - scroll_ > width() - margin) scroll_ = r - width() + margin;
 }
 
-void TokenStrip::resizeEvent(QResizeEvent*) { follow_current(); }
+void TokenStrip::resizeEvent(QResizeEvent*) {
+    if (centered_) center_current();
+    else follow_current();
+}
 
 void TokenStrip::paintEvent(QPaintEvent*) {
     QPainter p(this);
@@ -108,6 +134,13 @@ void TokenStrip::paintEvent(QPaintEvent*) {
         p.setFont(token_font());
         p.setPen(cur ? Qt::white : past ? QColor(30, 40, 60) : QColor(150, 150, 150));
         p.drawText(box, Qt::AlignCenter, labels_[i]);
+        if (notes_.count(int64_t(i))) {
+            // An annotated token: an amber corner.
+            const QPointF tr = box.topRight();
+            p.setPen(Qt::NoPen);
+            p.setBrush(QColor(230, 150, 20));
+            p.drawPolygon(QPolygonF({tr + QPointF(-7, 0), tr, tr + QPointF(0, 7)}));
+        }
         p.setFont(style::label_font());
         p.setPen(cur ? style::axis_color() : QColor(160, 160, 160));
         // Positions every ten tokens (and at the current one) for orientation; ids in the tooltip.
@@ -128,7 +161,11 @@ bool TokenStrip::event(QEvent* e) {
     if (e->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(e);
         const int64_t i = index_at(he->pos().x());
-        if (i >= 0) QToolTip::showText(he->globalPos(), QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]), this);
+        if (i >= 0) {
+            QString tip = QString("token %1: id %2  \"%3\"").arg(i).arg(ids_[size_t(i)]).arg(labels_[size_t(i)]);
+            if (const auto note = notes_.find(i); note != notes_.end()) tip += "\n" + note->second;
+            QToolTip::showText(he->globalPos(), tip, this);
+        }
         else if (!description_.isEmpty()) QToolTip::showText(he->globalPos(), description_, this);
         else QToolTip::hideText();
         return true;
@@ -146,6 +183,7 @@ void TokenStrip::wheelEvent(QWheelEvent* e) {
     const double total = left_.back() + width_.back() + 8;
     const double delta = e->angleDelta().y() ? e->angleDelta().y() : e->angleDelta().x();
     scroll_ = std::clamp(scroll_ - delta, 0.0, std::max(0.0, total - width()));
+    centered_ = false;
     update();
 }
 

@@ -2,6 +2,7 @@
 // jump to it; the wheel scrolls. The strip follows the current token.
 #pragma once
 #include <QWidget>
+#include <map>
 #include <vector>
 
 namespace statescope::views {
@@ -18,9 +19,16 @@ public:
     int64_t marked() const { return marked_; }
     // Re-lays the boxes out after the fonts changed (zoom, presenter mode).
     void restyle();
+    // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
+    // strip is resized, until the position moves or the strip scrolls: the strip then shows the
+    // same tokens for the same position and width, whatever was shown before.
+    void center_on(int64_t index);
     // Where the tokens came from (tooltip between tokens).
     void set_description(const QString& text) { description_ = text; }
     int64_t current() const { return current_; }
+    // Notes on tokens (a session's annotations): a mark on the token's box, the text in its tooltip.
+    void set_notes(std::map<int64_t, QString> notes);
+    const std::map<int64_t, QString>& notes() const { return notes_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
     QSize sizeHint() const override { return {800, strip_height()}; }
@@ -39,6 +47,7 @@ protected:
 private:
     void layout_boxes();
     void follow_current();
+    void center_current();
     int64_t index_at(double x) const;
     int strip_height() const; // the boxes and the positions under them, in the current fonts
 
@@ -46,8 +55,10 @@ private:
     std::vector<int32_t> ids_;
     std::vector<double> left_, width_; // box geometry in strip coordinates
     QString description_;
+    std::map<int64_t, QString> notes_;
     double scroll_ = 0;
     int64_t current_ = -1, marked_ = -1;
+    bool centered_ = false; // center_on() holds the current token in the middle
 };
 
 } // namespace statescope::views

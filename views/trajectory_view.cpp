@@ -14,6 +14,7 @@
 #include <vtkPolyDataMapper.h>
 #include <vtkProperty.h>
 #include <vtkRenderer.h>
+#include <vtkSmartPointer.h>
 #include <vtkSphereSource.h>
 #include <vtkCornerAnnotation.h>
 #include <vtkTextProperty.h>
@@ -35,7 +36,7 @@ struct TrajectoryView::Scene {
     vtkNew<vtkSphereSource> marker;
     vtkNew<vtkPolyDataMapper> marker_mapper;
     vtkNew<vtkActor> marker_actor;
-    vtkNew<vtkCubeAxesActor> axes;
+    vtkSmartPointer<vtkCubeAxesActor> axes; // made anew for each trajectory (make_axes)
     vtkNew<vtkCornerAnnotation> caption;
     vtkNew<vtkColorTransferFunction> colors;
     double extent = 1;
@@ -72,6 +73,29 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     s.marker_actor->GetProperty()->SetColor(1.0, 0.55, 0.0);
     s.marker_actor->GetProperty()->SetSpecular(0.5);
 
+    s.caption->GetTextProperty()->SetColor(0.25, 0.25, 0.25);
+    s.caption->SetMaximumFontSize(13);
+    s.caption->SetLinearFontScaleFactor(2);
+    s.caption->SetNonlinearFontScaleFactor(1);
+
+    ren->AddActor(s.path_actor);
+    ren->AddActor(s.dots_actor);
+    ren->AddActor(s.marker_actor);
+    ren->AddActor2D(s.caption);
+    s.caption->SetText(vtkCornerAnnotation::UpperLeft, "no trajectory yet");
+    make_axes();
+}
+
+TrajectoryView::~TrajectoryView() { delete scene_; }
+
+// A fresh cube-axes actor for each trajectory: the actor keeps state from earlier renders (which
+// edges it flew to, cached ranges), so reusing it draws a few pixels differently for the same
+// data and camera; a new one draws the same picture whatever was shown before.
+void TrajectoryView::make_axes() {
+    Scene& s = *scene_;
+    vtkRenderer* ren = renderer();
+    if (s.axes) ren->RemoveActor(s.axes);
+    s.axes = vtkSmartPointer<vtkCubeAxesActor>::New();
     s.axes->SetCamera(ren->GetActiveCamera());
     s.axes->SetFlyModeToOuterEdges();
     s.axes->SetGridLineLocation(vtkCubeAxesActor::VTK_GRID_LINES_FURTHEST);
@@ -89,10 +113,6 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     s.axes->GetYAxesGridlinesProperty()->SetColor(0.88, 0.88, 0.88);
     s.axes->GetZAxesGridlinesProperty()->SetColor(0.88, 0.88, 0.88);
 
-    s.caption->GetTextProperty()->SetColor(0.25, 0.25, 0.25);
-    s.caption->SetMaximumFontSize(13);
-    s.caption->SetLinearFontScaleFactor(2);
-    s.caption->SetNonlinearFontScaleFactor(1);
     // Only the axis titles: tick labels of three axes crowd a small view and say little about
     // principal-component coordinates.
     s.axes->XAxisLabelVisibilityOff();
@@ -102,14 +122,8 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     s.axes->YAxisMinorTickVisibilityOff();
     s.axes->ZAxisMinorTickVisibilityOff();
     s.axes->SetScreenSize(12);
-
-    ren->AddActor(s.path_actor);
-    ren->AddActor(s.dots_actor);
-    ren->AddActor(s.marker_actor);
     ren->AddActor(s.axes);
-    ren->AddActor2D(s.caption);
-    s.caption->SetText(vtkCornerAnnotation::UpperLeft, "no trajectory yet");
-    restyle();
+    restyle(); // the zoom and presenter mode apply to the new axes too
 }
 
 void TrajectoryView::restyle() {
@@ -127,7 +141,6 @@ void TrajectoryView::restyle() {
     render();
 }
 
-TrajectoryView::~TrajectoryView() { delete scene_; }
 
 void TrajectoryView::set_data(TrajectoryData d) {
     d_ = std::move(d);
@@ -185,6 +198,7 @@ void TrajectoryView::rebuild() {
         bounds[2 * k] = lo[k] - pad;
         bounds[2 * k + 1] = hi[k] + pad;
     }
+    make_axes();
     s.axes->SetBounds(bounds);
     s.axes->SetVisibility(n > 0);
     s.path_actor->SetVisibility(n > 1);
@@ -207,14 +221,23 @@ void TrajectoryView::rebuild() {
     }
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, caption.toUtf8().constData());
     s.caption->SetText(vtkCornerAnnotation::LowerRight, n ? "path: first token dark, last yellow;  sphere: current token" : "");
-    renderer()->ResetCamera(bounds);
+    // The same camera for the same data, whatever was shown or rotated before (a reopened session
+    // renders the same picture): start from a fixed pose, then turn to the usual oblique view.
     vtkCamera* cam = renderer()->GetActiveCamera();
+    cam->SetPosition(0, 0, 1);
+    cam->SetFocalPoint(0, 0, 0);
+    cam->SetViewUp(0, 1, 0);
+    cam->SetViewAngle(30);
+    renderer()->ResetCamera(bounds);
     cam->Azimuth(30);
     cam->Elevation(20);
     cam->OrthogonalizeViewUp();
     renderer()->ResetCamera(bounds);
     cam->Zoom(1.25);
-    renderer()->ResetCameraClippingRange();
+    // The clipping range from the data's box, not from the props as they stand (the marker is
+    // still where the previous trajectory had it): the depth precision, and so which of two
+    // coincident axis and grid lines is drawn, is then the same for the same data.
+    renderer()->ResetCameraClippingRange(bounds);
     set_current(current_);
 }
 

@@ -32,6 +32,7 @@ public:
 
 private:
     void rebuild();
+    void make_axes();
     struct Scene;
     Scene* scene_;
     TrajectoryData d_;

@@ -244,6 +244,13 @@ const std::vector<Command>& commands() {
          {value("clean"), value("clean-tokens"), value("corrupt"), value("corrupt-tokens"), value("target"),
           value("target-id"), value("at"), value("out"), value("backend"), value("device"), value("weights")},
          cmd_patch},
+        {"lenses",
+         "  lenses MODEL_DIR (--tokens IDS | --prompt TEXT) [--layer L] [--head H] [--window W] [--out FILE.csv]\n"
+         "                                      spikiness, attention distance, first token's share, query\n"
+         "                                      magnitude effect and map rank of one head's exact and\n"
+         "                                      softmax maps over the last W tokens (docs/lenses.md)\n",
+         {value("tokens"), value("prompt"), value("layer"), value("head"), value("window"), value("out")},
+         cmd_lenses},
         {"tokenize",
          "  tokenize --tokenizer FILE [--special] (TEXT | --file PATH) | --decode IDS | --bench PATH\n"
          "                                      token ids of a text (--file - reads stdin), the text of\n"

@@ -20,5 +20,6 @@ int cmd_tokenize(const Arguments& a);       // cli_tokenize.cpp
 int cmd_session(const Arguments& a);        // cli_session.cpp
 int cmd_task(const Arguments& a);           // cli_task.cpp
 int cmd_patch(const Arguments& a);          // cli_patch.cpp
+int cmd_lenses(const Arguments& a);         // cli_lenses.cpp
 
 } // namespace statescope::cli

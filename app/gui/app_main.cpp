@@ -5,6 +5,8 @@
 #include "lesson_player.h"
 #include "main_window.h"
 #include "presenter_mode.h"
+#include "session_actions.h"
+#include "transport_bar.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -27,8 +29,9 @@ void schedule_batch_output(app::MainWindow& w, const QString& screenshot, const 
     poll->setInterval(100);
     QObject::connect(poll, &QTimer::timeout, &w, [&w, screenshot, export_dir, poll, clock] {
         app::Controller& c = w.controller();
-        const bool failed = !c.has_model() && !c.loading() && !w.error_text().isEmpty();
-        const bool ready = c.has_model() && !c.busy() && c.frame() && c.sequence() && !w.lesson_player()->applying();
+        const bool opening = w.sessions().opening(); // a session's model loads, then its views are restored
+        const bool failed = !c.has_model() && !c.loading() && !opening && !w.error_text().isEmpty();
+        const bool ready = c.has_model() && !c.busy() && !opening && c.frame() && c.sequence() && !w.lesson_player()->applying();
         const bool timed_out = clock->elapsed() > 300000;
         if (!ready && !failed && !timed_out) return;
         poll->stop();
@@ -79,7 +82,8 @@ int main(int argc, char** argv) {
             std::printf("%s", qPrintable(app::usage()));
             return 0;
         }
-        if (cl.lesson.isEmpty()) input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
+        if (cl.session.isEmpty() && cl.lesson.isEmpty())
+            input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
     } catch (const Error& e) {
         std::fprintf(stderr, "statescope: %s\n\n%s", e.what(), qPrintable(app::usage()));
         return 1;
@@ -87,29 +91,47 @@ int main(int argc, char** argv) {
 
     app::MainWindow w;
     w.resize(cl.size);
-    w.set_token_input(input);
-    // Focus, position and window from the command line apply once the model is there.
-    QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl] {
-        app::Controller& c = w.controller();
-        if (cl.window) c.set_window(*cl.window);
-        if (cl.layer || cl.head) c.set_focus(cl.layer.value_or(c.layer()), cl.head.value_or(c.head()));
-        if (cl.token) c.set_token(*cl.token);
-    }, Qt::SingleShotConnection);
+    const bool batch = !cl.screenshot.isEmpty() || !cl.export_dir.isEmpty();
+    // In batch mode no one answers dialogs: a session whose model moved fails with its message.
+    if (batch) w.sessions().locate = [](const QString&, bool) { return QString(); };
     w.show();
 
-    const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
-    if (!cl.lesson.isEmpty()) {
+    // --play starts once the model is shown and, for a session, its position restored.
+    const auto play = [&w, cl] {
+        if (!cl.play) return;
+        w.transport()->set_rate(*cl.play);
+        w.transport()->set_playing(true);
+    };
+    QObject::connect(&w.sessions(), &app::SessionActions::session_opened, &w, play, Qt::SingleShotConnection);
+
+    // After a crash the autosaved session comes first (STATESCOPE_RECOVERY answers in batch mode).
+    if (w.sessions().offer_recovery(batch)) {
+        if (!cl.session.isEmpty() || !cl.model.isEmpty())
+            std::fprintf(stderr, "statescope: restoring the autosaved session instead of opening %s\n",
+                         qPrintable(cl.session.isEmpty() ? cl.model : cl.session));
+    } else if (!cl.session.isEmpty()) {
+        w.sessions().open(cl.session, cl.bookmark); // a failure is shown in the window
+    } else if (!cl.lesson.isEmpty()) {
         // The lesson opens its own model and sequence, and its step sets the position.
         QString error;
         if (!w.lesson_player()->open(cl.lesson, cl.lesson_step - 1, &error)) {
             std::fprintf(stderr, "statescope: %s\n", qPrintable(error));
             return 1;
         }
-    } else if (model.isEmpty()) {
-        // Nothing bundled next to this program: say so in the window, File > Open still works.
-        w.open_model("assets/models/mqar-deltanet");
+        QObject::connect(w.lesson_player(), &app::LessonPlayer::step_applied, &w, play, Qt::SingleShotConnection);
     } else {
-        w.open_model(model);
+        w.set_token_input(input);
+        // Focus, position and window from the command line apply once the model is there.
+        QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl, play] {
+            app::Controller& c = w.controller();
+            if (cl.window) c.set_window(*cl.window);
+            if (cl.layer || cl.head) c.set_focus(cl.layer.value_or(c.layer()), cl.head.value_or(c.head()));
+            if (cl.token) c.set_token(*cl.token);
+            play();
+        }, Qt::SingleShotConnection);
+        const QString model = cl.model.isEmpty() ? app::default_model_path() : cl.model;
+        // Nothing bundled next to this program: say so in the window, File > Open still works.
+        w.open_model(model.isEmpty() ? QString("assets/models/mqar-deltanet") : model);
     }
     // Presenting for a screenshot or an export keeps the window at --size; otherwise full screen.
     if (cl.presenter) w.presenter()->set_active(true, cl.screenshot.isEmpty() && cl.export_dir.isEmpty() ? QSize() : cl.size);

@@ -8,6 +8,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <cstdlib>
 
 namespace statescope::app {
 
@@ -18,8 +19,13 @@ constexpr const char* kDefaultModel = "mqar-deltanet";
 QString usage() {
     return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]\n"
            "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
-           "                  [--screenshot FILE.png] [--export DIR] [--lesson NAME [--lesson-step N]] [--presenter]\n"
+           "                  [--screenshot FILE.png] [--export DIR] [--play RATE]\n"
+           "                  [--lesson NAME [--lesson-step N]] [--presenter]\n"
+           "       statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR]\n"
+           "                  [--play RATE]\n"
            "\n"
+           "  FILE.statescope         a saved session: its model, tokens, position, views and bookmarks\n"
+           "  --bookmark NAME         open the session at this bookmark\n"
            "  MODEL_DIR, --model DIR  checkpoint folder (config.json + model.safetensors) or its config.json;\n"
            "                          default: the bundled " + QString(kDefaultModel) + "\n"
            "  --prompt TEXT           text to run, one token per UTF-8 byte\n"
@@ -37,7 +43,9 @@ QString usage() {
            "  --lesson NAME           open a lesson of data/lessons (file name without .json, or its number);\n"
            "                          it opens its own models\n"
            "  --lesson-step N         start the lesson at step N (1-based)\n"
-           "  --presenter             start in presenter mode (F5): full screen, or --size with --screenshot\n";
+           "  --presenter             start in presenter mode (F5): full screen, or --size with --screenshot\n"
+           "  --play RATE             play through the tokens at RATE tokens per second (0.5 to 120) once\n"
+           "                          the model is shown (Space pauses)\n";
 }
 
 CommandLine parse_command_line(const QStringList& args) {
@@ -45,14 +53,19 @@ CommandLine parse_command_line(const QStringList& args) {
     for (const QString& a : args) list.push_back(a.toStdString());
     const cli::Arguments a(list, 0,
                            {{"help", false}, {"model"}, {"prompt"}, {"tokens"}, {"token"}, {"layer"}, {"head"}, {"window"},
-                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"lesson"}, {"lesson-step"},
-                            {"presenter", false}},
+                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"bookmark"}, {"play"},
+                            {"lesson"}, {"lesson-step"}, {"presenter", false}},
                            "");
     CommandLine c;
     c.help = a.has("help");
     c.model = QString::fromStdString(a.get("model"));
     for (const std::string& p : a.positional()) {
         if (p.rfind('-', 0) == 0) throw Error("unknown option " + p);
+        if (QString::fromStdString(p).endsWith(".statescope")) {
+            if (!c.session.isEmpty()) throw Error("more than one session given: '" + c.session.toStdString() + "' and '" + p + "'");
+            c.session = QString::fromStdString(p);
+            continue;
+        }
         if (!c.model.isEmpty())
             throw Error("more than one model given: '" + c.model.toStdString() + "' and '" + p + "'");
         c.model = QString::fromStdString(p);
@@ -81,6 +94,23 @@ CommandLine parse_command_line(const QStringList& args) {
     c.presenter = a.has("presenter");
     if (!c.lesson.isEmpty() && (!c.model.isEmpty() || c.prompt || c.tokens || c.task_seed))
         throw Error("--lesson opens its own models and sequences; give no model, --prompt, --tokens or --task-seed with it");
+    if (!c.lesson.isEmpty() && !c.session.isEmpty()) throw Error("give a session or a lesson, not both");
+    if (const auto v = a.value("play")) {
+        char* end = nullptr;
+        const double rate = std::strtod(v->c_str(), &end);
+        if (v->empty() || *end || !(rate >= 0.5 && rate <= 120))
+            throw Error("--play: '" + *v + "' is not a rate of 0.5 to 120 tokens per second");
+        c.play = rate;
+    }
+    c.bookmark = QString::fromStdString(a.get("bookmark"));
+    if (!c.bookmark.isEmpty() && c.session.isEmpty()) throw Error("--bookmark names a bookmark of a session; give FILE.statescope too");
+    if (!c.session.isEmpty())
+        for (const char* flag : {"model", "prompt", "tokens", "task-seed", "task-size", "token", "layer", "head", "window"})
+            if (a.has(flag))
+                throw Error("--" + std::string(flag) + ": " + c.session.toStdString() +
+                            " sets the model, the tokens and the position; open it alone (or with --bookmark)");
+    if (!c.session.isEmpty() && !c.model.isEmpty())
+        throw Error("give a model or a session, not both ('" + c.model.toStdString() + "' and '" + c.session.toStdString() + "')");
     return c;
 }
 

@@ -1,7 +1,8 @@
 // The desktop app's command line:
 //   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]
 //              [--token N] [--layer L] [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
-//              [--export DIR] [--lesson NAME [--lesson-step N]] [--presenter]
+//              [--export DIR] [--play RATE] [--lesson NAME [--lesson-step N]] [--presenter]
+//   statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR] [--play RATE]
 #pragma once
 #include "statescope/frames/token_input.h"
 
@@ -15,6 +16,8 @@ namespace statescope::app {
 
 struct CommandLine {
     QString model;              // empty: the bundled default model
+    QString session;            // a saved session to open instead (FILE.statescope)
+    QString bookmark;           // ... at this bookmark of it
     std::optional<std::string> prompt, tokens;
     // A sample of the model's task (task.json): the seed and size; the app runs one (seed 1)
     // when a model with a task is opened with no prompt or tokens.
@@ -28,6 +31,7 @@ struct CommandLine {
     QString lesson;             // open this lesson (data/lessons/NAME.json) on its first step
     int lesson_step = 1;        // ... or on this one (1-based)
     bool presenter = false;     // start in presenter mode (full screen; --size with --screenshot)
+    std::optional<double> play; // start playing at this rate (tokens per second) once the model is shown
     bool help = false;
 };
 

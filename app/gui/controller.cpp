@@ -127,13 +127,31 @@ void Controller::set_window(int tokens) {
     tokens = std::max(1, tokens);
     if (tokens == window_) return;
     window_ = tokens;
+    emit window_changed(window_);
     request_frame();
     request_sequence(); // the entropy curve depends on the window
 }
 
-void Controller::request_frame() {
+void Controller::jump(int64_t token, int layer, int head) {
+    if (!model_ || model_->tokens.empty()) return;
+    token = std::clamp<int64_t>(token, 0, length() - 1);
+    layer = std::clamp(layer, 0, int(model_->info.layers.size()) - 1);
+    head = std::clamp(head, 0, std::max(0, heads_of(layer) - 1));
+    const bool focus_moved = layer != layer_ || head != head_;
+    token_ = token;
+    layer_ = layer;
+    head_ = head;
+    if (focus_moved) emit focus_changed(layer_, head_);
+    emit token_changed(token_);
+    emit jumped(token_);
+    request_frame(/*from_checkpoint=*/true);
+    if (focus_moved || !sequence_) request_sequence();
+}
+
+void Controller::request_frame(bool from_checkpoint) {
     if (!model_ || model_->tokens.empty()) return;
     FrameRequest r;
+    r.from_checkpoint = from_checkpoint;
     r.session = model_session_;
     r.generation = ++frame_generation_;
     r.token = token_;

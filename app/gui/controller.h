@@ -54,6 +54,10 @@ public:
     void step(int64_t delta) { set_token(token_ + delta); }
     void set_focus(int layer, int head);
     void set_window(int tokens);
+    // Token, layer and head at once, computed from the nearest checkpoint (FrameRequest::
+    // from_checkpoint): a bookmark's jump and a reopened session show the same pixels whatever
+    // was shown before.
+    void jump(int64_t token, int layer, int head);
 
     // The latest results for the current session and focus (null until they arrive).
     std::shared_ptr<const FrameResult> frame() const { return frame_; }
@@ -70,6 +74,9 @@ signals:
     void load_progress(const QString& phase, int64_t done, int64_t total);
     void token_changed(int64_t token);
     void focus_changed(int layer, int head);
+    void window_changed(int tokens);
+    // After jump(): the position was set at once, not stepped to.
+    void jumped(int64_t token);
     void frame_ready();
     void sequence_ready();
     void compute_failed(const QString& what, const QString& message);
@@ -78,7 +85,7 @@ signals:
 private:
     bool generating_ = false;
     void post(std::function<void(EngineWorker&)> job);
-    void request_frame();
+    void request_frame(bool from_checkpoint = false);
     void request_sequence();
     void update_busy();
     void on_loaded(std::shared_ptr<const ModelSummary> s);

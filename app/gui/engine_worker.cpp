@@ -189,6 +189,10 @@ void EngineWorker::frame(const FrameRequest& r) {
     frame_seen_ = std::max(frame_seen_, r.generation);
     if (stale(r.session) || r.session != session_ || r.generation < latest_frame.load()) return;
     try {
+        if (r.from_checkpoint) {
+            timeline_->forget_cursor();
+            frames_.reset();
+        }
         callbacks_.frame(std::make_shared<FrameResult>(frames_.compute(*timeline_, r)));
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, r.generation, "frame", QString::fromStdString(e.what()));

@@ -4,6 +4,7 @@
 #include "lesson_player.h"
 #include "presenter_mode.h"
 #include "sample_prompt.h"
+#include "session_actions.h"
 #include "transport_bar.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
@@ -94,6 +95,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     setAcceptDrops(true);
     setStyleSheet(kStyleSheet);
     build_views();
+    sessions_ = new SessionActions(*this);
     build_menus();
     build_shortcuts();
     lessons_ = new LessonPlayer(*this);
@@ -109,6 +111,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
     connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
+    connect(controller_, &Controller::window_changed, transport_, &TransportBar::set_window);
+    connect(controller_, &Controller::jumped, strip_, &views::TokenStrip::center_on);
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");
         on_load_progress("opening", 0, 0);
@@ -118,6 +122,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
         statusBar()->clearMessage();
         update_load_controls();
         show_error("Could not open " + path + ":\n" + message);
+        sessions_->model_load_failed(message); // a session being opened says which file failed
     });
     connect(controller_, &Controller::load_cancelled, this, [this](const QString& path) {
         update_load_controls();
@@ -209,12 +214,15 @@ void MainWindow::build_views() {
     for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_})
         connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
 
+    // Named, so that a session's layout restores each one (session_state.h).
     auto* right = new QSplitter(Qt::Vertical);
+    right->setObjectName("attentionEigenSplitter");
     right->addWidget(attention_panel_);
     right->addWidget(eigen_panel_);
     right->setStretchFactor(0, 1);
     right->setStretchFactor(1, 1);
     auto* top = new QSplitter(Qt::Horizontal);
+    top->setObjectName("topSplitter");
     top->addWidget(overview_panel);
     top->addWidget(state_panel_);
     top->addWidget(right);
@@ -223,10 +231,12 @@ void MainWindow::build_views() {
     top->setStretchFactor(2, 4);
     top->setSizes({230, 560, 780});
     auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->setObjectName("bottomSplitter");
     bottom->addWidget(curves_panel_);
     bottom->addWidget(trajectory_panel_);
     bottom->setSizes({900, 670});
     auto* main = new QSplitter(Qt::Vertical);
+    main->setObjectName("mainSplitter");
     main->addWidget(top);
     main->addWidget(bottom);
     main->setSizes({640, 300});
@@ -304,6 +314,9 @@ void MainWindow::build_menus() {
     recent_menu_ = file->addMenu("Open &Recent");
     update_recent_menu();
     file->addSeparator();
+    QMenu* marks = new QMenu("&Bookmarks", this);
+    sessions_->add_actions(file, marks);
+    file->addSeparator();
     file->addAction("Export State &Picture…", QKeySequence("Ctrl+E"), this, [this] { export_figure(state_, true); });
     file->addAction("Export State &Data…", QKeySequence("Ctrl+Shift+E"), this, [this] { export_figure(state_, false); });
     file->addSeparator();
@@ -316,6 +329,8 @@ void MainWindow::build_menus() {
     seq->addAction("&Cancel Loading / Stop Generating", QKeySequence(Qt::Key_Escape), controller_, &Controller::cancel);
     seq->addSeparator();
     seq->addAction("Play / Pause", this, [this] { transport_->toggle_playing(); });
+
+    menuBar()->addMenu(marks);
 
     QMenu* help = menuBar()->addMenu("&Help");
     help->addAction("&About Statescope", this, [this] {
@@ -340,6 +355,7 @@ void MainWindow::build_shortcuts() {
 
 void MainWindow::open_model(const QString& path) {
     show_error({});
+    sessions_->sequence_started(input_);
     controller_->open_model(model_path_of(path), input_);
 }
 
@@ -413,6 +429,7 @@ void MainWindow::ask_prompt() {
                                                         QString::fromStdString(current), &ok);
     if (!ok || text.isEmpty()) return;
     input_ = frames::tokens_from_text(text.toStdString());
+    sessions_->sequence_started(input_);
     controller_->set_tokens(input_);
 }
 
@@ -422,6 +439,7 @@ void MainWindow::ask_token_ids() {
     if (!ok || text.isEmpty()) return;
     try {
         input_ = frames::tokens_from_ids(text.toStdString());
+        sessions_->sequence_started(input_);
         controller_->set_tokens(input_);
     } catch (const std::exception& e) {
         show_error(QString::fromStdString(e.what()));
@@ -436,11 +454,16 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
 void MainWindow::dropEvent(QDropEvent* e) {
     const QString path = e->mimeData()->urls().first().toLocalFile();
     e->acceptProposedAction();
-    open_model(path);
+    if (path.endsWith(".statescope")) sessions_->open(path);
+    else open_model(path);
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
     transport_->set_playing(false);
+    if (!sessions_->confirm_close()) {
+        e->ignore();
+        return;
+    }
     e->accept();
 }
 
@@ -482,6 +505,7 @@ void MainWindow::ask_continue() {
     opt.top_k = top_k->value();
     opt.top_p = float(top_p->value());
     opt.seed = uint64_t(seed->value());
+    sessions_->continuation_started(controller_->token(), count->value(), opt);
     controller_->continue_from(controller_->token(), count->value(), opt);
 }
 
@@ -493,7 +517,6 @@ void MainWindow::on_model_loaded() {
     const QString path = QString::fromStdString(m.path), backend = QString::fromStdString(m.backend);
     remember_recent(path);
     const QString name = QFileInfo(path).fileName();
-    setWindowTitle(QString("Statescope — %1").arg(name));
     model_label_->setText(QString("%1 · %2 · %3 layers · %4 params · %5")
                               .arg(name, QString::fromStdString(m.info.family))
                               .arg(m.info.num_layers)
@@ -516,6 +539,8 @@ void MainWindow::on_model_loaded() {
     timing_label_->setToolTip("Runs on " + backend + ". STATESCOPE_BACKEND=cpu|vulkan|auto chooses.");
     strip_->set_description(QString("%1 tokens · %2").arg(m.tokens.size()).arg(QString::fromStdString(m.tokens_from)));
     model_label_->setToolTip(path);
+    // Last: a session being opened restores its position and views over what was set up above.
+    sessions_->model_loaded();
 }
 
 void MainWindow::on_token_changed(int64_t token) {
@@ -559,7 +584,10 @@ void MainWindow::on_frame() {
 void MainWindow::on_sequence() {
     const SequenceResult& s = *controller_->sequence();
     views::show_curves(*curves_, s, controller_->token());
-    curves_panel_->set_info(QString("layer %1 · %2 tokens · %3 ms").arg(s.layer).arg(controller_->length()).arg(s.compute_ms, 0, 'f', 0));
+    // The time goes in the tooltip: what the panel shows depends only on the data (a reopened
+    // session shows the same pixels).
+    curves_panel_->set_info(QString("layer %1 · %2 tokens").arg(s.layer).arg(controller_->length()));
+    curves_panel_->setToolTip(QString("curves computed in %1 ms").arg(s.compute_ms, 0, 'f', 0));
     trajectory_->set_data(s.trajectory); // empty for a softmax layer: it has no state to follow
     trajectory_->set_current(controller_->token());
     trajectory_panel_->set_info(s.curves.softmax_layer

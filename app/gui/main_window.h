@@ -31,6 +31,7 @@ namespace statescope::app {
 
 class LessonPlayer;
 class PresenterMode;
+class SessionActions;
 class TransportBar;
 
 class MainWindow : public QMainWindow {
@@ -40,6 +41,9 @@ public:
     ~MainWindow() override;
 
     Controller& controller() { return *controller_; }
+    const Controller& controller() const { return *controller_; }
+    // Saved sessions, the Bookmarks dock, autosave (session_actions.h).
+    SessionActions& sessions() { return *sessions_; }
     // Opens a model with the current token input (set_token_input).
     void open_model(const QString& path);
     void set_token_input(TokenInput input) { input_ = std::move(input); }
@@ -47,6 +51,8 @@ public:
 
     // The text of the error banner ("" when none is shown).
     QString error_text() const;
+    // Shows a message in the error banner ("" hides it).
+    void show_error(const QString& text);
     // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
     std::vector<views::Figure*> figures() const;
     // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
@@ -90,7 +96,6 @@ private:
     void build_shortcuts();
     void update_recent_menu();
     void remember_recent(const QString& path);
-    void show_error(const QString& text);
     void export_figure(views::Figure* f, bool image);
     void ask_prompt();
     void ask_token_ids();
@@ -107,6 +112,7 @@ private:
     void on_focus_changed(int layer, int head);
 
     Controller* controller_;
+    SessionActions* sessions_ = nullptr;
     TokenInput input_;
     TransportBar* transport_ = nullptr;
     views::TokenStrip* strip_ = nullptr;

@@ -115,6 +115,8 @@ TransportBar::TransportBar(QWidget* parent) : QWidget(parent) {
 
 double TransportBar::rate() const { return rate_->value(); }
 
+void TransportBar::set_rate(double tokens_per_second) { rate_->setValue(tokens_per_second); }
+
 void TransportBar::set_playing(bool on) {
     if (on == playing()) return;
     if (on) timer_.start();

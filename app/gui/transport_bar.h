@@ -29,6 +29,7 @@ public:
     void set_playing(bool on);
     void toggle_playing() { set_playing(!playing()); }
     double rate() const; // tokens per second
+    void set_rate(double tokens_per_second);
 
 signals:
     void token_requested(int64_t token);

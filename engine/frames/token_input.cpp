@@ -116,6 +116,18 @@ TokenCodec::TokenCodec(const std::string& model_path) {
 TokenCodec::~TokenCodec() = default;
 
 TokenInput TokenCodec::encode(const TokenInput& input) {
+    if (!input.generated.empty()) {
+        TokenInput base = input;
+        base.generated.clear();
+        TokenInput t = encode(base);
+        for (int32_t id : input.generated) {
+            t.ids.push_back(id);
+            t.labels.push_back(label(id));
+        }
+        // As the engine worker describes a continuation.
+        t.description += " + " + std::to_string(input.generated.size()) + " generated";
+        return t;
+    }
     bytes_ = input.text && !tokenizer_;
     if (input.text && !tokenizer_) return tokens_from_text(*input.text);
     TokenInput t = input;

@@ -90,6 +90,12 @@ public:
     void visit_states(int layer, int64_t from, int64_t to,
                       const std::function<void(int64_t position, const float* S)>& visit);
 
+    // Drops the cursor, so that the next computation starts from a checkpoint. What a position
+    // shows then depends only on the sequence, not on where the viewer was before: a saved
+    // session reopened elsewhere gives the same bits (forward passes over different slices may
+    // round differently).
+    void forget_cursor() { cursor_.reset(); }
+
 private:
     void check_position(int64_t position, const char* what) const;
     // A copy of the best starting point at or before `position` (checkpoint or cursor).

@@ -62,6 +62,10 @@ struct FrameRequest {
     int64_t token = 0;  // show the state after this token (index into the sequence)
     int layer = 0, head = 0;
     int window = 32;    // tokens of the attention map and of the transition product
+    // Compute from the nearest checkpoint, ignoring the timeline's cursor and the kept window: the
+    // frame is then the same bits whatever was shown before (a bookmark's jump, a reopened
+    // session).
+    bool from_checkpoint = false;
 };
 
 struct FrameResult {

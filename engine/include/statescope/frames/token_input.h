@@ -27,6 +27,9 @@ struct TokenInput {
     // the task scores nothing; and how it was made ({"task":..,"seed":..,..}). Empty otherwise.
     std::vector<int32_t> targets;
     std::string task_settings;
+    // Ids that follow the input's own tokens: what the model generated after it, restored from a
+    // saved session. The text (or task sample) keeps its labels and targets; these are appended.
+    std::vector<int32_t> generated;
 };
 
 // Token ids separated by commas or white space ("1,2,3", "1 2 3"); throws statescope::Error
