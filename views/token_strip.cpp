@@ -8,6 +8,7 @@
 #include <QPolygonF>
 #include <QToolTip>
 #include <QWheelEvent>
+#include <algorithm>
 #include <cmath>
 
 namespace statescope::views {
@@ -24,7 +25,8 @@ QFont token_font() {
 
 int TokenStrip::strip_height() const {
     const QFontMetricsF fm(token_font()), small(style::label_font());
-    return int(std::ceil(5 + fm.height() + 6 + 1 + small.height() + 4));
+    // 52 px at the desk, as before zoom existed; more when the fonts grow.
+    return std::max(52, int(std::ceil(5 + fm.height() + 6 + 1 + small.height() + 4)));
 }
 
 void TokenStrip::restyle() {
