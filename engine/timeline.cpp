@@ -207,34 +207,35 @@ void check_window(const Model& m, int layer, int64_t first, int64_t last, int64_
 }
 } // namespace
 
-SequenceState Timeline::forward_window(int64_t first, int64_t last, ForwardObserver& observer) {
+SequenceState Timeline::forward_window(int64_t first, int64_t last, ForwardObserver& observer, Tensor* last_logits) {
     SequenceState st = start_before(first);
     run_to(st, first);
     ForwardOptions opts;
     opts.all_logits = false;
     opts.observer = &observer;
-    model_.forward(std::span<const int32_t>(tokens_.data() + first, size_t(last - first + 1)), st, opts);
+    ForwardResult r = model_.forward(std::span<const int32_t>(tokens_.data() + first, size_t(last - first + 1)), st, opts);
+    if (last_logits) *last_logits = std::move(r.logits);
     return st;
 }
 
-LayerWindow Timeline::scan_window(int layer, int64_t first, int64_t last, SequenceState* after) {
+LayerWindow Timeline::scan_window(int layer, int64_t first, int64_t last, SequenceState* after, Tensor* last_logits) {
     check_window(model_, layer, first, last, length());
     if (model_.info().layers[size_t(layer)].mixer != MixerKind::Recurrent)
         throw Error("layer " + std::to_string(layer) + " is a softmax-attention layer and has no scan inputs");
     WindowObserver obs(layer);
-    SequenceState st = forward_window(first, last, obs);
+    SequenceState st = forward_window(first, last, obs, last_logits);
     if (!obs.scan_) throw Error("layer " + std::to_string(layer) + " reported no scan inputs");
     cursor_ = st;
     if (after) *after = std::move(st);
     return std::move(*obs.scan_);
 }
 
-AttentionWindow Timeline::attention_window(int layer, int64_t first, int64_t last, SequenceState* after) {
+AttentionWindow Timeline::attention_window(int layer, int64_t first, int64_t last, SequenceState* after, Tensor* last_logits) {
     check_window(model_, layer, first, last, length());
     if (model_.info().layers[size_t(layer)].mixer != MixerKind::SoftmaxAttention)
         throw Error("layer " + std::to_string(layer) + " is recurrent; use its scan inputs");
     WindowObserver obs(layer);
-    SequenceState st = forward_window(first, last, obs);
+    SequenceState st = forward_window(first, last, obs, last_logits);
     if (!obs.attention_) throw Error("layer " + std::to_string(layer) + " reported no attention tensors");
     cursor_ = st;
     if (after) *after = std::move(st);

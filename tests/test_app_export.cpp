@@ -194,10 +194,11 @@ private slots:
             const int cols = int(v.size()) / rows;
             const LayerInfo& L = model->info().layers[0];
             for (int t : {0, token, int(ids.size()) - 1}) {
+                QCOMPARE(v[size_t(t) * cols], float(t)); // the CSV's first column is the token
                 const Tensor S = tl.layer_state(0, t + 1);
                 const size_t n = size_t(L.key_dim) * L.value_dim;
                 const double norm = analysis::frobenius_norm(S.ptr() + head * n, n);
-                QVERIFY(std::abs(v[size_t(t) * cols + head] - norm) < 1e-5 * std::max(1.0, norm));
+                QVERIFY(std::abs(v[size_t(t) * cols + 1 + head] - norm) < 1e-5 * std::max(1.0, norm));
             }
         }
 
@@ -232,9 +233,12 @@ private slots:
         QString comment;
         const std::vector<float> v = csv_numbers(out, &rows, &comment);
         QCOMPARE(rows, 12);
-        QCOMPARE(int(v.size()), 24); // whole-row and windowed entropy
-        QCOMPARE(v[0], 0.0f);
-        for (int t = 0; t < rows; ++t) QVERIFY(v[size_t(t) * 2] >= 0 && v[size_t(t) * 2] <= std::log(t + 1.0) + 1e-6);
+        QCOMPARE(int(v.size()), 36); // token, whole-row and windowed entropy
+        QCOMPARE(v[1], 0.0f);
+        for (int t = 0; t < rows; ++t) {
+            QCOMPARE(v[size_t(t) * 3], float(t));
+            QVERIFY(v[size_t(t) * 3 + 1] >= 0 && v[size_t(t) * 3 + 1] <= std::log(t + 1.0) + 1e-6);
+        }
         const Run eigen = cli(common + QStringList{"--view", "eigen", "--out", dir.path() + "/e.png"});
         QCOMPARE(eigen.exit_code, 1);
         QVERIFY2(eigen.err.contains("layer 1 is softmax attention"), qPrintable(eigen.err));
@@ -269,8 +273,87 @@ private slots:
         QVERIFY(scale.err.contains("the eigen view has no colour scale"));
         const Run both = cli({"export", kBundled, "--tokens", "1", "--prompt", "a", "--view", "state", "--out", out});
         QCOMPARE(both.exit_code, 1);
-        QVERIFY(both.err.contains("--tokens IDS or --prompt TEXT"));
+        QVERIFY2(both.err.contains("--tokens IDS, --prompt TEXT or --task-seed S (one of them)"), qPrintable(both.err));
         QVERIFY(!QFileInfo::exists(out));
+    }
+
+    // The teaching views export from the command line too: on a task sample of the trained MQAR
+    // DeltaNet, the prediction's numbers are the softmax of the engine's logits with the target
+    // ranked, and the attention row is the exact map's row of the query.
+    void prediction_and_attention_row_export() {
+        const QString mqar = QString(STATESCOPE_SOURCE_DIR) + "/assets/models/mqar-deltanet";
+        QTemporaryDir dir;
+        const int token = 18; // a query key: its value is the target
+        const QStringList common = {"export", mqar, "--task-seed", "1", "--token", QString::number(token), "--layer", "0", "--head", "1"};
+        auto model = load_model(mqar.toStdString());
+        const frames::TokenInput input = frames::tokens_from_task(mqar.toStdString(), 1);
+        SequenceState st = model->initial_state();
+        const Tensor logits = model->forward(input.ids, st).logits;
+        const int64_t vocab = logits.shape[1];
+        const float* row = logits.ptr() + size_t(token) * vocab;
+        double z = 0, mx = -INFINITY;
+        for (int64_t i = 0; i < vocab; ++i) mx = std::max(mx, double(row[i]));
+        for (int64_t i = 0; i < vocab; ++i) z += std::exp(row[i] - mx);
+        {
+            const QString out = dir.path() + "/prediction.csv";
+            const Run r = cli(common + QStringList{"--view", "prediction", "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            int rows = 0;
+            QString comment;
+            const std::vector<float> v = csv_numbers(out, &rows, &comment);
+            QCOMPARE(rows, 10); // the top 10; the target is among them
+            QVERIFY2(comment.contains("layer=0; head=1; token=18"), qPrintable(comment));
+            for (int i = 0; i < rows; ++i) {
+                const float* r5 = &v[size_t(i) * 5];
+                QCOMPARE(r5[0], float(token));
+                QCOMPARE(r5[1], float(i + 1));
+                const int id = int(r5[2]);
+                QVERIFY(std::abs(r5[3] - std::exp(row[id] - mx) / z) < 1e-5);
+                QCOMPARE(r5[4], row[id]);
+                if (i > 0) QVERIFY(r5[3] <= v[size_t(i - 1) * 5 + 3]);
+            }
+            QCOMPARE(int(v[2]), input.targets[size_t(token)]); // recalled: the target is first
+            for (const char* ext : {".png", ".svg", ".pdf", ".npy"}) {
+                const Run p = cli(common + QStringList{"--view", "prediction", "--out", dir.path() + "/prediction" + ext});
+                QVERIFY2(p.exit_code == 0, qPrintable(p.err));
+            }
+            QVERIFY(read_all(dir.path() + "/prediction.svg").contains("task target"));
+            // prediction-curve: one row per token (token, predicted, its p, expected, its p).
+            const QString curve = dir.path() + "/curve.csv";
+            const Run c = cli(common + QStringList{"--view", "prediction-curve", "--out", curve});
+            QVERIFY2(c.exit_code == 0, qPrintable(c.err));
+            int curve_rows = 0;
+            const std::vector<float> cv = csv_numbers(curve, &curve_rows, &comment);
+            QCOMPARE(curve_rows, int(input.ids.size()));
+            for (int t = 0; t < curve_rows; ++t) QCOMPARE(cv[size_t(t) * 5], float(t));
+            QCOMPARE(int(cv[size_t(token) * 5 + 3]), input.targets[size_t(token)]);
+            QVERIFY(std::abs(cv[size_t(token) * 5 + 4] - v[3]) < 1e-5); // the target's p, as in the top-k rows
+        }
+        {
+            const QString out = dir.path() + "/attention-row.csv";
+            const Run r = cli(common + QStringList{"--view", "attention-row", "--out", out});
+            QVERIFY2(r.exit_code == 0, qPrintable(r.err));
+            int rows = 0;
+            QString comment;
+            const std::vector<float> v = csv_numbers(out, &rows, &comment);
+            QCOMPARE(rows, token + 1); // keys 0..18 of the 32-token window
+            Timeline tl(*model);
+            tl.append(input.ids);
+            const LayerWindow w = tl.scan_window(0, 0, token);
+            const analysis::AttentionMap exact = analysis::exact_attention(w.in, 1);
+            for (int c = 0; c < rows; ++c) {
+                QCOMPARE(v[size_t(c) * 5], float(token));
+                QCOMPARE(v[size_t(c) * 5 + 1], float(c));
+                QVERIFY(std::abs(v[size_t(c) * 5 + 3] - exact.weights[size_t(token) * exact.cols + c]) < 1e-6);
+            }
+            const Run png = cli(common + QStringList{"--view", "attention-row", "--out", dir.path() + "/row.png", "--size", "640x300"});
+            QVERIFY2(png.exit_code == 0, qPrintable(png.err));
+            QCOMPARE(QImage(dir.path() + "/row.png").size(), QSize(1280, 600));
+            // The picture names the keys by their text (the model's tokenizer): k56 is the query.
+            const Run svg = cli(common + QStringList{"--view", "attention-row", "--out", dir.path() + "/row.svg"});
+            QVERIFY2(svg.exit_code == 0, qPrintable(svg.err));
+            QVERIFY(read_all(dir.path() + "/row.svg").contains("k56"));
+        }
     }
 };
 

@@ -129,6 +129,8 @@ private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true); // recent sessions stay out of the user's settings
         QCoreApplication::setOrganizationName("StatescopeTest");
+        // ... and out of another run's of this test (another checkout's build on the machine).
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, scratch().filePath("settings"));
         QVERIFY2(!app::default_model_path().isEmpty(), "the bundled demonstration model is missing");
         // The pointer out of the way: no hover read-out in any picture.
         QCursor::setPos(QPoint(1910, 1190));

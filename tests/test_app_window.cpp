@@ -15,12 +15,16 @@
 #include "reference_dir.h"
 #include "statescope/task.h"
 #include "statescope/timeline.h"
+#include "views/attention_row_view.h"
 #include "views/colormap.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
+#include "views/glossary.h"
+#include "views/panel.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
 #include "views/plot_style.h"
+#include "views/prediction_view.h"
 #include "views/scale_control.h"
 #include "views/token_strip.h"
 #include "views/trajectory_view.h"
@@ -30,6 +34,12 @@
 #include <QSettings>
 #include <QProcess>
 #include <QAbstractButton>
+#include <QAction>
+#include <QDialog>
+#include <QTextBrowser>
+#include <QToolButton>
+#include <QMessageBox>
+#include <QSpinBox>
 #include <QDoubleSpinBox>
 #include <QProgressBar>
 #include <QSignalSpy>
@@ -939,6 +949,336 @@ private slots:
         QVERIFY2(QString::fromStdString(m->tokens_from).startsWith("mqar sample, seed 1"), m->tokens_from.c_str());
     }
 
+    // The teaching views on the trained MQAR DeltaNet: at a query key the prediction lists its
+    // value first (the task's target, rank 1), the curve has the target's probability at every
+    // query, the strip marks the queries as recalled, and the attention row of layer 0, head 1
+    // peaks at the stored value's position, labelled with the tokens' text.
+    void the_prediction_and_attention_row_show_the_recall() {
+        const QString mqar = app::default_model_path();
+        const frames::TokenInput input = app::initial_input(app::parse_command_line({}), mqar);
+        app::MainWindow w;
+        w.resize(1600, 1000);
+        QVERIFY(show_and_open(w, input, mqar));
+        app::Controller& c = w.controller();
+        c.set_focus(0, 1);
+        c.set_token(18); // k56, stored at 12 with v27 at 13
+        QVERIFY(settle(w));
+        const frames::Prediction& p = w.prediction_view()->prediction();
+        QCOMPARE(p.token_index, int64_t(18));
+        QCOMPARE(p.target, input.targets[18]);
+        QVERIFY(p.task_target);
+        QCOMPARE(p.target_rank, int64_t(1));
+        QCOMPARE(p.top_ids.front(), p.target);
+        QCOMPARE(QString::fromStdString(p.top_labels.front()), QString("v27"));
+        QCOMPARE(QString::fromStdString(p.target_label), QString("v27"));
+        const frames::PredictionCurve& curve = w.prediction_view()->curve();
+        QCOMPARE(curve.target_prob.size(), input.ids.size());
+        QVERIFY(curve.task_targets);
+        for (size_t t = 0; t < input.ids.size(); ++t) QCOMPARE(std::isnan(curve.target_prob[t]), input.targets[t] < 0);
+        QCOMPARE(w.token_strip()->mark(18), 1);
+        QCOMPARE(w.token_strip()->mark(17), 0); // a value: the task expects nothing after it
+        views::AttentionRowView* row = w.attention_row_view();
+        QCOMPARE(row->query(), int64_t(18));
+        QCOMPARE(int(row->exact_row().size()), 19);
+        QCOMPARE(int(row->softmax_row().size()), 19);
+        QCOMPARE(row->strongest_key(), int64_t(13));
+        // The row is the exact map's last row.
+        const frames::Matrix& map = w.exact_attention_view()->matrix();
+        QVERIFY(std::equal(row->exact_row().begin(), row->exact_row().end(), map.values.end() - map.cols));
+        // Both views are drawn (not blank) and every export format is written.
+        QVERIFY(differing_pixels(picture(w.prediction_view()), QImage(w.prediction_view()->size(), QImage::Format_RGB32)) > 1000);
+        QTemporaryDir dir;
+        QString err;
+        for (views::Figure* f : std::initializer_list<views::Figure*>{w.prediction_view(), row}) {
+            const QString base = dir.path() + "/" + f->figure_name();
+            for (const char* ext : {".png", ".svg", ".pdf"}) QVERIFY2(views::export_figure_image(*f, base + ext, &err), qPrintable(err));
+            for (const char* ext : {".csv", ".npy"}) QVERIFY2(views::export_figure_data(*f, base + ext, &err), qPrintable(err));
+            QVERIFY(QSvgRenderer(base + ".svg").isValid());
+        }
+        QCOMPARE(analysis::read_npy((dir.path() + "/attention-row.npy").toStdString()).shape, (std::vector<int64_t>{19, 5}));
+        QCOMPARE(analysis::read_npy((dir.path() + "/prediction.npy").toStdString()).shape, (std::vector<int64_t>{10, 5}));
+        // The curve's numbers, one row per token, with the token index first.
+        QVERIFY2(views::export_figure_data(*w.prediction_curve_figure(), dir.path() + "/curve.csv", &err), qPrintable(err));
+        QVERIFY2(views::export_figure_data(*w.prediction_curve_figure(), dir.path() + "/curve.npy", &err), qPrintable(err));
+        const analysis::Array per_token = analysis::read_npy((dir.path() + "/curve.npy").toStdString());
+        QCOMPARE(per_token.shape, (std::vector<int64_t>{int64_t(input.ids.size()), 5}));
+        QCOMPARE(per_token.values[18 * 5], 18.0f);
+        QCOMPARE(per_token.values[18 * 5 + 3], float(input.targets[18]));
+        QVERIFY(std::abs(per_token.values[18 * 5 + 4] - p.target_prob) < 1e-5);
+        // Token text on the maps: the CSV names query and key tokens, the SVG shows their text.
+        QVERIFY2(views::export_figure_data(*w.exact_attention_view(), dir.path() + "/exact.csv", &err), qPrintable(err));
+        QFile csv(dir.path() + "/exact.csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QVERIFY(csv.readLine().startsWith("query_token,key_0,key_1"));
+        QVERIFY(csv.readLine().startsWith("0,"));
+        QVERIFY2(views::export_figure_image(*w.exact_attention_view(), dir.path() + "/exact.svg", &err), qPrintable(err));
+        QFile svg(dir.path() + "/exact.svg");
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        QVERIFY(svg.readAll().contains("k50"));
+    }
+
+    // Byte tokens of one UTF-8 character show the character on the strip.
+    void byte_tokens_show_their_character() {
+        app::MainWindow w;
+        QVERIFY(show_and_open(w, frames::tokens_from_text("caf\xC3\xA9 au lait"), model_dir("gla"))); // no tokenizer: bytes
+        QCOMPARE(QString::fromStdString(w.controller().model()->labels[3]), QString::fromUtf8("\xC3\xA9 1/2"));
+        QCOMPARE(QString::fromStdString(w.controller().model()->labels[4]), QString::fromUtf8("\xC3\xA9 2/2"));
+        // Without a task the expected token is the one that follows: every token but the last is marked.
+        const int64_t n = w.controller().length();
+        for (int64_t i = 0; i + 1 < n; ++i) QVERIFY(w.token_strip()->mark(i) != 0);
+        QCOMPARE(w.token_strip()->mark(n - 1), 0);
+        QVERIFY(!w.prediction_view()->curve().task_targets);
+        // A click on the prediction curve jumps there.
+        views::PredictionView* pv = w.prediction_view();
+        const QRectF r = pv->curve_rect(QRectF(pv->rect()));
+        QTest::mouseClick(pv, Qt::LeftButton, {}, QPoint(int(r.left() + r.width() * 4.0 / double(n - 1)), int(r.center().y())));
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().token(), int64_t(4));
+        QCOMPARE(pv->prediction().token_index, int64_t(4));
+        QCOMPARE(pv->prediction().target, w.controller().model()->tokens[5]);
+    }
+
+    // Issue 14, section 4: what a new user ran into, each fixed.
+    void the_window_box_shows_the_window() {
+        app::MainWindow w;
+        QVERIFY(show_and_open(w, some_tokens(40), model_dir("gla")));
+        w.controller().set_window(12); // what --window 12 does once the model is there
+        QVERIFY(settle(w));
+        QCOMPARE(w.transport()->window(), 12);
+        QCOMPARE(w.exact_attention_view()->matrix().rows, 12);
+    }
+
+    void out_of_range_positions_are_refused() {
+        auto model = load_model(model_dir("gla").toStdString());
+        const ModelInfo& info = model->info();
+        auto error = [&](const QStringList& args) { return app::position_error(app::parse_command_line(args), info, 11); };
+        QVERIFY(error({"--token", "10", "--layer", "1", "--head", "0"}).empty());
+        QVERIFY(error({}).empty());
+        QCOMPARE(error({"--token", "11"}), std::string("--token: token 11 is outside the sequence (11 tokens: 0..10)"));
+        QVERIFY(error({"--layer", "9"}).rfind("--layer: layer 9 does not exist", 0) == 0);
+        QVERIFY(error({"--head", "99"}).rfind("--head: head 99 does not exist in layer 0", 0) == 0);
+        QProcess p;
+        QTemporaryDir dir;
+        p.start(STATESCOPE_APP, {"--model", model_dir("gla"), "--tokens", "5,77,300", "--token", "7", "--screenshot", dir.path() + "/x.png"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("--token: token 7 is outside the sequence (3 tokens: 0..2)"));
+        QVERIFY(!QFileInfo::exists(dir.path() + "/x.png"));
+    }
+
+    void transport_keys_work_after_clicking_a_number_box() {
+        app::MainWindow w;
+        QVERIFY(show_and_open(w, some_tokens(20), model_dir("gla")));
+        app::Controller& c = w.controller();
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        c.set_token(5);
+        QVERIFY(settle(w));
+        QSpinBox* box = w.transport()->window_box();
+        QTest::mouseClick(box, Qt::LeftButton, {}, box->rect().center());
+        QTRY_VERIFY(box->hasFocus());
+        QWindow* win = w.windowHandle();
+        QTest::keyClick(win, Qt::Key_Right);
+        QTest::keyClick(win, Qt::Key_Right);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 7);
+        QTest::keyClick(win, Qt::Key_Left);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 6);
+        QTest::keyClick(win, Qt::Key_End);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 19);
+        QTest::keyClick(win, Qt::Key_Home);
+        QVERIFY(settle(w));
+        QCOMPARE(c.token(), 0);
+        QTest::keyClick(win, Qt::Key_Space);
+        QVERIFY(w.transport()->playing());
+        w.transport()->set_playing(false);
+        QCOMPARE(w.transport()->window(), 32); // the box itself kept its value
+        QTest::keyClick(win, Qt::Key_Up); // Up still edits the box
+        QTRY_COMPARE(w.transport()->window(), 33);
+    }
+
+    void continuing_from_a_middle_token_asks_first() {
+        app::MainWindow w;
+        QVERIFY(show_and_open(w, some_tokens(30), model_dir("gla")));
+        app::Controller& c = w.controller();
+        c.set_token(5);
+        QVERIFY(settle(w));
+        QAction* action = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text().startsWith("&Continue from Current Token")) action = a;
+        QVERIFY(action);
+        QString asked;
+        QTimer::singleShot(300, [&] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                asked = box->text();
+                box->button(QMessageBox::Cancel)->click();
+            }
+        });
+        action->trigger();
+        QVERIFY2(asked.contains("drops the 24 tokens after it (6 to 29)"), qPrintable(asked));
+        QVERIFY(settle(w));
+        QCOMPARE(c.length(), 30); // nothing was dropped
+        // Generated tokens look different from the prompt's.
+        QCOMPARE(w.token_strip()->generated_from(), int64_t(-1));
+        c.continue_from(29, 3);
+        QVERIFY(settle(w));
+        QCOMPARE(c.length(), 33);
+        QCOMPARE(c.model()->generated_from, int64_t(30));
+        QCOMPARE(w.token_strip()->generated_from(), int64_t(30));
+    }
+
+    void exports_name_their_position() {
+        app::MainWindow w;
+        QVERIFY(show_and_open(w, some_tokens(16), model_dir("gla")));
+        w.controller().set_focus(1, 2);
+        w.controller().set_token(5);
+        QVERIFY(settle(w));
+        QCOMPARE(w.export_file_name(*w.state_view()), QString("state_L1_H2_T5"));
+        QCOMPARE(w.export_file_name(*w.prediction_view()), QString("prediction_L1_H2_T5"));
+        // Curves CSVs begin with the token index.
+        QTemporaryDir dir;
+        QString err;
+        QVERIFY2(views::export_figure_data(*w.curves_view(), dir.path() + "/c.csv", &err), qPrintable(err));
+        QFile csv(dir.path() + "/c.csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QVERIFY(csv.readLine().startsWith("token,norm_head0"));
+        for (int t = 0; t < 16; ++t) QVERIFY(csv.readLine().startsWith(QByteArray::number(t) + ","));
+    }
+
+    void no_model_no_sphere() {
+        app::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(!w.trajectory_view()->marker_visible());
+    }
+
+    void bad_token_ids_are_named() {
+        app::MainWindow w;
+        const QString mqar = app::default_model_path();
+        QVERIFY(show_and_open(w, app::initial_input(app::parse_command_line({}), mqar), mqar));
+        QVERIFY(!w.set_token_ids("3, x, 5"));
+        QVERIFY2(w.error_text().contains("'x' is not a token id") && !w.error_text().contains("--"), qPrintable(w.error_text()));
+        QVERIFY(!w.set_token_ids("3 500"));
+        QVERIFY2(w.error_text().contains("Token id 500") && w.error_text().contains("vocabulary of mqar-deltanet (ids 0..127)") &&
+                     !w.error_text().contains("Could not open"),
+                 qPrintable(w.error_text()));
+        QCOMPARE(w.controller().length(), 32); // the sequence stays
+        QVERIFY(w.set_token_ids("3 70 4 71"));
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().model()->tokens, (std::vector<int32_t>{3, 70, 4, 71}));
+    }
+
+    void another_vocabulary_does_not_get_the_old_ids() {
+        app::MainWindow w;
+        const QString mqar = app::default_model_path();
+        const frames::TokenInput sample = app::initial_input(app::parse_command_line({}), mqar);
+        QVERIFY(show_and_open(w, sample, mqar));
+        w.open_model(model_dir("gla")); // vocabulary 32000, not 128
+        QVERIFY(settle(w));
+        QVERIFY(w.controller().model()->path.find("gla") != std::string::npos);
+        QVERIFY(w.token_input().text.has_value()); // the sample prompt, tokenized for gla
+        QVERIFY(w.controller().model()->tokens != sample.ids);
+        QVERIFY(w.controller().model()->targets == std::vector<int32_t>(w.controller().length(), -1));
+        // Back to MQAR: its own task sample, not the sample prompt (which it cannot read).
+        w.open_model(mqar);
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().model()->tokens, sample.ids);
+        // A model with the same vocabulary keeps the sample: DeltaNet and GLA on one MQAR sample.
+        w.open_model(QString(STATESCOPE_SOURCE_DIR) + "/assets/models/mqar-gla");
+        QVERIFY(settle(w));
+        QCOMPARE(w.controller().model()->tokens, app::initial_input(app::parse_command_line({}), mqar).ids);
+    }
+
+    void wrapped_head_rows_are_labelled() {
+        views::OverviewGrid grid;
+        frames::OverviewData d;
+        d.cells.assign(2, std::vector<frames::OverviewCell>(6));
+        for (auto& l : d.cells)
+            for (auto& c : l) c.thumbnail = frames::Matrix(4, 4);
+        grid.set_data(d);
+        const QStringList labels = grid.row_labels(QRectF(0, 0, 150, 600)); // narrow: heads wrap
+        QVERIFY2(labels.size() > 2, qPrintable(labels.join('|')));
+        for (const QString& l : labels) QVERIFY2(!l.isEmpty(), qPrintable(labels.join('|')));
+        QVERIFY(labels.first().startsWith("L0 H0"));
+        QVERIFY(labels.contains("L1 H0"));
+        QCOMPARE(grid.row_labels(QRectF(0, 0, 800, 200)), (QStringList{"L0", "L1"})); // one row per layer
+    }
+
+    // The curves' panel labels are drawn over the data; hover read-outs stay off the titles; a
+    // long caption wraps instead of being cut in an export.
+    void labels_and_read_outs_stay_readable() {
+        views::CurvesView curves;
+        frames::CurveData d;
+        d.norms = {std::vector<float>(20, 1.0f)}; // a flat line at the top of its panel
+        d.focused_head = 0;
+        curves.set_data(d);
+        QImage img(600, 260, QImage::Format_RGB32);
+        {
+            QPainter p(&img);
+            curves.render_figure(p, QRectF(0, 0, 600, 260), true);
+        }
+        // Where the label is: the top left of the (only) panel, right under the title.
+        const QFontMetricsF fm(views::style::label_font());
+        const double top = QFontMetricsF(views::style::title_font()).height() + 8;
+        int blue = 0;
+        for (int y = int(top) + 2; y < int(top + fm.height()); ++y)
+            for (int x = 80; x < 80 + int(fm.horizontalAdvance("state norm")); ++x) {
+                const QRgb c = img.pixel(x, y);
+                blue += qBlue(c) > 140 && qRed(c) < 90;
+            }
+        QCOMPARE(blue, 0);
+
+        app::MainWindow w;
+        w.resize(1600, 1000);
+        QVERIFY(show_and_open(w, some_tokens(24), model_dir("gla")));
+        views::HeatmapView* map = w.exact_attention_view();
+        const QImage before = picture(map);
+        QTest::mouseMove(map, QPoint(map->width() / 2, map->height() / 3));
+        QTRY_VERIFY(differing_pixels(picture(map), before) > 0); // a read-out appeared
+        const QImage after = picture(map);
+        const int title_h = int(QFontMetricsF(views::style::title_font()).height() + 6);
+        QCOMPARE(differing_pixels(before.copy(0, 0, map->width(), title_h), after.copy(0, 0, map->width(), title_h)), 0);
+        // An export narrower than its caption wraps it whole.
+        map->resize(300, 300);
+        QTemporaryDir dir;
+        QString err;
+        QVERIFY2(views::export_figure_image(*map, dir.path() + "/m.svg", &err), qPrintable(err));
+        QFile svg(dir.path() + "/m.svg");
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(svg.readAll());
+        QVERIFY2(text.contains("sum to 1") && !text.contains(QChar(0x2026)), "the caption was cut");
+    }
+
+    // Every view's title leads to the glossary: plain words and a formula for each term.
+    void the_glossary_is_one_click_from_every_view() {
+        for (const char* key : {"state", "exact-map", "softmax-map", "effective-rank", "spectral-radius", "half-life", "window-product"}) {
+            bool found = false;
+            for (const views::GlossaryEntry& e : views::glossary())
+                found = found || (e.key == key && !e.plain.isEmpty() && !e.formula.isEmpty());
+            QVERIFY2(found, key);
+        }
+        app::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        const QList<views::Panel*> panels = w.findChildren<views::Panel*>();
+        QCOMPARE(panels.size(), 8);
+        for (views::Panel* p : panels) QVERIFY2(p->glossary_button(), qPrintable(p->objectName()));
+        panels.first()->glossary_button()->click();
+        QDialog* dialog = nullptr;
+        QTRY_VERIFY((dialog = w.findChild<QDialog*>("glossary")) && dialog->isVisible());
+        QTextBrowser* text = dialog->findChild<QTextBrowser*>();
+        QVERIFY(text && text->toPlainText().contains("Spectral radius") && text->toPlainText().contains("ρ(A) = max"));
+        dialog->close();
+        // The attention map says what the short convolution does to where peaks sit.
+        const QString mqar = app::default_model_path();
+        QVERIFY(show_and_open(w, app::initial_input(app::parse_command_line({}), mqar), mqar));
+        QVERIFY2(w.exact_attention_view()->scale_caption().contains("short conv of width 4 first: a peak can sit up to 3 tokens after its token"),
+                 qPrintable(w.exact_attention_view()->scale_caption()));
+        QVERIFY(w.attention_row_view()->note().contains("q, k: silu, L2-normalised"));
+    }
+
     void screenshot_from_the_command_line() {
         QTemporaryDir dir;
         const QString out = dir.path() + "/window.png";
@@ -952,7 +1292,8 @@ private slots:
         QCOMPARE(img.size(), QSize(1280, 800));
         // --export wrote every view in every format; the state's numbers are layer 1's state after
         // token 6.
-        for (const char* name : {"state", "attention-exact", "attention-softmax", "eigenvalues", "curves", "overview", "trajectory"})
+        for (const char* name : {"state", "attention-exact", "attention-softmax", "eigenvalues", "curves", "overview", "trajectory",
+                                 "prediction", "prediction-curve", "attention-row"})
             for (const char* ext : {".png", ".svg", ".pdf", ".csv", ".npy"})
                 QVERIFY2(QFileInfo(exports + "/" + name + ext).size() > 0, (QByteArray(name) + ext).constData());
         QVERIFY(QSvgRenderer(exports + "/eigenvalues.svg").isValid());

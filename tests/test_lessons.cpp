@@ -183,6 +183,7 @@ private slots:
             {R"({"title": "t", "steps": [{"title": "One", "model": "assets/models/nothing-here", "narration": "n"}]})", "step 1 (\"One\"): model: no model at 'assets/models/nothing-here'"},
             {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(, "colour": 1}]})", "step 1 (\"One\"): colour: unknown key"},
             {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(}, {"title": "Two", "view": "pie", "narration": "n"}]})", "step 2 (\"Two\"): view: unknown view 'pie'"},
+            {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(, "panels": ["state", "pies"]}]})", "step 1 (\"One\"): view: unknown view 'pies'"},
             {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(, "claims": [{"kind": "attention_peak", "text": "x", "at": 3}]}]})", "step 1 (\"One\"): claim 1: give at_least or at_most"},
             {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(, "claims": [{"kind": "magic", "text": "x", "at_least": 1}]}]})", "claim 1: kind: unknown claim 'magic'"},
             {R"({"title": "t", "steps": [{)" + std::string(kStep) + R"(, "token": -2}]})", "token: must be at least 0"},

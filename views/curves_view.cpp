@@ -86,7 +86,7 @@ void CurvesView::paintEvent(QPaintEvent*) {
 
 namespace {
 // One panel: axes, y ticks, grid, the x ticks when asked; returns the y range used.
-void draw_axes(QPainter& p, const QRectF& r, double lo, double hi, int n, bool x_labels, const QString& label) {
+void draw_axes(QPainter& p, const QRectF& r, double lo, double hi, int n, bool x_labels) {
     const QFontMetricsF fm(style::label_font());
     p.setFont(style::label_font());
     for (double t : style::nice_ticks(lo, hi, 3)) {
@@ -112,9 +112,15 @@ void draw_axes(QPainter& p, const QRectF& r, double lo, double hi, int n, bool x
     p.setPen(QPen(style::axis_color(), 0.8));
     p.setBrush(Qt::NoBrush);
     p.drawRect(r);
-    // The label sits on a white box so that curves passing under it stay readable around it.
+}
+
+// A panel's label, drawn after its curves on a white box: the data never strikes it through.
+void draw_panel_label(QPainter& p, const QRectF& r, const QString& label) {
+    const QFontMetricsF fm(style::label_font());
+    p.setFont(style::label_font());
     const QRectF box(r.left() + 1, r.top() + 1, fm.horizontalAdvance(label) + 8, fm.height() + 2);
-    p.fillRect(box, QColor(255, 255, 255, 215));
+    p.fillRect(box, QColor(255, 255, 255, 235));
+    p.setPen(style::axis_color());
     p.drawText(QPointF(r.left() + 4, r.top() + fm.ascent() + 2), label);
 }
 
@@ -158,6 +164,7 @@ void CurvesView::draw_curves(QPainter& p, const QRectF& area, bool for_export) c
     for (size_t k = 0; k < kinds.size(); ++k) {
         const QRectF& r = pn[k];
         const bool x_labels = k + 1 == kinds.size();
+        QString label;
         p.save();
         if (kinds[k] == Plot::Norm) {
             double hi = 0;
@@ -165,7 +172,8 @@ void CurvesView::draw_curves(QPainter& p, const QRectF& area, bool for_export) c
                 for (float v : h) hi = std::max(hi, double(v));
             if (hi <= 0) hi = 1;
             hi *= 1.05;
-            draw_axes(p, r, 0, hi, n, x_labels, "state norm ‖S‖_F (all heads)");
+            label = "state norm ‖S‖_F (all heads)";
+            draw_axes(p, r, 0, hi, n, x_labels);
             p.setClipRect(r);
             for (size_t h = 0; h < d_.norms.size(); ++h)
                 if (int(h) != d_.focused_head) draw_curve(p, r, d_.norms[h], 0, hi, QPen(QColor(150, 160, 175, 150), 1.0));
@@ -173,7 +181,8 @@ void CurvesView::draw_curves(QPainter& p, const QRectF& area, bool for_export) c
                 draw_curve(p, r, d_.norms[size_t(d_.focused_head)], 0, hi, QPen(QColor(33, 102, 172), 1.8));
         } else if (kinds[k] == Plot::Rank) {
             const double rank_hi = std::max(1.0, double(d_.max_rank)) * 1.05;
-            draw_axes(p, r, 0, rank_hi, n, x_labels, QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank));
+            label = QString("effective rank (head %1, of %2)").arg(d_.focused_head).arg(d_.max_rank);
+            draw_axes(p, r, 0, rank_hi, n, x_labels);
             p.setClipRect(r);
             draw_curve(p, r, d_.effective_rank, 0, rank_hi, QPen(QColor(178, 24, 43), 1.8));
         } else {
@@ -182,16 +191,17 @@ void CurvesView::draw_curves(QPainter& p, const QRectF& area, bool for_export) c
             for (const auto* v : {&d_.exact_entropy, &d_.softmax_entropy, &d_.row_entropy})
                 for (float x : *v) ehi = std::max(ehi, double(x));
             ehi = std::max(ehi, 0.1) * 1.08;
-            const QString label = d_.softmax_layer
+            label = d_.softmax_layer
                 ? QString("softmax attention entropy, head %1 (nats): whole row, last %2 tokens").arg(d_.focused_head).arg(d_.window)
                 : QString("attention entropy over %1 tokens (nats): exact, softmax").arg(d_.window);
-            draw_axes(p, r, 0, ehi, n, x_labels, label);
+            draw_axes(p, r, 0, ehi, n, x_labels);
             p.setClipRect(r);
             draw_curve(p, r, d_.softmax_entropy, 0, ehi, QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
             draw_curve(p, r, d_.exact_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
             draw_curve(p, r, d_.row_entropy, 0, ehi, QPen(QColor(118, 42, 131), 1.8));
         }
         p.restore();
+        draw_panel_label(p, r, label);
     }
 
     const QFontMetricsF fm(style::label_font());
@@ -220,8 +230,12 @@ void CurvesView::draw_marks(QPainter& p, const QRectF& area, bool for_export) co
         if (t < int64_t(d_.effective_rank.size())) s += QString("   rank %1").arg(style::format_number(d_.effective_rank[size_t(t)]));
         if (t < int64_t(d_.exact_entropy.size())) s += QString("   H %1").arg(style::format_number(d_.exact_entropy[size_t(t)]));
         if (t < int64_t(d_.row_entropy.size())) s += QString("   H %1").arg(style::format_number(d_.row_entropy[size_t(t)]));
+        // Inside the top plot's right corner, on white: never over the title line.
+        const QRectF& first = pn.front();
+        const QRectF box(first.right() - fm.horizontalAdvance(s) - 10, first.top() + 1, fm.horizontalAdvance(s) + 8, fm.height() + 2);
+        p.fillRect(box, QColor(255, 255, 255, 235));
         p.setPen(style::axis_color());
-        p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
+        p.drawText(QPointF(box.left() + 4, box.top() + fm.ascent() + 1), s);
         p.setPen(QPen(QColor(0, 0, 0, 80), 1.0, Qt::DotLine));
         p.drawLine(QPointF(hover_x_, pn.front().top()), QPointF(hover_x_, last.bottom()));
     }
@@ -264,6 +278,20 @@ analysis::Array CurvesView::figure_data(QString* header) const {
     for (int t = 0; t < n; ++t)
         for (const auto& c : columns) a.values.push_back(t < int(c.second->size()) ? (*c.second)[size_t(t)] : NAN);
     return a;
+}
+
+analysis::Array CurvesView::figure_table(QString* header) const {
+    const analysis::Array a = figure_data(header);
+    if (a.shape.size() != 2) return a;
+    if (header) *header = header->isEmpty() ? "token" : "token," + *header;
+    analysis::Array t;
+    const int64_t rows = a.shape[0], cols = a.shape[1];
+    t.shape = {rows, cols + 1};
+    for (int64_t r = 0; r < rows; ++r) {
+        t.values.push_back(float(r));
+        t.values.insert(t.values.end(), a.values.begin() + r * cols, a.values.begin() + (r + 1) * cols);
+    }
+    return t;
 }
 
 } // namespace statescope::views

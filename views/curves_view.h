@@ -26,6 +26,7 @@ public:
     QString figure_name() const override { return "curves"; }
     void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
     analysis::Array figure_data(QString* header) const override;
+    analysis::Array figure_table(QString* header) const override; // with a first column "token"
     QSize figure_size() const override { return size(); }
     QSize sizeHint() const override { return {600, 260}; }
 

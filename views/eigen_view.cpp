@@ -150,7 +150,10 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
         const double im = -(hover_.y() - r.center().y()) / (r.height() / 2) * ext;
         const QString s = QString("%1 %2 %3i   |z| = %4").arg(style::format_number(re)).arg(im < 0 ? "−" : "+")
                               .arg(style::format_number(std::abs(im))).arg(style::format_number(std::hypot(re, im)));
-        p.drawText(QPointF(area.right() - fm.horizontalAdvance(s) - 8, area.top() + fm.ascent() + 5), s);
+        // Inside the plane's top left corner, on white: never over the title line.
+        const QRectF box(r.left() + 1, r.top() + 1, fm.horizontalAdvance(s) + 8, fm.height() + 2);
+        p.fillRect(box, QColor(255, 255, 255, 230));
+        p.drawText(QPointF(box.left() + 4, box.top() + fm.ascent() + 1), s);
     }
 }
 

@@ -127,7 +127,7 @@ bool export_figure_data(const Figure& f, const QString& path, QString* error, co
     const QString suffix = QFileInfo(path).suffix().toLower();
     try {
         QString header;
-        const analysis::Array a = f.figure_data(&header);
+        const analysis::Array a = suffix == "csv" ? f.figure_table(&header) : f.figure_data(&header);
         if (a.values.empty()) {
             *error = f.figure_name() + ": nothing to export yet";
             return false;

@@ -21,6 +21,9 @@ public:
     virtual void render_figure(QPainter& p, const QRectF& area, bool for_export) = 0;
     // The numbers shown; `header` receives a CSV header line (may stay empty).
     virtual analysis::Array figure_data(QString* header) const = 0;
+    // What the CSV holds: the numbers with, where rows stand for tokens, a first column of token
+    // indices that NPY leaves out (its array keeps the figure's shape). Default: figure_data.
+    virtual analysis::Array figure_table(QString* header) const { return figure_data(header); }
     // Natural size of the figure on screen, used for raster and vector exports.
     virtual QSize figure_size() const = 0;
 };

@@ -57,11 +57,30 @@ void HeatmapView::update_limit() {
     scale_.limit = scale_.mode == ScaleMode::Fixed ? fixed_limit_ : (mx > 0 ? mx : 1.0);
 }
 
+int HeatmapView::caption_lines(const QRectF& area) const {
+    // As many lines as the caption needs at this width: it is never cut short, in exports least of all.
+    const QFontMetricsF fm(style::label_font());
+    const QRectF r = fm.boundingRect(QRectF(0, 0, std::max(40.0, area.width() - 12), 1e4), Qt::TextWordWrap, scale_caption());
+    return std::clamp(int(std::ceil(r.height() / fm.height() - 0.01)), 1, 4);
+}
+
+QString HeatmapView::row_tick(int64_t index) const {
+    const QString text = token_label(index);
+    if (text.isEmpty()) return QString::number(index);
+    const QFontMetricsF fm(style::label_font());
+    return fm.elidedText(text, Qt::ElideRight, fm.horizontalAdvance("WWWW")) + " " + QString::number(index);
+}
+
 HeatmapView::Layout HeatmapView::layout_for(const QRectF& area) const {
     const QFontMetricsF fm(style::label_font());
     const double top = area.top() + QFontMetricsF(style::title_font()).height() + 8;
-    const double left = area.left() + fm.horizontalAdvance("00000") + fm.height() + 8;
-    const double bottom = area.bottom() - 3 * fm.height() - 10; // ticks, axis label, scale caption
+    double tick_w = fm.horizontalAdvance("00000");
+    if (!token_labels_.empty())
+        for (int r = 0; r < m_.rows; ++r) tick_w = std::max(tick_w, fm.horizontalAdvance(row_tick(row_offset_ + r)) + 4);
+    const double left = area.left() + tick_w + fm.height() + 8;
+    // Ticks (and the tokens' text under them), axis label, scale caption.
+    const int lines = 2 + (token_labels_.empty() ? 0 : 1) + caption_lines(area);
+    const double bottom = area.bottom() - lines * fm.height() - 10;
     const double bar_w = 12, bar_gap = 10, bar_labels = fm.horizontalAdvance("-0.00e+00") + fm.height() + 10;
     const double right = area.right() - bar_w - bar_gap - bar_labels;
     Layout l;
@@ -128,7 +147,7 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
     for (double t : style::nice_ticks(row_offset_, row_offset_ + m_.rows - 1, std::max(2, int(l.cells.height() / 40)))) {
         if (t != std::floor(t)) continue;
         const double y = l.cells.top() + (t - row_offset_ + 0.5) * l.cell;
-        const QString s = QString::number(qint64(t));
+        const QString s = row_tick(int64_t(t));
         p.drawLine(QPointF(l.cells.left() - 3, y), QPointF(l.cells.left(), y));
         p.drawText(QPointF(l.cells.left() - 5 - fm.horizontalAdvance(s), y + fm.ascent() / 2 - 1), s);
     }
@@ -139,9 +158,11 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
         const QString s = QString::number(qint64(t));
         p.drawLine(QPointF(x, l.cells.bottom()), QPointF(x, l.cells.bottom() + 3));
         p.drawText(QPointF(x - fm.horizontalAdvance(s) / 2, l.cells.bottom() + 4 + fm.ascent()), s);
+        const QString text = fm.elidedText(token_label(int64_t(t)), Qt::ElideRight, fm.horizontalAdvance("WWWW"));
+        if (!text.isEmpty()) p.drawText(QPointF(x - fm.horizontalAdvance(text) / 2, l.cells.bottom() + 4 + fm.height() + fm.ascent()), text);
     }
-    p.drawText(QPointF(l.cells.center().x() - fm.horizontalAdvance(col_label_) / 2, l.cells.bottom() + 6 + fm.height() + fm.ascent()),
-               col_label_);
+    const double axis_y = l.cells.bottom() + 6 + (token_labels_.empty() ? 1 : 2) * fm.height() + fm.ascent();
+    p.drawText(QPointF(l.cells.center().x() - fm.horizontalAdvance(col_label_) / 2, axis_y), col_label_);
     p.save();
     p.translate(area.left() + fm.ascent() + 2, l.cells.center().y());
     p.rotate(-90);
@@ -149,21 +170,27 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
     p.restore();
 
     style::draw_colorbar(p, l.colorbar, *cmap_, scale_, {});
-    p.setPen(QColor(95, 95, 95));
-    p.drawText(QPointF(area.left() + 6, area.bottom() - fm.descent() - 3),
-               fm.elidedText(scale_caption(), Qt::ElideRight, area.width() - 12));
-
+    // The line(s) under the plot: the scale and what the numbers are; while the mouse is over a
+    // cell, its read-out takes that place, so that nothing is ever drawn over the titles.
+    const int lines = caption_lines(area);
+    const QRectF caption_box(area.left() + 6, area.bottom() - lines * fm.height() - 4, area.width() - 12, lines * fm.height());
     if (!for_export && hover_row_ >= 0 && hover_col_ >= 0) {
         const float v = m_.at(hover_row_, hover_col_);
-        QString col = QString::number(col_offset_ + hover_col_ / substeps_);
+        const int64_t row = row_offset_ + hover_row_, col_token = col_offset_ + hover_col_ / substeps_;
+        QString col = QString::number(col_token);
         if (substeps_ > 1) col += QString(".%1").arg(hover_col_ % substeps_);
-        const QString text = QString("%1 %2, %3 %4:  %5")
-                                 .arg(row_label_).arg(row_offset_ + hover_row_).arg(col_label_).arg(col)
+        auto quoted = [this](int64_t i) { const QString t = token_label(i); return t.isEmpty() ? QString() : " \u201c" + t + "\u201d"; };
+        const QString text = QString("%1 %2%3, %4 %5%6:  %7")
+                                 .arg(row_label_).arg(row).arg(token_labels_.empty() ? QString() : quoted(row))
+                                 .arg(col_label_).arg(col).arg(token_labels_.empty() ? QString() : quoted(col_token))
                                  .arg(QString::number(double(v), 'g', 5));
         p.setPen(style::axis_color());
-        p.drawText(QPointF(area.right() - fm.horizontalAdvance(text) - 8, area.top() + fm.ascent() + 5), text);
+        p.drawText(caption_box, Qt::AlignLeft | Qt::AlignBottom | Qt::TextWordWrap, text);
         p.setPen(QPen(Qt::black, 1.0));
         p.drawRect(QRectF(l.cells.left() + hover_col_ * l.cell, l.cells.top() + hover_row_ * l.cell, l.cell, l.cell));
+    } else {
+        p.setPen(QColor(95, 95, 95));
+        p.drawText(caption_box, Qt::AlignLeft | Qt::AlignBottom | Qt::TextWordWrap, scale_caption());
     }
 }
 
@@ -214,6 +241,31 @@ void HeatmapView::mousePressEvent(QMouseEvent* e) {
 void HeatmapView::leaveEvent(QEvent*) {
     hover_row_ = hover_col_ = -1;
     update();
+}
+
+void HeatmapView::set_token_labels(std::vector<QString> labels) {
+    token_labels_ = std::move(labels);
+    update();
+}
+
+QString HeatmapView::token_label(int64_t index) const {
+    return index >= 0 && index < int64_t(token_labels_.size()) ? token_labels_[size_t(index)] : QString();
+}
+
+analysis::Array HeatmapView::figure_table(QString* header) const {
+    if (token_labels_.empty()) return figure_data(header);
+    QStringList names{row_label_.contains("query") ? "query_token" : "token"};
+    for (int c = 0; c < m_.cols; ++c)
+        names << (substeps_ > 1 ? QString("key_%1.%2").arg(col_offset_ + c / substeps_).arg(c % substeps_)
+                                : QString("key_%1").arg(col_offset_ + c));
+    if (header) *header = names.join(',');
+    analysis::Array a;
+    a.shape = {m_.rows, m_.cols + 1};
+    for (int r = 0; r < m_.rows; ++r) {
+        a.values.push_back(float(row_offset_ + r));
+        a.values.insert(a.values.end(), m_.values.begin() + size_t(r) * m_.cols, m_.values.begin() + size_t(r + 1) * m_.cols);
+    }
+    return a;
 }
 
 analysis::Array HeatmapView::figure_data(QString* header) const {

@@ -7,6 +7,7 @@
 #include "statescope/frames/matrix.h"
 
 #include <QWidget>
+#include <vector>
 
 namespace statescope::views {
 
@@ -29,6 +30,9 @@ public:
     // The limit the colours use now: the frame's max |value| unless the mode is Fixed.
     double limit() const { return scale_.limit; }
     double frame_limit() const { return frame_limit_; }
+    // Rows and columns are tokens (attention maps): their texts label the ticks and the hover
+    // read-out, and the CSV names each row's and column's token. Empty: plain indices.
+    void set_token_labels(std::vector<QString> labels);
     void set_highlight_row(int row) { highlight_row_ = row; update(); }
     // A cell a lesson points at (matrix row and column; row -1 marks the whole column, -1, -1
     // nothing), outlined in the accent colour.
@@ -48,6 +52,9 @@ public:
     QString figure_name() const override { return name_; }
     void render_figure(QPainter& p, const QRectF& area, bool for_export) override;
     analysis::Array figure_data(QString* header) const override;
+    // Token maps (set_token_labels) add a first column of query token indices, and name the key
+    // token of every column in the header.
+    analysis::Array figure_table(QString* header) const override;
     QSize figure_size() const override { return size(); }
 
     QSize sizeHint() const override { return {420, 380}; }
@@ -69,11 +76,15 @@ private:
         double cell = 0;
     };
     Layout layout_for(const QRectF& area) const;
+    int caption_lines(const QRectF& area) const;
+    QString row_tick(int64_t index) const; // "k50 12" for token maps, else the index
     bool cell_at(const QPointF& pos, int* row, int* col) const;
     void update_limit();
 
     QString name_, title_, subtitle_, row_label_ = "row", col_label_ = "column", message_, value_note_;
     Matrix m_;
+    std::vector<QString> token_labels_;
+    QString token_label(int64_t index) const; // "" when there is none
     int row_offset_ = 0, col_offset_ = 0, highlight_row_ = -1, substeps_ = 1;
     int marked_row_ = -1, marked_col_ = -1;
     const Colormap* cmap_ = &Colormap::diverging();

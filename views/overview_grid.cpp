@@ -39,7 +39,7 @@ OverviewGrid::Geometry OverviewGrid::geometry(const QRectF& area) const {
     for (const auto& l : d_.cells) g.heads = std::max(g.heads, int(l.size()));
     if (g.layers == 0 || g.heads == 0) return g;
     const QFontMetricsF fm(style::label_font());
-    g.left = area.left() + fm.horizontalAdvance("L00") + 8;
+    g.left = area.left() + fm.horizontalAdvance("L00 H000") + 8;
     g.top = area.top() + QFontMetricsF(style::title_font()).height() + fm.height() + 10;
     // The bottom line is kept for the colour note of small cells.
     const double w = area.right() - 6 - g.left, h = area.bottom() - 8 - fm.height() - g.top;
@@ -62,6 +62,18 @@ OverviewGrid::Geometry OverviewGrid::geometry(const QRectF& area) const {
 QRectF OverviewGrid::Geometry::cell_rect(int layer, int head) const {
     const int row = layer * rows_per_layer + head / columns;
     return QRectF(left + (head % columns) * (cell + gap), top + row * (cell + gap) + layer * layer_gap, cell, cell);
+}
+
+QStringList OverviewGrid::row_labels(const QRectF& area) const {
+    const Geometry g = geometry(area);
+    QStringList out;
+    if (g.cell <= 0) return out;
+    for (int l = 0; l < g.layers; ++l)
+        for (int r = 0; r < g.rows_per_layer && r * g.columns < int(d_.cells[size_t(l)].size()); ++r) {
+            const QString head = g.rows_per_layer > 1 ? QString("H%1").arg(r * g.columns) : QString();
+            out << (r == 0 ? QString("L%1").arg(l) + (head.isEmpty() ? "" : " " + head) : head);
+        }
+    return out;
 }
 
 void OverviewGrid::paintEvent(QPaintEvent*) {
@@ -90,9 +102,13 @@ void OverviewGrid::render_figure(QPainter& p, const QRectF& area, bool) {
     const Colormap& seq = Colormap::sequential();
     for (int l = 0; l < g.layers; ++l) {
         const auto& row = d_.cells[size_t(l)];
-        const QRectF first = g.cell_rect(l, 0);
         p.setPen(l == focus_layer_ ? style::axis_color() : QColor(130, 130, 130));
-        p.drawText(QPointF(area.left() + 4, first.center().y() + fm.ascent() / 2 - 1), QString("L%1").arg(l));
+        for (int r = 0; r < g.rows_per_layer && r * g.columns < int(row.size()); ++r) {
+            const QRectF first = g.cell_rect(l, r * g.columns);
+            QString label = r == 0 ? QString("L%1").arg(l) : QString();
+            if (g.rows_per_layer > 1) label += (label.isEmpty() ? "" : " ") + QString("H%1").arg(r * g.columns);
+            p.drawText(QPointF(area.left() + 4, first.center().y() + fm.ascent() / 2 - 1), label);
+        }
         float layer_max = 0;
         for (const auto& c : row) layer_max = std::max(layer_max, c.norm);
         for (int h = 0; h < int(row.size()); ++h) {

@@ -4,6 +4,7 @@
 #include "figure.h"
 #include "statescope/frames/view_data.h"
 
+#include <QStringList>
 #include <QWidget>
 #include <vector>
 
@@ -26,6 +27,11 @@ public:
     QSize figure_size() const override { return size(); }
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override { return {120, 100}; }
+
+    // The label left of every row of cells when the view renders into `area`: "L1" before a
+    // layer's first row; where a layer's heads wrap into several rows each row also names its
+    // first head ("L1 H0", "H4"), so no row is left unlabelled.
+    QStringList row_labels(const QRectF& area) const;
 
 signals:
     void focus_requested(int layer, int head);

@@ -1,8 +1,11 @@
 #include "panel.h"
 
+#include "glossary.h"
+
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenu>
+#include <QRegularExpression>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -52,5 +55,23 @@ void Panel::add_header_widget(QWidget* w) {
 }
 
 void Panel::set_info(const QString& text) { info_->setText(text); }
+
+void Panel::set_glossary(const QStringList& keys) {
+    if (keys.isEmpty()) return;
+    if (!glossary_) {
+        glossary_ = new QToolButton(this);
+        glossary_->setText("?");
+        glossary_->setAutoRaise(true);
+        glossary_->setFocusPolicy(Qt::NoFocus);
+        header_->insertWidget(1, glossary_); // right after the title
+    }
+    QStringList terms;
+    for (const GlossaryEntry& e : glossary())
+        if (keys.contains(e.key)) terms << QString(e.term).remove(QRegularExpression("<[^>]*>"));
+    glossary_->setToolTip("What these words mean: " + terms.join(", "));
+    const QString first = keys.first();
+    glossary_->disconnect();
+    connect(glossary_, &QToolButton::clicked, this, [this, first] { show_glossary(window(), first); });
+}
 
 } // namespace statescope::views

@@ -5,6 +5,7 @@
 
 #include <QFrame>
 #include <QString>
+#include <QStringList>
 #include <vector>
 
 class QHBoxLayout;
@@ -20,6 +21,10 @@ public:
     // Adds a control (combo box, check box, ...) to the header, after the title.
     void add_header_widget(QWidget* w);
     void set_info(const QString& text); // right-aligned status text in the header
+    // A "?" beside the title that opens the glossary at these entries' first (views/glossary.h);
+    // its tooltip names them all.
+    void set_glossary(const QStringList& keys);
+    QToolButton* glossary_button() const { return glossary_; }
     const std::vector<Figure*>& figures() const { return figures_; }
 
 signals:
@@ -29,6 +34,7 @@ private:
     QHBoxLayout* header_ = nullptr;
     QLabel* info_ = nullptr;
     QToolButton* export_ = nullptr;
+    QToolButton* glossary_ = nullptr;
     std::vector<Figure*> figures_;
 };
 

@@ -84,6 +84,9 @@ TrajectoryView::TrajectoryView(QWidget* parent) : VtkWidget(parent), scene_(new 
     ren->AddActor2D(s.caption);
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, "no trajectory yet");
     make_axes();
+    // Nothing to mark before there is a path: an unplaced sphere would fill the empty view.
+    for (vtkActor* a : {s.path_actor.Get(), s.dots_actor.Get(), s.marker_actor.Get()}) a->SetVisibility(false);
+    s.axes->SetVisibility(false);
 }
 
 TrajectoryView::~TrajectoryView() { delete scene_; }
@@ -140,6 +143,8 @@ void TrajectoryView::restyle() {
     s.tube->SetRadius(s.extent * 0.004 * style::line_width(1.0));
     render();
 }
+
+bool TrajectoryView::marker_visible() const { return scene_->marker_actor->GetVisibility() != 0; }
 
 
 void TrajectoryView::set_data(TrajectoryData d) {
@@ -214,9 +219,10 @@ void TrajectoryView::rebuild() {
     for (double e : d_.explained) total += e;
     QString caption = "no trajectory yet";
     if (n) {
-        caption = QString("PCA of S over %1 tokens:").arg(n);
+        // Two lines: one would be cut at the view's right edge.
+        caption = QString("PCA of S over %1 tokens\n").arg(n);
         for (size_t k = 0; k < d_.explained.size(); ++k)
-            caption += QString(" PC%1 %2%").arg(k + 1).arg(d_.explained[k] * 100, 0, 'f', 1) + (k + 1 < d_.explained.size() ? "," : "");
+            caption += QString(k ? " PC%1 %2%" : "PC%1 %2%").arg(k + 1).arg(d_.explained[k] * 100, 0, 'f', 1) + (k + 1 < d_.explained.size() ? "," : "");
         caption += QString(" (%1% in all)").arg(total * 100, 0, 'f', 1);
     }
     s.caption->SetText(vtkCornerAnnotation::UpperLeft, caption.toUtf8().constData());

@@ -23,6 +23,7 @@ public:
     // caption, the axis titles, the dots and the path.
     void restyle();
     const TrajectoryData& data() const { return d_; }
+    bool marker_visible() const; // the current token's sphere (hidden while there is no path)
 
     QString figure_name() const override { return "trajectory"; }
     void render_figure(QPainter& p, const QRectF& area, bool for_export) override;

@@ -11,10 +11,12 @@
 #include "statescope/frames/token_input.h"
 #include "statescope/model.h"
 #include "statescope/timeline.h"
+#include "views/attention_row_view.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
+#include "views/prediction_view.h"
 #include "views/view_content.h"
 
 #include <QApplication>
@@ -39,6 +41,7 @@ struct ViewKind {
 const ViewKind kViews[] = {
     {"state", {560, 520}},  {"attention", {560, 520}}, {"attention-softmax", {560, 520}},
     {"eigen", {760, 440}},  {"curves", {900, 440}},    {"overview", {320, 420}},
+    {"prediction", {760, 360}}, {"prediction-curve", {760, 360}}, {"attention-row", {760, 360}},
 };
 
 std::string view_names() {
@@ -50,6 +53,8 @@ std::string view_names() {
 struct ExportArgs {
     std::string model, view, out;
     std::optional<std::string> tokens, prompt;
+    std::optional<uint64_t> task_seed; // a sample of the model's task (task.json), with its targets
+    int64_t task_size = 0;
     int layer = 0, head = 0, window = 32;
     std::optional<int64_t> token;
     std::optional<QSize> size;
@@ -104,6 +109,9 @@ ExportArgs parse(const Arguments& args) {
     ExportArgs a;
     a.tokens = args.value("tokens");
     a.prompt = args.value("prompt");
+    if (args.has("task-seed")) a.task_seed = uint64_t(args.integer("task-seed", 0));
+    a.task_size = args.integer("task-size", 0);
+    if (args.has("task-size") && !a.task_seed) throw Error("--task-size: only with --task-seed");
     a.view = args.get("view");
     a.out = args.get("out");
     a.layer = int(args.integer("layer", 0));
@@ -142,7 +150,8 @@ ExportArgs parse(const Arguments& args) {
         throw Error("--out: '" + a.out + "' " + (suffix.empty() ? "has no suffix naming its format" : "has an unknown format '." + suffix + "'") +
                     " (use .png, .svg, .pdf for a picture or .csv, .npy for its numbers)");
     }
-    if (a.tokens.has_value() == a.prompt.has_value()) throw Error("export needs --tokens IDS or --prompt TEXT (one of them)");
+    if (int(a.tokens.has_value()) + int(a.prompt.has_value()) + int(a.task_seed.has_value()) != 1)
+        throw Error("export needs --tokens IDS, --prompt TEXT or --task-seed S (one of them)");
     if (a.scale && a.view != "state" && a.view != "attention" && a.view != "attention-softmax")
         throw Error("--scale: the " + a.view + " view has no colour scale (state and attention views do)");
     return a;
@@ -167,7 +176,9 @@ int cmd_export(const Arguments& args) {
     auto model = load_model(a.model);
     const ModelInfo& info = model->info();
     frames::TokenCodec codec(a.model);
-    const frames::TokenInput input = codec.encode(a.tokens ? frames::tokens_from_ids(*a.tokens) : frames::tokens_from_text(*a.prompt));
+    const frames::TokenInput input = codec.encode(a.task_seed ? frames::tokens_from_task(a.model, *a.task_seed, a.task_size)
+                                                  : a.tokens  ? frames::tokens_from_ids(*a.tokens)
+                                                              : frames::tokens_from_text(*a.prompt));
     if (input.ids.empty()) throw Error("--prompt: the text gives no tokens");
     const int64_t length = int64_t(input.ids.size());
     if (a.layer >= info.num_layers)
@@ -195,7 +206,13 @@ int cmd_export(const Arguments& args) {
     fr.layer = a.layer;
     fr.head = a.head;
     fr.window = a.window;
-    const frames::FrameResult frame = frames::FrameComputer().compute(timeline, fr);
+    // The prediction is judged against the task's target, else the token that follows (as in the window).
+    const std::vector<int32_t> targets = frames::prediction_targets(input.ids, input.targets);
+    fr.target = targets[size_t(token)];
+    fr.task_target = !input.targets.empty();
+    frames::FrameComputer computer;
+    computer.set_labeler([&codec](int32_t id) { return codec.label(id); });
+    const frames::FrameResult frame = computer.compute(timeline, fr);
 
     auto qapp = make_application();
     QSize size;
@@ -203,6 +220,7 @@ int cmd_export(const Arguments& args) {
         if (a.view == v.name) size = a.size.value_or(v.size);
     std::unique_ptr<QWidget> widget;
     views::Figure* figure = nullptr;
+    std::unique_ptr<views::Figure> curve_figure; // prediction-curve: the prediction view's numbers per token
     if (a.view == "state") {
         auto v = std::make_unique<views::HeatmapView>("state");
         views::show_state(*v, frame, L);
@@ -214,7 +232,7 @@ int cmd_export(const Arguments& args) {
         softmax->set_colormap(views::Colormap::sequential());
         softmax->set_title("Softmax of the same q·k");
         for (auto* v : {exact.get(), softmax.get()}) v->set_axis_labels("query token", "key token");
-        views::show_attention(*exact, *softmax, frame);
+        views::show_attention(*exact, *softmax, frame, input.labels);
         widget = a.view == "attention" ? std::move(exact) : std::move(softmax);
         figure = static_cast<views::HeatmapView*>(widget.get());
     } else if (a.view == "eigen") {
@@ -227,16 +245,32 @@ int cmd_export(const Arguments& args) {
         views::show_overview(*v, frame);
         figure = v.get();
         widget = std::move(v);
-    } else { // curves
+    } else if (a.view == "attention-row") {
+        auto v = std::make_unique<views::AttentionRowView>();
+        views::show_attention_row(*v, frame, input.labels);
+        figure = v.get();
+        widget = std::move(v);
+    } else { // curves, prediction: both need the whole sequence
         frames::SequenceRequest sr;
         sr.layer = a.layer;
         sr.head = a.head;
         sr.window = a.window;
+        sr.targets = targets;
+        sr.task_targets = fr.task_target;
         const frames::SequenceResult seq = frames::compute_sequence(timeline, sr);
-        auto v = std::make_unique<views::CurvesView>();
-        views::show_curves(*v, seq, token);
-        figure = v.get();
-        widget = std::move(v);
+        if (a.view == "prediction" || a.view == "prediction-curve") {
+            auto v = std::make_unique<views::PredictionView>();
+            views::show_prediction(*v, frame, input.labels);
+            views::show_prediction_curve(*v, seq, token);
+            if (a.view == "prediction-curve") curve_figure = std::make_unique<views::PredictionCurveFigure>(*v);
+            figure = curve_figure ? curve_figure.get() : static_cast<views::Figure*>(v.get());
+            widget = std::move(v);
+        } else {
+            auto v = std::make_unique<views::CurvesView>();
+            views::show_curves(*v, seq, token);
+            figure = v.get();
+            widget = std::move(v);
+        }
     }
     widget->resize(size);
     if (a.scale) {

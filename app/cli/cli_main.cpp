@@ -212,17 +212,20 @@ const std::vector<Command>& commands() {
           value("window"), value("bookmark"), value("note"), value("lesson"), value("view")},
          cmd_session},
         {"export",
-         "  export MODEL_DIR (--tokens IDS | --prompt TEXT) --view VIEW --out FILE.(png|svg|pdf|csv|npy)\n"
+         "  export MODEL_DIR (--tokens IDS | --prompt TEXT | --task-seed S [--task-size N]) --view VIEW\n"
+         "         --out FILE.(png|svg|pdf|csv|npy)\n"
          "         [--layer L] [--head H] [--token T] [--window W] [--size WxH]\n"
          "         [--scale per-frame|symlog|fixed:LIMIT]\n"
          "                                      one view of the app at token T (default: the last) as a\n"
          "                                      picture or its numbers, naming model, layer, head and\n"
          "                                      token in the file; VIEW: state, attention,\n"
-         "                                      attention-softmax, eigen, curves, overview\n"
+         "                                      attention-softmax, eigen, curves, overview, prediction\n"
+         "                                      (next-token probabilities; a task sample's target),\n"
+         "                                      prediction-curve (per token), attention-row\n"
          "  export FILE.statescope --bookmark NAME --out FILE.(png|svg|pdf|csv|npy) [--view VIEW] [--size WxH]\n"
          "                                      a saved bookmark's view, as the session left it\n",
          {value("tokens"), value("prompt"), value("view"), value("out"), value("layer"), value("head"), value("token"),
-          value("window"), value("size"), value("scale"), value("bookmark")},
+          value("window"), value("size"), value("scale"), value("bookmark"), value("task-seed"), value("task-size")},
          cmd_export},
         {"task",
          "  task MODEL_DIR [--samples N] [--seed S] [--pairs P | --length L | --region R]\n"

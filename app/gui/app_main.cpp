@@ -122,8 +122,20 @@ int main(int argc, char** argv) {
     } else {
         w.set_token_input(input);
         // Focus, position and window from the command line apply once the model is there.
-        QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl, play] {
+        QObject::connect(&w.controller(), &app::Controller::model_loaded, &w, [&w, cl, play, batch] {
             app::Controller& c = w.controller();
+            // A position the model does not have is refused, as statescope-cli refuses it; a picture
+            // of some other position would be mistaken for the one asked for.
+            const std::string refused = app::position_error(cl, c.model()->info, c.length());
+            if (!refused.empty()) {
+                std::fprintf(stderr, "statescope: %s\n", refused.c_str());
+                if (batch) {
+                    QCoreApplication::exit(1);
+                    return;
+                }
+                w.report_error(QString::fromStdString(refused));
+                return;
+            }
             if (cl.window) c.set_window(*cl.window);
             if (cl.layer || cl.head) c.set_focus(cl.layer.value_or(c.layer()), cl.head.value_or(c.head()));
             if (cl.token) c.set_token(*cl.token);

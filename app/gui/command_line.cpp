@@ -133,4 +133,21 @@ frames::TokenInput initial_input(const CommandLine& cl, const QString& model) {
     return frames::tokens_from_text(sample_prompt());
 }
 
+std::string position_error(const CommandLine& cl, const ModelInfo& info, int64_t tokens) {
+    const int layer = cl.layer.value_or(0);
+    if (cl.layer && (layer < 0 || layer >= info.num_layers))
+        return "--layer: layer " + std::to_string(layer) + " does not exist (the model has " + std::to_string(info.num_layers) +
+               " layers: 0.." + std::to_string(info.num_layers - 1) + ")";
+    if (cl.head && layer >= 0 && layer < int(info.layers.size())) {
+        const int heads = info.layers[size_t(layer)].heads;
+        if (*cl.head < 0 || *cl.head >= heads)
+            return "--head: head " + std::to_string(*cl.head) + " does not exist in layer " + std::to_string(layer) + " (" +
+                   std::to_string(heads) + " heads: 0.." + std::to_string(heads - 1) + ")";
+    }
+    if (cl.token && (*cl.token < 0 || *cl.token >= tokens))
+        return "--token: token " + std::to_string(*cl.token) + " is outside the sequence (" + std::to_string(tokens) +
+               " tokens: 0.." + std::to_string(tokens - 1) + ")";
+    return {};
+}
+
 } // namespace statescope::app

@@ -5,6 +5,7 @@
 //   statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR] [--play RATE]
 #pragma once
 #include "statescope/frames/token_input.h"
+#include "statescope/model.h"
 
 #include <QSize>
 #include <QString>
@@ -48,6 +49,12 @@ QString default_model_path();
 // model's task when it has one (the command line's seed, else seed 1); else the sample prompt.
 // Throws Error naming the flag or file at fault.
 frames::TokenInput initial_input(const CommandLine& cl, const QString& model);
+
+// Why the command line's --token, --layer or --head do not fit the opened model and its
+// sequence, worded as statescope-cli export words it ("--layer: layer 5 does not exist (the model
+// has 2 layers: 0..1)"); empty when they fit or were not given. The app refuses them instead
+// of clamping them silently.
+std::string position_error(const CommandLine& cl, const ModelInfo& info, int64_t tokens);
 
 
 

@@ -20,6 +20,13 @@ struct YieldToFrame {};
 // Thrown inside a load once it is no longer wanted (cancelled or superseded).
 struct LoadCancelled {};
 
+// Where the generated tokens of an encoded input begin (a reopened session's continuation is
+// appended after the input's own tokens), -1 when it has none: they are drawn as generated.
+int64_t generated_start(const frames::TokenInput& given, const frames::TokenInput& encoded) {
+    if (given.generated.empty() || given.generated.size() > encoded.ids.size()) return -1;
+    return int64_t(encoded.ids.size() - given.generated.size());
+}
+
 } // namespace
 
 EngineWorker::~EngineWorker() = default;
@@ -34,15 +41,22 @@ std::shared_ptr<ModelSummary> EngineWorker::summary(uint64_t session, const std:
     const std::string fell_back = model_.fallback_reason();
     s->backend = fell_back.empty() ? model_.description() : "CPU (the GPU failed and the CPU took over: " + fell_back + ")";
     s->tokens = timeline_->tokens();
-    for (int32_t id : s->tokens) s->labels.push_back(codec_->label(id));
+    s->labels = codec_->labels(s->tokens);
     s->tokens_from = tokens_from;
     // A task sample's targets cover its own tokens; tokens generated after them have none.
     s->targets = targets_;
     s->targets.resize(s->tokens.size(), -1);
+    s->generated_from = generated_from_ < int64_t(s->tokens.size()) ? generated_from_ : -1;
     s->checkpoint_interval = timeline_->interval();
     s->checkpoint_bytes = timeline_->checkpoint_bytes();
     s->end_state_bytes = timeline_->state_at(timeline_->length()).bytes();
     return s;
+}
+
+std::vector<int32_t> EngineWorker::prediction_targets() const {
+    std::vector<int32_t> task = targets_;
+    if (!task.empty()) task.resize(size_t(timeline_->length()), -1); // generated tokens have no target
+    return frames::prediction_targets(timeline_->tokens(), task);
 }
 
 void EngineWorker::abandon(uint64_t session, const std::string& message) {
@@ -63,6 +77,8 @@ void EngineWorker::report(uint64_t session, const std::string& phase, int64_t do
 }
 
 void EngineWorker::load(const LoadRequest& r) {
+    // The prediction's top tokens read as the open model's tokenizer spells them.
+    frames_.set_labeler([this](int32_t id) { return codec_ ? codec_->label(id) : std::to_string(id); });
     // Every stage checks whether the load is still wanted (report() throws LoadCancelled when it
     // is not), and the timeline's run checks after every piece: Cancel takes effect within one
     // checkpoint interval of tokens. Nothing of an abandoned load replaces what is open.
@@ -78,8 +94,10 @@ void EngineWorker::load(const LoadRequest& r) {
             const int64_t ran = timeline_->set_tokens(input.ids, progress); // unchanged if it throws
             tokens_from_ = input.description;
             targets_ = input.targets;
+            generated_from_ = generated_start(r.input, input);
             session_ = r.session;
             frames_.reset();
+        curve_.reset();
             auto s = summary(r.session, tokens_from_);
             s->run_ms = double(clock.nsecsElapsed()) / 1e6;
             s->tokens_run = ran;
@@ -105,8 +123,10 @@ void EngineWorker::load(const LoadRequest& r) {
         path_ = r.path;
         tokens_from_ = input.description;
         targets_ = input.targets;
+        generated_from_ = generated_start(r.input, input);
         session_ = r.session;
         frames_.reset();
+        curve_.reset();
         auto s = summary(r.session, tokens_from_);
         s->load_ms = load_ms;
         s->run_ms = run_ms;
@@ -140,7 +160,10 @@ void EngineWorker::continue_sequence(const ContinueRequest& r) {
         if (codec_) g.stop_ids = codec_->stop_ids();
         g.base_description = tokens_from_;
         timeline_->truncate(keep);
+        // Tokens generated before and kept stay marked as generated.
+        generated_from_ = generated_from_ >= 0 && generated_from_ < keep ? generated_from_ : keep;
         frames_.reset();
+        curve_.reset();
         session_ = r.session;
         stop_generation = false;
         generation_ = std::move(g);
@@ -167,6 +190,7 @@ void EngineWorker::generate_step(uint64_t session) {
         last_only.all_logits = false;
         g.logits = model_.model()->forward(std::span<const int32_t>(&id, 1), g.state, last_only).logits.data;
         timeline_->append(std::span<const int32_t>(&id, 1));
+        curve_.reset(); // one token more: the curve is computed again
         --g.remaining;
         ++g.done;
         const bool stop = stop_generation.exchange(false) ||
@@ -193,7 +217,11 @@ void EngineWorker::frame(const FrameRequest& r) {
             timeline_->forget_cursor();
             frames_.reset();
         }
-        callbacks_.frame(std::make_shared<FrameResult>(frames_.compute(*timeline_, r)));
+        FrameRequest with_target = r;
+        const std::vector<int32_t> targets = prediction_targets();
+        if (r.token >= 0 && r.token < int64_t(targets.size())) with_target.target = targets[size_t(r.token)];
+        with_target.task_target = !targets_.empty();
+        callbacks_.frame(std::make_shared<FrameResult>(frames_.compute(*timeline_, with_target)));
     } catch (const std::exception& e) {
         callbacks_.failed(r.session, r.generation, "frame", QString::fromStdString(e.what()));
     }
@@ -202,10 +230,16 @@ void EngineWorker::frame(const FrameRequest& r) {
 void EngineWorker::sequence(const SequenceRequest& r) {
     if (stale(r.session) || r.session != session_ || r.generation < latest_sequence.load()) return;
     try {
-        auto s = std::make_shared<SequenceResult>(compute_sequence(*timeline_, r, [&] {
+        SequenceRequest with_targets = r;
+        with_targets.targets = prediction_targets();
+        with_targets.task_targets = !targets_.empty();
+        with_targets.predictions = !curve_;
+        auto s = std::make_shared<SequenceResult>(compute_sequence(*timeline_, with_targets, [&] {
             if (r.generation < latest_sequence.load() || stale(r.session)) throw Superseded{};
             if (latest_frame.load() > frame_seen_) throw YieldToFrame{};
         }));
+        if (curve_) s->prediction = *curve_;
+        else curve_ = std::make_shared<const frames::PredictionCurve>(s->prediction);
         callbacks_.sequence(s);
     } catch (const YieldToFrame&) {
         // The position moved while the curves were computing: show the frame first (the user is

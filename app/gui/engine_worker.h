@@ -90,6 +90,11 @@ private:
     // The summary of the open model and its sequence, stamped with `session`.
     std::shared_ptr<ModelSummary> summary(uint64_t session, const std::string& tokens_from) const;
 
+    // Per token the next token its prediction is judged against (frames::prediction_targets).
+    std::vector<int32_t> prediction_targets() const;
+    // The prediction curve of the current sequence, kept across layer and head changes (it costs a
+    // forward pass over the whole sequence); reset whenever the tokens change.
+    std::shared_ptr<const frames::PredictionCurve> curve_;
     frames::FrameComputer frames_;
     uint64_t frame_seen_ = 0; // the newest frame request this thread has taken up
 
@@ -103,6 +108,7 @@ private:
     std::unique_ptr<TokenCodec> codec_;
     std::string path_, tokens_from_;
     std::vector<int32_t> targets_; // the task sample's targets (TokenInput::targets), else empty
+    int64_t generated_from_ = -1;  // the first generated token of the sequence, -1: none
 };
 
 } // namespace statescope::app

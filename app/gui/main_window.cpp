@@ -3,14 +3,17 @@
 #include "statescope/error.h"
 #include "lesson_player.h"
 #include "presenter_mode.h"
+#include "command_line.h"
 #include "sample_prompt.h"
 #include "session_actions.h"
 #include "transport_bar.h"
+#include "views/attention_row_view.h"
 #include "views/curves_view.h"
 #include "views/eigen_view.h"
 #include "views/heatmap_view.h"
 #include "views/overview_grid.h"
 #include "views/panel.h"
+#include "views/prediction_view.h"
 #include "views/plot_style.h"
 #include "views/scale_control.h"
 #include "views/token_strip.h"
@@ -23,10 +26,13 @@
 #include <QDoubleSpinBox>
 #include <QDir>
 #include <QDragEnterEvent>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QInputDialog>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QDialogButtonBox>
 #include <QSpinBox>
 #include <QFormLayout>
@@ -111,7 +117,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     connect(controller_, &Controller::sequence_ready, this, &MainWindow::on_sequence);
     connect(controller_, &Controller::token_changed, this, &MainWindow::on_token_changed);
     connect(controller_, &Controller::focus_changed, this, &MainWindow::on_focus_changed);
-    connect(controller_, &Controller::window_changed, transport_, &TransportBar::set_window);
+    connect(controller_, &Controller::window_changed, this, [this](int tokens) { transport_->set_window(tokens); });
     connect(controller_, &Controller::jumped, strip_, &views::TokenStrip::center_on);
     connect(controller_, &Controller::load_started, this, [this](const QString& path) {
         statusBar()->showMessage("Loading " + path + " …");
@@ -211,7 +217,24 @@ void MainWindow::build_views() {
     trajectory_ = new TrajectoryView;
     trajectory_panel_ = new Panel("State trajectory (3-D)", trajectory_, {trajectory_});
 
-    for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_})
+    // What the model predicts, and which keys the current query reads (issue 14's teaching views).
+    prediction_ = new PredictionView;
+    prediction_curve_ = std::make_unique<views::PredictionCurveFigure>(*prediction_);
+    prediction_panel_ = new Panel("Prediction", prediction_, {prediction_, prediction_curve_.get()});
+    attention_row_ = new AttentionRowView;
+    attention_row_panel_ = new Panel("Attention row", attention_row_, {attention_row_});
+
+    // Every view's title has a "?" to the glossary entries its plots use.
+    overview_panel->set_glossary({"state"});
+    state_panel_->set_glossary({"state", "effective-rank"});
+    attention_panel_->set_glossary({"exact-map", "softmax-map", "entropy"});
+    attention_row_panel_->set_glossary({"attention-row", "exact-map", "softmax-map"});
+    eigen_panel_->set_glossary({"spectral-radius", "half-life", "window-product"});
+    curves_panel_->set_glossary({"effective-rank", "entropy", "state"});
+    prediction_panel_->set_glossary({"prediction"});
+    trajectory_panel_->set_glossary({"state"});
+    for (Panel* p : {overview_panel, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_,
+                     prediction_panel_, attention_row_panel_})
         connect(p, &Panel::export_requested, this, &MainWindow::export_figure);
 
     // Named, so that a session's layout restores each one (session_state.h).
@@ -221,10 +244,14 @@ void MainWindow::build_views() {
     right->addWidget(eigen_panel_);
     right->setStretchFactor(0, 1);
     right->setStretchFactor(1, 1);
+    auto* middle = new QSplitter(Qt::Vertical);
+    middle->addWidget(state_panel_);
+    middle->addWidget(attention_row_panel_);
+    middle->setSizes({350, 290});
     auto* top = new QSplitter(Qt::Horizontal);
     top->setObjectName("topSplitter");
     top->addWidget(overview_panel);
-    top->addWidget(state_panel_);
+    top->addWidget(middle);
     top->addWidget(right);
     top->setStretchFactor(0, 0);
     top->setStretchFactor(1, 3);
@@ -233,8 +260,9 @@ void MainWindow::build_views() {
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->setObjectName("bottomSplitter");
     bottom->addWidget(curves_panel_);
+    bottom->addWidget(prediction_panel_);
     bottom->addWidget(trajectory_panel_);
-    bottom->setSizes({900, 670});
+    bottom->setSizes({620, 560, 390});
     auto* main = new QSplitter(Qt::Vertical);
     main->setObjectName("mainSplitter");
     main->addWidget(top);
@@ -247,6 +275,7 @@ void MainWindow::build_views() {
     // come back to on_*.
     connect(strip_, &TokenStrip::token_clicked, controller_, &Controller::set_token);
     connect(curves_, &CurvesView::token_clicked, controller_, &Controller::set_token);
+    connect(prediction_, &PredictionView::token_clicked, controller_, &Controller::set_token);
     connect(overview_, &OverviewGrid::focus_requested, controller_, &Controller::set_focus);
     connect(exact_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
     connect(softmax_, &HeatmapView::clicked, this, [this](int row, int) { controller_->set_token(row); });
@@ -353,20 +382,52 @@ void MainWindow::build_shortcuts() {
     add(Qt::Key_End, [this] { controller_->set_token(controller_->length() - 1); });
 }
 
+namespace {
+// config.json's vocab_size of a model folder (or of the config file itself); -1 when unreadable.
+int64_t vocabulary_size(const QString& path) {
+    const QFileInfo fi(path);
+    QFile f(fi.isDir() ? QDir(path).filePath("config.json") : path);
+    if (!f.open(QIODevice::ReadOnly)) return -1;
+    const QJsonValue v = QJsonDocument::fromJson(f.readAll()).object().value("vocab_size");
+    return v.isDouble() ? int64_t(v.toDouble()) : -1;
+}
+} // namespace
+
 void MainWindow::open_model(const QString& path) {
     show_error({});
+    const QString target = model_path_of(path);
+    // Token ids mean something only in their model's vocabulary: another model with another
+    // vocabulary opens on its own task sample (or the sample prompt) instead. Text the user
+    // typed is tokenized anew for every model, so it carries over.
+    // The sample prompt is no one's text: a model with another vocabulary opens on its own
+    // default (a task model cannot read English).
+    const ModelSummary* open = controller_->model();
+    bool own_text = false;
+    try {
+        own_text = input_.text && *input_.text != sample_prompt();
+    } catch (const Error&) {
+        own_text = bool(input_.text);
+    }
+    if (open && !own_text && vocabulary_size(target) != open->info.vocab_size) {
+        try {
+            input_ = initial_input(CommandLine{}, target);
+        } catch (const Error&) {
+            input_ = frames::tokens_from_text(sample_prompt());
+        }
+    }
     sessions_->sequence_started(input_);
-    controller_->open_model(model_path_of(path), input_);
+    controller_->open_model(target, input_);
 }
 
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
 
 std::vector<views::Panel*> MainWindow::panels() const {
-    return {overview_panel_, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_};
+    return {overview_panel_, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_, prediction_panel_,
+            attention_row_panel_};
 }
 
 std::vector<views::Figure*> MainWindow::figures() const {
-    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_};
+    return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_, prediction_, prediction_curve_.get(), attention_row_};
 }
 
 QStringList MainWindow::export_all(const QString& dir) {
@@ -406,10 +467,19 @@ void MainWindow::remember_recent(const QString& path) {
     update_recent_menu();
 }
 
+QString MainWindow::export_file_name(const views::Figure& f) const {
+    const views::FigureMetadata m = export_metadata();
+    QString name = f.figure_name();
+    if (m.layer >= 0) name += QString("_L%1").arg(m.layer);
+    if (m.head >= 0) name += QString("_H%1").arg(m.head);
+    if (m.token >= 0) name += QString("_T%1").arg(m.token);
+    return name;
+}
+
 void MainWindow::export_figure(views::Figure* f, bool image) {
     const QString filter = image ? "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)" : "CSV table (*.csv);;NumPy array (*.npy)";
     const QString path = QFileDialog::getSaveFileName(this, image ? "Export picture" : "Export data",
-                                                      f->figure_name() + (image ? ".png" : ".csv"), filter);
+                                                      export_file_name(*f) + (image ? ".png" : ".csv"), filter);
     if (path.isEmpty()) return;
     QString error;
     const views::FigureMetadata meta = export_metadata();
@@ -437,12 +507,28 @@ void MainWindow::ask_token_ids() {
     bool ok = false;
     const QString text = QInputDialog::getText(this, "Token ids", "Token ids (comma or space separated):", QLineEdit::Normal, {}, &ok);
     if (!ok || text.isEmpty()) return;
+    set_token_ids(text);
+}
+
+bool MainWindow::set_token_ids(const QString& text) {
     try {
-        input_ = frames::tokens_from_ids(text.toStdString());
+        frames::TokenInput input;
+        input.description = "token ids";
+        input.ids = frames::parse_token_ids(text.toStdString(), "Token ids", false, &input.labels);
+        if (const ModelSummary* m = controller_->model())
+            for (size_t i = 0; i < input.ids.size(); ++i)
+                if (input.ids[i] >= m->info.vocab_size)
+                    throw Error("Token id " + input.labels[i] + " (item " + std::to_string(i + 1) + ") is outside the vocabulary of " +
+                                QFileInfo(QString::fromStdString(m->path)).fileName().toStdString() + " (ids 0.." +
+                                std::to_string(m->info.vocab_size - 1) + ")");
+        input_ = std::move(input);
         sessions_->sequence_started(input_);
+        show_error({});
         controller_->set_tokens(input_);
+        return true;
     } catch (const std::exception& e) {
         show_error(QString::fromStdString(e.what()));
+        return false;
     }
 }
 
@@ -469,6 +555,17 @@ void MainWindow::closeEvent(QCloseEvent* e) {
 
 void MainWindow::ask_continue() {
     // Generation continues from the current token: greedy by default, or sampled with a seed.
+    // From a middle token it replaces the tokens after it: never without asking.
+    const int64_t token = controller_->token(), after = controller_->length() - 1 - token;
+    if (controller_->has_model() && after > 0) {
+        const auto answer = QMessageBox::question(
+            this, "Continue from token " + QString::number(token),
+            QString("Continuing from token %1 drops the %2 token%3 after it (%4 to %5); the model's own tokens replace them.\n\n"
+                    "Drop them and continue?")
+                .arg(token).arg(after).arg(after == 1 ? "" : "s").arg(token + 1).arg(controller_->length() - 1),
+            QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+        if (answer != QMessageBox::Yes) return;
+    }
     QDialog dialog(this);
     dialog.setWindowTitle("Continue from token " + QString::number(controller_->token()));
     auto* form = new QFormLayout(&dialog);
@@ -529,6 +626,7 @@ void MainWindow::on_model_loaded() {
     std::vector<QString> labels;
     for (const std::string& l : m.labels) labels.push_back(QString::fromStdString(l));
     strip_->set_tokens(std::move(labels), m.tokens);
+    strip_->set_generated_from(m.generated_from);
     transport_->set_length(int64_t(m.tokens.size()));
     transport_->set_layers(m.info.num_layers, controller_->heads_of(controller_->layer()));
     timing_label_->setText(QString("load %1 ms · run %2 ms (%3 tokens) on %4")
@@ -547,6 +645,7 @@ void MainWindow::on_token_changed(int64_t token) {
     strip_->set_current(token);
     transport_->set_token(token);
     curves_->set_current(token);
+    prediction_->set_current(token);
     trajectory_->set_current(token);
 }
 
@@ -570,13 +669,20 @@ void MainWindow::on_frame() {
         state_panel_->set_info(QString("‖K‖_F %1").arg(views::style::format_number(f.state_norm)));
     views::show_eigen(*eigen_, f);
     eigen_panel_->set_info(where);
-    views::show_attention(*exact_, *softmax_, f);
+    views::show_attention(*exact_, *softmax_, f, m.labels);
     softmax_->setVisible(f.recurrent);
     softmax_scale_->setVisible(f.recurrent);
     attention_panel_->set_info(QString("tokens %1–%2 · row entropy: exact %3, softmax %4 nats")
                                    .arg(f.window_first).arg(f.token)
                                    .arg(f.exact_entropy, 0, 'f', 2).arg(f.softmax_entropy, 0, 'f', 2));
     views::show_overview(*overview_, f);
+    views::show_prediction(*prediction_, f, m.labels);
+    views::show_attention_row(*attention_row_, f, m.labels);
+    attention_row_panel_->set_info(where);
+    const frames::Prediction& pr = f.prediction;
+    prediction_panel_->set_info(pr.target >= 0 ? QString("%1 rank %2 · p %3").arg(pr.task_target ? "target" : "next token")
+                                                     .arg(pr.target_rank).arg(views::style::format_number(pr.target_prob))
+                                               : QString("after token %1").arg(f.token));
     const QString device = controller_->model() ? QString::fromStdString(controller_->model()->backend).section(" (", 0, 0) : QString();
     timing_label_->setText(QString("frame %1 ms%2").arg(f.compute_ms, 0, 'f', 1).arg(device.isEmpty() ? "" : " on " + device));
 }
@@ -584,6 +690,8 @@ void MainWindow::on_frame() {
 void MainWindow::on_sequence() {
     const SequenceResult& s = *controller_->sequence();
     views::show_curves(*curves_, s, controller_->token());
+    views::show_prediction_curve(*prediction_, s, controller_->token());
+    strip_->set_marks(s.prediction.predicted, s.prediction.targets);
     // The time goes in the tooltip: what the panel shows depends only on the data (a reopened
     // session shows the same pixels).
     curves_panel_->set_info(QString("layer %1 · %2 tokens").arg(s.layer).arg(controller_->length()));

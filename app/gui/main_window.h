@@ -8,6 +8,7 @@
 #include "views/figure.h"
 
 #include <QMainWindow>
+#include <memory>
 
 class QAbstractButton;
 class QComboBox;
@@ -17,11 +18,13 @@ class QLabel;
 class QMenu;
 
 namespace statescope::views {
+class AttentionRowView;
 class CurvesView;
 class EigenView;
 class HeatmapView;
 class OverviewGrid;
 class Panel;
+class PredictionView;
 class ScaleControl;
 class TokenStrip;
 class TrajectoryView;
@@ -53,6 +56,13 @@ public:
     QString error_text() const;
     // Shows a message in the error banner ("" hides it).
     void show_error(const QString& text);
+    void report_error(const QString& text) { show_error(text); }
+    // Runs the open model on these token ids (what Sequence > Set Token IDs does); an id that is
+    // not a number or not in the model's vocabulary is named in the error banner. False then.
+    bool set_token_ids(const QString& text);
+    // The file name an export of `f` proposes: figure, layer, head and token ("state_L1_H2_T40"),
+    // so that exports of different positions do not overwrite each other.
+    QString export_file_name(const views::Figure& f) const;
     // Every view that can be exported (state, attention maps, eigenvalues, curves, overview, 3-D).
     std::vector<views::Figure*> figures() const;
     // Writes every figure as NAME.png, .svg, .pdf, .csv and .npy into `dir`; returns the errors.
@@ -69,12 +79,16 @@ public:
     views::OverviewGrid* overview() const { return overview_; }
     views::TrajectoryView* trajectory_view() const { return trajectory_; }
     views::TokenStrip* token_strip() const { return strip_; }
+    views::PredictionView* prediction_view() const { return prediction_; }
+    views::Figure* prediction_curve_figure() const { return prediction_curve_.get(); }
+    views::AttentionRowView* attention_row_view() const { return attention_row_; }
     // The colour-scale controls of the state and of the two attention maps.
     views::ScaleControl* state_scale() const { return state_scale_; }
     views::ScaleControl* exact_scale() const { return exact_scale_; }
     views::ScaleControl* softmax_scale() const { return softmax_scale_; }
     TransportBar* transport() const { return transport_; }
-    // The panels in lessons::View order: overview, state, attention, spectrum, curves, 3-D.
+    // The panels in lessons::View order: overview, state, attention, spectrum, curves, 3-D,
+    // prediction, attention row.
     std::vector<views::Panel*> panels() const;
     // The lesson dock and presenter mode (Lessons and View menus, F5).
     LessonPlayer* lesson_player() const { return lessons_; }
@@ -124,6 +138,10 @@ private:
     views::Panel* overview_panel_ = nullptr;
     LessonPlayer* lessons_ = nullptr;
     PresenterMode* presenter_ = nullptr;
+    views::PredictionView* prediction_ = nullptr;
+    std::unique_ptr<views::Figure> prediction_curve_; // the prediction view's curve, for its numbers
+    views::AttentionRowView* attention_row_ = nullptr;
+    views::Panel *prediction_panel_ = nullptr, *attention_row_panel_ = nullptr;
     views::Panel *state_panel_ = nullptr, *attention_panel_ = nullptr, *eigen_panel_ = nullptr;
     views::Panel *curves_panel_ = nullptr, *trajectory_panel_ = nullptr;
     views::ScaleControl *state_scale_ = nullptr, *exact_scale_ = nullptr, *softmax_scale_ = nullptr;

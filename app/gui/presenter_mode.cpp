@@ -23,7 +23,8 @@ namespace {
 constexpr double kMinLabelPixels = 18.5; // a class of 30 reads axis labels of 18 px at 1920x1080
 constexpr double kZoomStep = 1.15;
 
-const char* kPanelNames[] = {"&Overview", "&State", "&Attention", "Transition S&pectrum", "&Curves", "3-D &Trajectory"};
+const char* kPanelNames[] = {"&Overview", "&State", "&Attention", "Transition S&pectrum", "&Curves", "3-D &Trajectory",
+                             "P&rediction", "Attention &Row"};
 
 // High contrast for a projector: black text and borders on white, no grey header bands.
 const char* kPresenterStyle = R"(
@@ -41,7 +42,7 @@ PresenterMode::PresenterMode(MainWindow& window, LessonPlayer& player) : QObject
     // The factor that brings the views' axis labels to kMinLabelPixels on this display.
     const double px = QFontInfo(views::style::label_font()).pixelSize();
     presenter_factor_ = std::max(2.0, px > 0 ? kMinLabelPixels / px : 2.0);
-    presenter_panels_ = {false, true, true, true, false, false}; // state, attention, spectrum
+    presenter_panels_ = {false, true, true, true, false, false, true, false}; // state, attention, spectrum, prediction
     build_menu();
     qApp->installEventFilter(this);
     // Presenting, each step shows the presenter set and its own view, not the views earlier

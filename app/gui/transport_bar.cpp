@@ -2,6 +2,7 @@
 
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -100,10 +101,12 @@ TransportBar::TransportBar(QWidget* parent) : QWidget(parent) {
         if (!updating_) emit window_requested(v);
     });
 
-    // Number boxes take focus only when clicked, so that the arrows, Space, Home and End stay the
-    // window's transport keys; Return or Escape in a box gives the keys back.
+    // Number boxes take focus only when clicked; the arrows, Space, Home and End stay the
+    // window's transport keys even then (eventFilter), Up/Down and digits edit the box, and
+    // Return or Escape gives the focus back.
     for (QAbstractSpinBox* box : std::initializer_list<QAbstractSpinBox*>{goto_, rate_, layer_, head_, window_}) {
         box->setFocusPolicy(Qt::ClickFocus);
+        box->installEventFilter(this);
         connect(box, &QAbstractSpinBox::editingFinished, this, [box] {
             if (box->hasFocus()) box->clearFocus();
         });
@@ -116,6 +119,23 @@ TransportBar::TransportBar(QWidget* parent) : QWidget(parent) {
 double TransportBar::rate() const { return rate_->value(); }
 
 void TransportBar::set_rate(double tokens_per_second) { rate_->setValue(tokens_per_second); }
+
+int TransportBar::window() const { return window_->value(); }
+
+bool TransportBar::eventFilter(QObject* watched, QEvent* e) {
+    if (e->type() == QEvent::ShortcutOverride) {
+        const auto* k = static_cast<QKeyEvent*>(e);
+        const bool transport_key = k->key() == Qt::Key_Left || k->key() == Qt::Key_Right || k->key() == Qt::Key_Space ||
+                                   k->key() == Qt::Key_Home || k->key() == Qt::Key_End;
+        if (transport_key && (k->modifiers() & ~Qt::KeypadModifier) == Qt::NoModifier) {
+            // A number typed and not yet confirmed counts before the position moves.
+            if (auto* box = qobject_cast<QAbstractSpinBox*>(watched)) box->interpretText();
+            e->ignore(); // not claimed by the box: the window's shortcut runs
+            return true;
+        }
+    }
+    return QWidget::eventFilter(watched, e);
+}
 
 void TransportBar::set_playing(bool on) {
     if (on == playing()) return;

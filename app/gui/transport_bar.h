@@ -30,6 +30,9 @@ public:
     void toggle_playing() { set_playing(!playing()); }
     double rate() const; // tokens per second
     void set_rate(double tokens_per_second);
+    int window() const;  // what the window box shows
+    // The number boxes, for tests: after a click into one the transport keys still work.
+    QSpinBox* window_box() const { return window_; }
 
 signals:
     void token_requested(int64_t token);
@@ -37,6 +40,11 @@ signals:
     void focus_requested(int layer, int head);
     void window_requested(int tokens);
     void playing_changed(bool playing);
+
+protected:
+    // Left, Right, Space, Home and End stay the window's transport keys while a number box has
+    // the focus: the boxes' text editing would swallow them (ShortcutOverride).
+    bool eventFilter(QObject* watched, QEvent* e) override;
 
 private:
     QToolButton* button(const QString& tip, int icon);

@@ -64,6 +64,99 @@ void check_layer(const ModelInfo& info, int layer) {
 
 } // namespace
 
+std::string describe_inputs(const LayerInfo& L) {
+    std::string s;
+    if (L.conv_width > 1) {
+        const int w = L.conv_width - 1;
+        s = L.conv_inputs + " through a short convolution of width " + std::to_string(L.conv_width) + " (a key at token t mixes tokens t-" +
+            std::to_string(w) + "..t, so a peak can sit up to " + std::to_string(w) + " token" + (w == 1 ? "" : "s") +
+            " after the token it stands for)";
+    }
+    if (!L.qk_inputs.empty()) s += (s.empty() ? "" : "; ") + std::string("q, k: ") + L.qk_inputs;
+    return s.empty() ? s : "before the recurrence: " + s;
+}
+
+Prediction predict(std::span<const float> logits, int32_t target, int k) {
+    Prediction p;
+    const int64_t n = int64_t(logits.size());
+    p.vocab = n;
+    if (n == 0) return p;
+    double mx = -INFINITY;
+    for (float l : logits)
+        if (std::isfinite(l)) mx = std::max(mx, double(l));
+    if (!std::isfinite(mx)) mx = 0;
+    double z = 0;
+    for (float l : logits) z += std::isfinite(l) ? std::exp(double(l) - mx) : 0.0;
+    const double log_z = mx + std::log(z);
+    auto prob = [&](float l) { return std::isfinite(l) ? std::exp(double(l) - log_z) : 0.0; };
+    for (float l : logits) {
+        const double q = prob(l);
+        if (q > 0) p.entropy -= q * (double(l) - log_z);
+    }
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order[size_t(i)] = int32_t(i);
+    const int64_t top = std::clamp<int64_t>(k, 0, n);
+    auto before = [&](int32_t a, int32_t b) {
+        const float la = logits[size_t(a)], lb = logits[size_t(b)];
+        return la > lb || (la == lb && a < b);
+    };
+    std::partial_sort(order.begin(), order.begin() + top, order.end(), before);
+    for (int64_t i = 0; i < top; ++i) {
+        const int32_t id = order[size_t(i)];
+        p.top_ids.push_back(id);
+        p.top_logits.push_back(logits[size_t(id)]);
+        p.top_probs.push_back(float(prob(logits[size_t(id)])));
+    }
+    if (target >= 0 && target < n) {
+        p.target = target;
+        p.target_logit = logits[size_t(target)];
+        p.target_prob = float(prob(p.target_logit));
+        p.target_rank = 1;
+        for (float l : logits) p.target_rank += l > p.target_logit;
+    }
+    return p;
+}
+
+std::vector<int32_t> prediction_targets(const std::vector<int32_t>& tokens, const std::vector<int32_t>& task_targets) {
+    std::vector<int32_t> t(tokens.size(), -1);
+    if (!task_targets.empty()) {
+        std::copy_n(task_targets.begin(), std::min(task_targets.size(), t.size()), t.begin());
+        return t;
+    }
+    for (size_t i = 0; i + 1 < tokens.size(); ++i) t[i] = tokens[i + 1];
+    return t;
+}
+
+PredictionCurve predict_sequence(Timeline& timeline, const std::vector<int32_t>& targets, bool task_targets,
+                                 const std::function<void()>& check) {
+    const Model& model = timeline.model();
+    const std::vector<int32_t>& tokens = timeline.tokens();
+    const size_t n = tokens.size();
+    PredictionCurve c;
+    c.task_targets = task_targets;
+    c.predicted.resize(n);
+    c.predicted_prob.resize(n);
+    c.targets.assign(n, -1);
+    std::copy_n(targets.begin(), std::min(targets.size(), n), c.targets.begin());
+    c.target_prob.assign(n, NAN);
+    SequenceState state = model.initial_state();
+    for (size_t first = 0; first < n; first += size_t(kEntropyChunk)) {
+        if (check) check();
+        const size_t count = std::min(n - first, size_t(kEntropyChunk));
+        const Tensor logits = model.forward(std::span<const int32_t>(tokens.data() + first, count), state).logits;
+        const size_t vocab = size_t(logits.shape.back());
+        for (size_t i = 0; i < count; ++i) {
+            const std::span<const float> row(logits.data.data() + i * vocab, vocab);
+            const size_t t = first + i;
+            const Prediction p = predict(row, c.targets[t], 1);
+            c.predicted[t] = p.top_ids.empty() ? -1 : p.top_ids[0];
+            c.predicted_prob[t] = p.top_probs.empty() ? 0.0f : p.top_probs[0];
+            if (p.target >= 0) c.target_prob[t] = p.target_prob;
+        }
+    }
+    return c;
+}
+
 Matrix downsample(const float* S, int K, int V, int max_side) {
     const int bk = (K + max_side - 1) / max_side, bv = (V + max_side - 1) / max_side;
     Matrix m((K + bk - 1) / bk, (V + bv - 1) / bv);
@@ -77,11 +170,11 @@ Matrix downsample(const float* S, int K, int V, int max_side) {
 }
 
 const ScanInputs& FrameComputer::layer_window(Timeline& timeline, int layer, int64_t first, int64_t last,
-                                              SequenceState& after) {
+                                              SequenceState& after, Tensor& last_logits) {
     WindowCache& c = window_;
     const bool reusable = c.layer == layer && c.last >= 0 && first >= c.first && last >= c.last && first <= c.last + 1;
     if (!reusable) {
-        const LayerWindow w = timeline.scan_window(layer, first, last, &c.after);
+        const LayerWindow w = timeline.scan_window(layer, first, last, &c.after, &c.logits);
         c.layer = layer;
         c.first = first;
         c.last = last;
@@ -89,7 +182,7 @@ const ScanInputs& FrameComputer::layer_window(Timeline& timeline, int layer, int
     } else {
         if (last > c.last) {
             SequenceState ext_after;
-            const LayerWindow ext = timeline.scan_window(layer, c.last + 1, last, &ext_after);
+            const LayerWindow ext = timeline.scan_window(layer, c.last + 1, last, &ext_after, &c.logits);
             c.in = analysis::token_concat(c.in, ext.in);
             c.after = std::move(ext_after);
             c.last = last;
@@ -100,6 +193,7 @@ const ScanInputs& FrameComputer::layer_window(Timeline& timeline, int layer, int
         }
     }
     after = c.after;
+    last_logits = c.logits;
     return c.in;
 }
 
@@ -117,9 +211,12 @@ FrameResult FrameComputer::compute(Timeline& timeline, const FrameRequest& r) {
     f.token = std::clamp<int64_t>(r.token, 0, timeline.length() - 1);
     f.window_first = std::max<int64_t>(0, f.token - std::max(1, r.window) + 1);
     f.recurrent = L.mixer == MixerKind::Recurrent;
+    f.conv_width = L.conv_width;
+    f.inputs = describe_inputs(L);
     SequenceState after;
+    Tensor logits; // after the token: what the model predicts next
     if (f.recurrent) {
-        const ScanInputs& in = layer_window(timeline, r.layer, f.window_first, f.token, after);
+        const ScanInputs& in = layer_window(timeline, r.layer, f.window_first, f.token, after, logits);
         const int T = in.T, h = f.head;
         f.state = head_state(after.layers[size_t(r.layer)].recurrent, h);
         const auto sv = analysis::singular_values(f.state.values.data(), f.state.rows, f.state.cols);
@@ -147,7 +244,7 @@ FrameResult FrameComputer::compute(Timeline& timeline, const FrameRequest& r) {
         e.window_rate = s.rate_per_token;
         e.window_half_life = s.half_life;
     } else {
-        const AttentionWindow w = timeline.attention_window(r.layer, f.window_first, f.token, &after);
+        const AttentionWindow w = timeline.attention_window(r.layer, f.window_first, f.token, &after, &logits);
         const int D = int(w.k.shape[2]), kv_heads = int(w.k.shape[1]), P = int(w.k.shape[0]);
         const int kvh = f.head / std::max(1, int(w.q.shape[1]) / kv_heads);
         // A softmax layer's memory is its key cache: show the focused head's keys, one column
@@ -162,6 +259,15 @@ FrameResult FrameComputer::compute(Timeline& timeline, const FrameRequest& r) {
         f.softmax_entropy = f.exact_entropy = analysis::row_entropy(&soft.weights[size_t(soft.rows - 1) * soft.cols], soft.cols);
     }
     f.overview = overview_of(info, after);
+    {
+        f.prediction = predict(logits.data, r.target, r.top_k);
+        f.prediction.token_index = f.token;
+        f.prediction.task_target = r.task_target;
+        if (label_) {
+            for (int32_t top : f.prediction.top_ids) f.prediction.top_labels.push_back(label_(top));
+            if (f.prediction.target >= 0) f.prediction.target_label = label_(f.prediction.target);
+        }
+    }
     f.compute_ms = elapsed_ms(start);
     return f;
 }
@@ -252,6 +358,7 @@ SequenceResult compute_sequence(Timeline& timeline, const SequenceRequest& r, co
             }
         }
     }
+    if (r.predictions) s.prediction = predict_sequence(timeline, r.targets, r.task_targets, checkpoint);
     s.compute_ms = elapsed_ms(start);
     return s;
 }

@@ -71,9 +71,10 @@ void only_keys(const Json& obj, std::initializer_list<const char*> keys, const W
 }
 
 View parse_view(const std::string& s, const Where& w) {
-    for (View v : {View::Overview, View::State, View::Attention, View::Spectrum, View::Curves, View::Trajectory})
+    for (View v : {View::Overview, View::State, View::Attention, View::Spectrum, View::Curves, View::Trajectory, View::Prediction,
+                   View::AttentionRow})
         if (s == view_name(v)) return v;
-    w.fail("view", "unknown view '" + s + "' (overview, state, attention, spectrum, curves, trajectory)");
+    w.fail("view", "unknown view '" + s + "' (overview, state, attention, spectrum, curves, trajectory, prediction, attention-row)");
 }
 
 ClaimKind parse_claim_kind(const std::string& s, const Where& w) {
@@ -217,6 +218,8 @@ const char* view_name(View v) {
     case View::Spectrum: return "spectrum";
     case View::Curves: return "curves";
     case View::Trajectory: return "trajectory";
+    case View::Prediction: return "prediction";
+    case View::AttentionRow: return "attention-row";
     }
     return "?";
 }

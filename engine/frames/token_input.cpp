@@ -40,6 +40,28 @@ std::string byte_label(int32_t id) {
     return std::to_string(id);
 }
 
+// The bytes of one multi-byte UTF-8 character, read one token each, show the character and which
+// of its bytes they are ("é 1/2", "é 2/2"): a student sees the letter, not "\xc3".
+void label_utf8_bytes(const std::vector<int32_t>& bytes, std::vector<std::string>& labels) {
+    for (size_t i = 0; i < bytes.size();) {
+        const int32_t lead = bytes[i];
+        const size_t n = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xC2 && lead <= 0xDF ? 2 : 1;
+        std::string ch(1, char(lead));
+        bool whole = n > 1 && i + n <= bytes.size();
+        for (size_t k = 1; whole && k < n; ++k) {
+            whole = bytes[i + k] >= 0x80 && bytes[i + k] <= 0xBF;
+            ch += char(bytes[i + k]);
+        }
+        whole = whole && unicode::valid_utf8_prefix(ch) == ch.size();
+        if (!whole) {
+            ++i;
+            continue;
+        }
+        for (size_t k = 0; k < n; ++k) labels[i + k] = ch + " " + std::to_string(k + 1) + "/" + std::to_string(n);
+        i += n;
+    }
+}
+
 bool is_separator(char c) { return c == ',' || std::isspace(static_cast<unsigned char>(c)); }
 } // namespace
 
@@ -77,6 +99,7 @@ TokenInput tokens_from_text(const std::string& text) {
         t.ids.push_back(b);
         t.labels.push_back(byte_label(b));
     }
+    label_utf8_bytes(t.ids, t.labels);
     return t;
 }
 
@@ -135,9 +158,52 @@ TokenInput TokenCodec::encode(const TokenInput& input) {
     t.description = tokenizer_->describe();
     if (input.text) t.ids = tokenizer_->encode(*input.text, /*add_special_tokens=*/true);
     else t.description = (input.targets.empty() ? std::string("token ids") : input.description) + ", labelled by " + t.description;
-    t.labels.clear();
-    for (int32_t id : t.ids) t.labels.push_back(label(id));
+    t.labels = labels(t.ids);
     return t;
+}
+
+std::string TokenCodec::whole_text(std::span<const int32_t> ids) const {
+    try {
+        const std::string text = tokenizer_->decode(ids);
+        if (!text.empty() && unicode::valid_utf8_prefix(text) == text.size() && text.find("\xEF\xBF\xBD") == std::string::npos)
+            return text;
+    } catch (const Error&) {
+    }
+    return {};
+}
+
+bool TokenCodec::partial_character(int32_t id) const {
+    try {
+        const int32_t one[1] = {id};
+        const std::string text = tokenizer_->decode(one);
+        return !text.empty() && (unicode::valid_utf8_prefix(text) != text.size() || text.find("\xEF\xBF\xBD") != std::string::npos);
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+void TokenCodec::label_character_pieces(const std::vector<int32_t>& ids, std::vector<std::string>& labels) const {
+    // A token that is only part of a character (byte fallback "<0xC3>", or a byte-level piece)
+    // shows the character its run of partial tokens decodes to, and its place in the run.
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (!partial_character(ids[i])) continue;
+        for (size_t n = 2; n <= 4 && i + n <= ids.size() && partial_character(ids[i + n - 1]); ++n) {
+            const std::string text = whole_text(std::span<const int32_t>(&ids[i], n));
+            if (text.empty()) continue;
+            for (size_t k = 0; k < n; ++k) labels[i + k] = visible(text) + " " + std::to_string(k + 1) + "/" + std::to_string(n);
+            i += n - 1;
+            break;
+        }
+    }
+}
+
+std::vector<std::string> TokenCodec::labels(const std::vector<int32_t>& ids) const {
+    std::vector<std::string> out;
+    out.reserve(ids.size());
+    for (int32_t id : ids) out.push_back(label(id));
+    if (tokenizer_) label_character_pieces(ids, out);
+    else if (bytes_) label_utf8_bytes(ids, out);
+    return out;
 }
 
 std::vector<int32_t> TokenCodec::stop_ids() const {

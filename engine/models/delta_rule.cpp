@@ -137,6 +137,8 @@ public:
         out_.norm = OutputNorm::load(ck, p + ".o_norm", o.V, o.norm_eps, true);
         out_.out = cpu::Linear::load(ck, p + ".o_proj", hidden, vd);
         describe(TransitionKind::DeltaRule, o.H, o.K, o.V, o.name, n);
+        layer_.qk_inputs = (o.qk_activation == "identity" ? std::string("no activation") : o.qk_activation) +
+                           (o.l2_norm_qk ? ", L2-normalised" : ", sum-normalised");
         value_major_ = o.value_major;
     }
 

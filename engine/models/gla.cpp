@@ -68,6 +68,7 @@ public:
         }
         out_.norm = OutputNorm::load(ck, p + (o.fused_norm ? ".g_norm_swish_gate" : ".g_norm"), V_, o.norm_eps, o.norm_affine);
         describe(TransitionKind::Diagonal, H_, K_, V_, "GLA");
+        if (!o.feature_map.empty()) layer_.qk_inputs = "feature map " + o.feature_map;
         value_major_ = true;
     }
 

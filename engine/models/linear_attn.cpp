@@ -230,6 +230,7 @@ public:
         out_.norm = OutputNorm::load(ck, p + ".norm", V_, float(c.number_or("norm_eps", 1e-6)),
                                      c.bool_or("elementwise_affine", true));
         describe(TransitionKind::Identity, H_, F_, V_, "linear attn (" + feature_map_name_ + ")");
+        layer_.qk_inputs = "feature map " + feature_map_name_ + (norm_q_ || norm_k_ ? ", divided by the feature sum" : "");
     }
 
     void init_state(LayerState& st) const override {

@@ -67,6 +67,18 @@ void RecurrentMixer::describe(TransitionKind transition, int H, int K, int V, st
     layer_.mixer_name = std::move(name);
 }
 
+LayerInfo RecurrentMixer::info() const {
+    LayerInfo l = layer_;
+    if (!convs_.empty()) {
+        l.conv_width = convs_.convs.front().width;
+        for (const std::string& name : convs_.names) {
+            const std::string input = name.rfind("conv.", 0) == 0 ? name.substr(5) : name;
+            l.conv_inputs += (l.conv_inputs.empty() ? "" : ", ") + input;
+        }
+    }
+    return l;
+}
+
 void RecurrentMixer::init_state(LayerState& st) const {
     st.recurrent = Tensor({layer_.heads, layer_.key_dim, layer_.value_dim});
     convs_.init_state(st);

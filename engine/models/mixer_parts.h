@@ -66,7 +66,8 @@ struct ShortConvs {
 // convolutions' windows. Families fill layer_ (what info() reports), value_major_ and convs_.
 class RecurrentMixer : public Mixer {
 public:
-    LayerInfo info() const override { return layer_; }
+    // layer_ plus the short convolutions' width and inputs, read from convs_.
+    LayerInfo info() const override;
     void init_state(LayerState& st) const override;
     // L<layer>.recurrent_state in the library's layout, then the conv windows.
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override;

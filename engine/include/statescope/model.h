@@ -32,6 +32,9 @@ struct LayerInfo {
     int value_dim = 0;  // V
     int substeps = 1;   // micro-steps per token (DeltaProduct: num_householder)
     std::string mixer_name; // "GLA", "Mamba-2 SSD", "softmax attention", ...
+    int conv_width = 0;     // causal short convolution over the tokens before the recurrence (0: none)
+    std::string conv_inputs; // what it convolves: "q, k, v", "x"
+    std::string qk_inputs;  // what q and k get besides: "SiLU, L2-normalised" (empty: nothing said)
 };
 
 struct ModelInfo {

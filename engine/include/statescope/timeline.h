@@ -80,10 +80,12 @@ public:
     Tensor layer_state(int layer, int64_t position);
 
     // Scan inputs of recurrent layer `layer` for the tokens at positions first .. last (inclusive).
-    // When `after` is given it receives the whole state at position last + 1 (computed anyway).
-    LayerWindow scan_window(int layer, int64_t first, int64_t last, SequenceState* after = nullptr);
+    // When `after` is given it receives the whole state at position last + 1, and `last_logits`
+    // the logits [1, vocab] after token `last` (both computed anyway).
+    LayerWindow scan_window(int layer, int64_t first, int64_t last, SequenceState* after = nullptr, Tensor* last_logits = nullptr);
     // The same for a softmax-attention layer.
-    AttentionWindow attention_window(int layer, int64_t first, int64_t last, SequenceState* after = nullptr);
+    AttentionWindow attention_window(int layer, int64_t first, int64_t last, SequenceState* after = nullptr,
+                                     Tensor* last_logits = nullptr);
 
     // Calls visit(position, S) with layer `layer`'s state [H, K, V] at every position in
     // (from, to], in order; S is valid during the call only. Costs one forward pass over the range.
@@ -104,7 +106,7 @@ private:
     void run_to(SequenceState& state, int64_t position, ForwardObserver* observer = nullptr);
     // Tokens [first, last] in one forward call with `observer` (so that a layer reports the
     // window as one scan or one attention call); returns the state after `last`.
-    SequenceState forward_window(int64_t first, int64_t last, ForwardObserver& observer);
+    SequenceState forward_window(int64_t first, int64_t last, ForwardObserver& observer, Tensor* last_logits = nullptr);
     void keep_checkpoint(const SequenceState& state);
     void enforce_budget();
 

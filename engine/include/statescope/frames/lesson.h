@@ -12,7 +12,7 @@
 //     "steps": [ { "title": "...", "model": "assets/models/mqar-deltanet",
 //                  "sequence": {"task": {"seed": 1, "size": 8}} | {"text": "..."} | {"ids": [1, 2]},
 //                  "token": 17, "layer": 0, "head": 0, "window": 32,
-//                  "view": "overview|state|attention|spectrum|curves|trajectory",
+//                  "view": "overview|state|attention|spectrum|curves|trajectory|prediction|attention-row",
 //                  "panels": ["state", "spectrum"],   (what presenter mode shows; default its own set)
 //                  "highlight": {"token": 3} | {"cell": [row, col]} | {"eigenvalue": [re, im]},
 //                  "narration": "Markdown", "question": "...",
@@ -29,7 +29,7 @@
 
 namespace statescope::lessons {
 
-enum class View { Overview, State, Attention, Spectrum, Curves, Trajectory };
+enum class View { Overview, State, Attention, Spectrum, Curves, Trajectory, Prediction, AttentionRow };
 const char* view_name(View v);
 
 struct Highlight {

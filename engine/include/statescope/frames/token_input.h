@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,10 +63,17 @@ public:
     // What the strip shows for token `id`: its text (tokenizer), its byte (text read byte by
     // byte), else the id itself.
     std::string label(int32_t id) const;
+    // What the strip shows for a whole sequence: label() of each id, except that the pieces of one
+    // multi-byte character (UTF-8 bytes, byte-fallback tokens) show that character ("é 1/2").
+    std::vector<std::string> labels(const std::vector<int32_t>& ids) const;
     // Ids that end a generation (the tokenizer's EOS), none without a tokenizer.
     std::vector<int32_t> stop_ids() const;
 
 private:
+    // The text of `ids` decoded together when it is whole UTF-8 (no replacement character), else "".
+    std::string whole_text(std::span<const int32_t> ids) const;
+    bool partial_character(int32_t id) const; // the token alone decodes to part of a character
+    void label_character_pieces(const std::vector<int32_t>& ids, std::vector<std::string>& labels) const;
     std::unique_ptr<Tokenizer> tokenizer_;
     bool bytes_ = false; // the last input was text read byte by byte
 };

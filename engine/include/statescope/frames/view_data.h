@@ -30,6 +30,32 @@ struct CurveData {
     int max_rank = 0;                      // min(K, V): the rank axis' top
 };
 
+// What the model predicts after one token: the softmax of its logits, the k most probable next
+// tokens, and where the expected next token (the task's target, else the token that really
+// follows) stands among them (PredictionView).
+struct Prediction {
+    int64_t token_index = -1;            // the logits after this token
+    int64_t vocab = 0;
+    std::vector<int32_t> top_ids;        // most probable first (ties: lower id first)
+    std::vector<float> top_probs, top_logits;
+    std::vector<std::string> top_labels; // the ids' text, where the caller has a tokenizer
+    double entropy = 0;                  // of the whole distribution, in nats
+    int32_t target = -1;                 // the expected next token; -1: none here
+    bool task_target = false;            // the target comes from the task (else: the next token)
+    float target_logit = 0, target_prob = 0;
+    int64_t target_rank = 0;             // 1: the most probable; 0: no target
+    std::string target_label;
+};
+
+// The prediction after every token of the sequence (PredictionView's curve, TokenStrip's marks).
+struct PredictionCurve {
+    std::vector<int32_t> predicted;      // [token] argmax of the logits after it
+    std::vector<float> predicted_prob;   // [token] its probability
+    std::vector<int32_t> targets;        // [token] the expected next token, -1: none
+    std::vector<float> target_prob;      // [token] its probability, NaN where there is none
+    bool task_targets = false;           // targets from the task (else the tokens that follow)
+};
+
 // Eigenvalues of this token's transition and of the product over the window (EigenView).
 struct EigenData {
     std::vector<std::complex<double>> token;   // eigenvalues of A_t
