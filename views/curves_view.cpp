@@ -134,7 +134,9 @@ void draw_curve(QPainter& p, const QRectF& r, const std::vector<float>& ys, doub
         if (i == 0) path.moveTo(x, y);
         else path.lineTo(x, y);
     }
-    p.setPen(pen);
+    QPen scaled = pen;
+    scaled.setWidthF(style::line_width(pen.widthF()));
+    p.setPen(scaled);
     p.setBrush(Qt::NoBrush);
     p.drawPath(path);
 }

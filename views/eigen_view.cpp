@@ -103,7 +103,7 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
         p.drawText(QPointF(r.left() - fm.horizontalAdvance(s) - 4, ly.y() + fm.ascent() / 2 - 1), s);
     }
     // Unit circle: eigenvalues on it never decay.
-    p.setPen(QPen(QColor(90, 90, 90), 1.2));
+    p.setPen(QPen(QColor(90, 90, 90), style::line_width(1.2)));
     p.setBrush(Qt::NoBrush);
     p.drawEllipse(r.center(), unit, unit);
     // Spectral radius of A_t.
@@ -112,13 +112,18 @@ void EigenView::render_figure(QPainter& p, const QRectF& area, bool for_export) 
         p.drawEllipse(r.center(), unit * d_.token_radius, unit * d_.token_radius);
     }
     // Points: the window's product hollow, this token's filled on top.
-    const double dot = std::clamp(r.width() / 90, 2.5, 4.5);
-    p.setPen(QPen(kWindowColor, 1.3));
+    const double dot = std::clamp(r.width() / 90, 2.5, 4.5) * style::line_width(1.0);
+    p.setPen(QPen(kWindowColor, style::line_width(1.3)));
     p.setBrush(Qt::NoBrush);
     for (auto e : d_.window) p.drawEllipse(to_screen(e), dot + 1, dot + 1);
     p.setPen(QPen(Qt::white, 0.6));
     p.setBrush(kTokenColor);
     for (auto e : d_.token) p.drawEllipse(to_screen(e), dot, dot);
+    if (marker_) { // what a lesson points at: a ring around the point
+        p.setPen(QPen(style::marker_color(), style::line_width(2.5)));
+        p.setBrush(Qt::NoBrush);
+        p.drawEllipse(to_screen(*marker_), dot * 3, dot * 3);
+    }
 
     draw_moduli(p, area);
 

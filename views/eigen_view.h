@@ -7,6 +7,7 @@
 
 #include <QWidget>
 #include <complex>
+#include <optional>
 #include <vector>
 
 namespace statescope::views {
@@ -20,6 +21,9 @@ public:
     void set_data(EigenData d);
     void set_message(const QString& text);
     const EigenData& data() const { return d_; }
+    // A point of the complex plane a lesson points at (a ring in the marker colour), or none.
+    void set_marker(std::optional<std::complex<double>> z) { marker_ = z; update(); }
+    std::optional<std::complex<double>> marker() const { return marker_; }
     // Where the complex number z is drawn when the view renders into `area` (tests, hover).
     QPointF position_of(std::complex<double> z, const QRectF& area) const;
 
@@ -42,6 +46,7 @@ private:
     EigenData d_;
     QString message_ = "no transition yet";
     QPointF hover_{-1, -1};
+    std::optional<std::complex<double>> marker_;
 };
 
 } // namespace statescope::views

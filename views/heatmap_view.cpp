@@ -119,7 +119,7 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
     p.drawImage(l.cells, img);
     p.restore();
 
-    p.setPen(QPen(style::axis_color(), 0.8));
+    p.setPen(QPen(style::axis_color(), style::line_width(0.8)));
     p.setBrush(Qt::NoBrush);
     p.drawRect(l.cells);
     // Micro-step groups (DeltaProduct): thin separators between tokens' columns.
@@ -129,8 +129,15 @@ void HeatmapView::render_figure(QPainter& p, const QRectF& area, bool for_export
             p.drawLine(QPointF(l.cells.left() + c * l.cell, l.cells.top()), QPointF(l.cells.left() + c * l.cell, l.cells.bottom()));
     }
     if (highlight_row_ >= 0 && highlight_row_ < m_.rows) {
-        p.setPen(QPen(style::accent_color(), 2.0));
+        p.setPen(QPen(style::accent_color(), style::line_width(2.0)));
         p.drawRect(QRectF(l.cells.left() - 1, l.cells.top() + highlight_row_ * l.cell, l.cells.width() + 2, l.cell));
+    }
+    if (marked_col_ >= 0 && marked_col_ < m_.cols && marked_row_ < m_.rows) {
+        const double w = style::line_width(2.5);
+        p.setPen(QPen(style::marker_color(), w));
+        const QRectF cell = marked_row_ >= 0 ? QRectF(l.cells.left() + marked_col_ * l.cell, l.cells.top() + marked_row_ * l.cell, l.cell, l.cell)
+                                             : QRectF(l.cells.left() + marked_col_ * l.cell, l.cells.top(), l.cell, l.cells.height());
+        p.drawRect(cell.adjusted(-w / 2, -w / 2, w / 2, w / 2));
     }
 
     // Ticks: integer positions at round steps.

@@ -34,6 +34,11 @@ public:
     // read-out, and the CSV names each row's and column's token. Empty: plain indices.
     void set_token_labels(std::vector<QString> labels);
     void set_highlight_row(int row) { highlight_row_ = row; update(); }
+    // A cell a lesson points at (matrix row and column; row -1 marks the whole column, -1, -1
+    // nothing), outlined in the accent colour.
+    void set_marked_cell(int row, int col) { marked_row_ = row; marked_col_ = col; update(); }
+    int marked_row() const { return marked_row_; }
+    int marked_col() const { return marked_col_; }
     void set_message(const QString& text) { message_ = text; update(); } // shown when there is no matrix
     void set_column_groups(int substeps) { substeps_ = std::max(1, substeps); update(); }
     // What the values are, stated under the plot before the colour scale ("softmax rows: each
@@ -81,6 +86,7 @@ private:
     std::vector<QString> token_labels_;
     QString token_label(int64_t index) const; // "" when there is none
     int row_offset_ = 0, col_offset_ = 0, highlight_row_ = -1, substeps_ = 1;
+    int marked_row_ = -1, marked_col_ = -1;
     const Colormap* cmap_ = &Colormap::diverging();
     ColorScale scale_;
     double fixed_limit_ = 1.0, frame_limit_ = 0.0;

@@ -1,26 +1,40 @@
 #include "plot_style.h"
 
 #include <QFontMetricsF>
+#include <algorithm>
 #include <cmath>
 
 namespace statescope::views::style {
 
+namespace {
+double g_font_scale = 1.0, g_line_scale = 1.0;
+bool g_high_contrast = false;
+} // namespace
+
+void set_font_scale(double scale) { g_font_scale = std::clamp(scale, 0.5, 4.0); }
+double font_scale() { return g_font_scale; }
+void set_line_scale(double scale) { g_line_scale = std::clamp(scale, 0.5, 4.0); }
+double line_width(double width) { return width * g_line_scale; }
+void set_high_contrast(bool on) { g_high_contrast = on; }
+bool high_contrast() { return g_high_contrast; }
+
 QFont label_font() {
     QFont f;
-    f.setPointSizeF(8.0);
+    f.setPointSizeF(8.0 * g_font_scale);
     return f;
 }
 
 QFont title_font() {
     QFont f;
-    f.setPointSizeF(9.0);
+    f.setPointSizeF(9.0 * g_font_scale);
     f.setBold(true);
     return f;
 }
 
-QColor axis_color() { return QColor(60, 60, 60); }
-QColor grid_color() { return QColor(225, 225, 225); }
+QColor axis_color() { return g_high_contrast ? QColor(0, 0, 0) : QColor(60, 60, 60); }
+QColor grid_color() { return g_high_contrast ? QColor(190, 190, 190) : QColor(225, 225, 225); }
 QColor accent_color() { return QColor(255, 140, 0); }
+QColor marker_color() { return QColor(0, 170, 60); }
 
 std::vector<double> nice_ticks(double lo, double hi, int count) {
     std::vector<double> out;
@@ -85,13 +99,16 @@ double draw_title(QPainter& p, const QRectF& area, const QString& title, const Q
     p.setPen(axis_color());
     p.setFont(title_font());
     const QFontMetricsF fm(p.font());
-    p.drawText(QPointF(area.left() + 6, area.top() + fm.ascent() + 4), title);
+    // Long titles are cut to the area (side-by-side maps at presenter sizes would overlap).
+    const QString shown = fm.elidedText(title, Qt::ElideRight, std::max(0.0, area.width() - 12));
+    p.drawText(QPointF(area.left() + 6, area.top() + fm.ascent() + 4), shown);
     double used = fm.height() + 6;
-    if (!subtitle.isEmpty()) {
+    if (!subtitle.isEmpty() && shown == title) {
         const double x = area.left() + 6 + fm.horizontalAdvance(title) + 10;
         p.setFont(label_font());
-        p.setPen(QColor(110, 110, 110));
-        p.drawText(QPointF(x, area.top() + fm.ascent() + 4), subtitle);
+        p.setPen(high_contrast() ? QColor(40, 40, 40) : QColor(110, 110, 110));
+        const QFontMetricsF small(p.font());
+        p.drawText(QPointF(x, area.top() + fm.ascent() + 4), small.elidedText(subtitle, Qt::ElideRight, std::max(0.0, area.right() - x - 6)));
     }
     return used;
 }

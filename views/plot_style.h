@@ -10,11 +10,22 @@
 
 namespace statescope::views::style {
 
+// Zoom (View > Zoom, Ctrl+= / Ctrl+- / Ctrl+0) and presenter mode scale every view's fonts and
+// line widths from here; views read these at every paint, so a change shows at the next update.
+void set_font_scale(double scale);   // 1: the desk; presenter mode uses about 2
+double font_scale();
+void set_line_scale(double scale);
+double line_width(double width);     // `width` at the current line scale
+// High contrast (presenter mode): black axes and text, darker grid.
+void set_high_contrast(bool on);
+bool high_contrast();
+
 QFont label_font();      // axis labels and ticks
 QFont title_font();      // figure titles
 QColor axis_color();
 QColor grid_color();
 QColor accent_color();   // highlights: current token, focused head
+QColor marker_color();   // what a lesson points at (a token, a cell, an eigenvalue)
 
 // About `count` round tick values covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int count = 6);

@@ -8,19 +8,40 @@
 #include <QPolygonF>
 #include <QToolTip>
 #include <QWheelEvent>
+#include <algorithm>
 #include <cmath>
 
 namespace statescope::views {
 
 namespace {
 constexpr double kPad = 5, kGap = 2;
-QFont token_font() {
+QFont token_font(double scale) {
     QFont f("Monospace");
     f.setStyleHint(QFont::TypeWriter);
-    f.setPointSizeF(9.5);
+    f.setPointSizeF(9.5 * scale);
     return f;
 }
+QFont token_font() { return token_font(style::font_scale()); }
+
+// The boxes, the positions under them and the margins, for fonts at `scale`.
+double boxes_height(double scale) {
+    QFont small = style::label_font();
+    small.setPointSizeF(small.pointSizeF() / style::font_scale() * scale);
+    return 5 + QFontMetricsF(token_font(scale)).height() + 6 + 1 + QFontMetricsF(small).height() + 4;
+}
 } // namespace
+
+int TokenStrip::strip_height() const {
+    // 56 px at the desk as before zoom existed, growing with the fonts.
+    return int(std::ceil(boxes_height(style::font_scale()) + std::max(0.0, 56 - boxes_height(1.0))));
+}
+
+void TokenStrip::restyle() {
+    layout_boxes();
+    follow_current();
+    updateGeometry();
+    update();
+}
 
 TokenStrip::TokenStrip(QWidget* parent) : QWidget(parent) {
     setCursor(Qt::PointingHandCursor);
@@ -136,6 +157,12 @@ void TokenStrip::paintEvent(QPaintEvent*) {
         p.setBrush(cur ? style::accent_color() : generated ? (past ? QColor(228, 218, 245) : QColor(243, 238, 251))
                                                : past ? QColor(226, 234, 244) : QColor(255, 255, 255));
         p.drawRoundedRect(box, 3, 3);
+        if (int64_t(i) == marked_) {
+            p.setPen(QPen(style::marker_color(), style::line_width(2.5)));
+            p.setBrush(Qt::NoBrush);
+            p.drawRoundedRect(box.adjusted(-1.5, -1.5, 1.5, 1.5), 4, 4);
+        }
+        p.setFont(token_font());
         if (const int m = mark(int64_t(i))) // the prediction after this token: right or wrong
             p.fillRect(QRectF(x + 1, top + h + 1, width_[i] - 2, 3), m > 0 ? QColor(26, 152, 80) : QColor(215, 48, 39));
         QFont font = token_font();

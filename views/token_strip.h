@@ -14,6 +14,11 @@ public:
     // labels[i] is what token i shows (its text or its id); ids[i] is shown small below it.
     void set_tokens(std::vector<QString> labels, std::vector<int32_t> ids);
     void set_current(int64_t index);
+    // A token a lesson points at (outlined in the marker colour), -1 for none.
+    void set_marked(int64_t index) { marked_ = index; update(); }
+    int64_t marked() const { return marked_; }
+    // Re-lays the boxes out after the fonts changed (zoom, presenter mode).
+    void restyle();
     // Makes `index` current and scrolls it to the middle (a jump), and keeps it there when the
     // strip is resized, until the position moves or the strip scrolls: the strip then shows the
     // same tokens for the same position and width, whatever was shown before.
@@ -35,8 +40,8 @@ public:
     const std::map<int64_t, QString>& notes() const { return notes_; }
     int64_t count() const { return int64_t(labels_.size()); }
 
-    QSize sizeHint() const override { return {800, 56}; }
-    QSize minimumSizeHint() const override { return {200, 56}; }
+    QSize sizeHint() const override { return {800, strip_height()}; }
+    QSize minimumSizeHint() const override { return {200, strip_height()}; }
 
 signals:
     void token_clicked(int64_t index);
@@ -53,6 +58,7 @@ private:
     void follow_current();
     void center_current();
     int64_t index_at(double x) const;
+    int strip_height() const; // the boxes and the positions under them, in the current fonts
 
     std::vector<QString> labels_;
     std::vector<int32_t> ids_;
@@ -62,7 +68,7 @@ private:
     QString description_;
     std::map<int64_t, QString> notes_;
     double scroll_ = 0;
-    int64_t current_ = -1;
+    int64_t current_ = -1, marked_ = -1;
     bool centered_ = false; // center_on() holds the current token in the middle
 };
 

@@ -1,5 +1,7 @@
 #include "trajectory_view.h"
 
+#include "plot_style.h"
+
 #include <vtkActor.h>
 #include <vtkCamera.h>
 #include <vtkCellArray.h>
@@ -124,6 +126,22 @@ void TrajectoryView::make_axes() {
     s.axes->ZAxisMinorTickVisibilityOff();
     s.axes->SetScreenSize(12);
     ren->AddActor(s.axes);
+    restyle(); // the zoom and presenter mode apply to the new axes too
+}
+
+void TrajectoryView::restyle() {
+    Scene& s = *scene_;
+    const double f = style::font_scale();
+    s.caption->SetMaximumFontSize(int(std::lround(13 * f)));
+    for (int i = 0; i < 3; ++i) {
+        s.axes->GetTitleTextProperty(i)->SetFontSize(int(std::lround(12 * f)));
+        const double c = style::high_contrast() ? 0.0 : 0.2;
+        s.axes->GetTitleTextProperty(i)->SetColor(c, c, c);
+    }
+    s.axes->SetScreenSize(12 * f);
+    s.dots_actor->GetProperty()->SetPointSize(float(style::line_width(5)));
+    s.tube->SetRadius(s.extent * 0.004 * style::line_width(1.0));
+    render();
 }
 
 bool TrajectoryView::marker_visible() const { return scene_->marker_actor->GetVisibility() != 0; }
@@ -176,7 +194,7 @@ void TrajectoryView::rebuild() {
     s.dots->SetVerts(verts);
     s.dots->GetPointData()->SetScalars(t);
     s.extent = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], 1e-12});
-    s.tube->SetRadius(s.extent * 0.004);
+    s.tube->SetRadius(s.extent * 0.004 * style::line_width(1.0));
     s.marker->SetRadius(s.extent * 0.025);
     // A flat axis (2-D data) still gets a visible box.
     double bounds[6];

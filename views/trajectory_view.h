@@ -19,6 +19,9 @@ public:
     ~TrajectoryView() override;
     void set_data(TrajectoryData d);
     void set_current(int64_t token);
+    // Applies the current font and line scale (plot_style.h: zoom, presenter mode) to the
+    // caption, the axis titles, the dots and the path.
+    void restyle();
     const TrajectoryData& data() const { return d_; }
     bool marker_visible() const; // the current token's sphere (hidden while there is no path)
 

@@ -2,7 +2,9 @@
 #include "command_line.h"
 #include "statescope/error.h"
 #include "statescope/frames/token_input.h"
+#include "lesson_player.h"
 #include "main_window.h"
+#include "presenter_mode.h"
 #include "session_actions.h"
 #include "transport_bar.h"
 
@@ -29,7 +31,7 @@ void schedule_batch_output(app::MainWindow& w, const QString& screenshot, const 
         app::Controller& c = w.controller();
         const bool opening = w.sessions().opening(); // a session's model loads, then its views are restored
         const bool failed = !c.has_model() && !c.loading() && !opening && !w.error_text().isEmpty();
-        const bool ready = c.has_model() && !c.busy() && !opening && c.frame() && c.sequence();
+        const bool ready = c.has_model() && !c.busy() && !opening && c.frame() && c.sequence() && !w.lesson_player()->applying();
         const bool timed_out = clock->elapsed() > 300000;
         if (!ready && !failed && !timed_out) return;
         poll->stop();
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
             std::printf("%s", qPrintable(app::usage()));
             return 0;
         }
-        if (cl.session.isEmpty()) input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
+        if (cl.session.isEmpty() && cl.lesson.isEmpty())
+            input = app::initial_input(cl, cl.model.isEmpty() ? app::default_model_path() : cl.model);
     } catch (const Error& e) {
         std::fprintf(stderr, "statescope: %s\n\n%s", e.what(), qPrintable(app::usage()));
         return 1;
@@ -108,6 +111,14 @@ int main(int argc, char** argv) {
                          qPrintable(cl.session.isEmpty() ? cl.model : cl.session));
     } else if (!cl.session.isEmpty()) {
         w.sessions().open(cl.session, cl.bookmark); // a failure is shown in the window
+    } else if (!cl.lesson.isEmpty()) {
+        // The lesson opens its own model and sequence, and its step sets the position.
+        QString error;
+        if (!w.lesson_player()->open(cl.lesson, cl.lesson_step - 1, &error)) {
+            std::fprintf(stderr, "statescope: %s\n", qPrintable(error));
+            return 1;
+        }
+        QObject::connect(w.lesson_player(), &app::LessonPlayer::step_applied, &w, play, Qt::SingleShotConnection);
     } else {
         w.set_token_input(input);
         // Focus, position and window from the command line apply once the model is there.
@@ -134,6 +145,8 @@ int main(int argc, char** argv) {
         // Nothing bundled next to this program: say so in the window, File > Open still works.
         w.open_model(model.isEmpty() ? QString("assets/models/mqar-deltanet") : model);
     }
+    // Presenting for a screenshot or an export keeps the window at --size; otherwise full screen.
+    if (cl.presenter) w.presenter()->set_active(true, cl.screenshot.isEmpty() && cl.export_dir.isEmpty() ? QSize() : cl.size);
     if (!cl.screenshot.isEmpty() || !cl.export_dir.isEmpty()) schedule_batch_output(w, cl.screenshot, cl.export_dir);
     return qapp.exec();
 }

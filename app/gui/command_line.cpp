@@ -20,6 +20,7 @@ QString usage() {
     return "usage: statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]\n"
            "                  [--token N] [--layer L] [--head H] [--window N] [--size WxH]\n"
            "                  [--screenshot FILE.png] [--export DIR] [--play RATE]\n"
+           "                  [--lesson NAME [--lesson-step N]] [--presenter]\n"
            "       statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR]\n"
            "                  [--play RATE]\n"
            "\n"
@@ -39,6 +40,10 @@ QString usage() {
            "  --screenshot FILE.png   render the whole window once everything is computed, save it, exit\n"
            "  --export DIR            write every view as PNG, SVG and PDF and its numbers as CSV and NPY\n"
            "                          into DIR once everything is computed, then exit\n"
+           "  --lesson NAME           open a lesson of data/lessons (file name without .json, or its number);\n"
+           "                          it opens its own models\n"
+           "  --lesson-step N         start the lesson at step N (1-based)\n"
+           "  --presenter             start in presenter mode (F5): full screen, or --size with --screenshot\n"
            "  --play RATE             play through the tokens at RATE tokens per second (0.5 to 120) once\n"
            "                          the model is shown (Space pauses)\n";
 }
@@ -48,7 +53,8 @@ CommandLine parse_command_line(const QStringList& args) {
     for (const QString& a : args) list.push_back(a.toStdString());
     const cli::Arguments a(list, 0,
                            {{"help", false}, {"model"}, {"prompt"}, {"tokens"}, {"token"}, {"layer"}, {"head"}, {"window"},
-                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"bookmark"}, {"play"}},
+                            {"size"}, {"screenshot"}, {"export"}, {"task-seed"}, {"task-size"}, {"bookmark"}, {"play"},
+                            {"lesson"}, {"lesson-step"}, {"presenter", false}},
                            "");
     CommandLine c;
     c.help = a.has("help");
@@ -82,6 +88,13 @@ CommandLine parse_command_line(const QStringList& args) {
     if (int(bool(c.prompt)) + int(bool(c.tokens)) + int(bool(c.task_seed)) > 1)
         throw Error("give one of --prompt, --tokens and --task-seed");
     if (a.has("task-size") && !c.task_seed) throw Error("--task-size sizes the sample of --task-seed; give both");
+    c.lesson = QString::fromStdString(a.get("lesson"));
+    if (a.has("lesson-step")) c.lesson_step = int(a.integer("lesson-step", 1, 1));
+    if (a.has("lesson-step") && c.lesson.isEmpty()) throw Error("--lesson-step needs --lesson");
+    c.presenter = a.has("presenter");
+    if (!c.lesson.isEmpty() && (!c.model.isEmpty() || c.prompt || c.tokens || c.task_seed))
+        throw Error("--lesson opens its own models and sequences; give no model, --prompt, --tokens or --task-seed with it");
+    if (!c.lesson.isEmpty() && !c.session.isEmpty()) throw Error("give a session or a lesson, not both");
     if (const auto v = a.value("play")) {
         char* end = nullptr;
         const double rate = std::strtod(v->c_str(), &end);

@@ -1,7 +1,7 @@
 // The desktop app's command line:
 //   statescope [MODEL_DIR] [--model DIR] [--prompt TEXT | --tokens IDS | --task-seed S [--task-size N]]
 //              [--token N] [--layer L] [--head H] [--window N] [--size WxH] [--screenshot FILE.png]
-//              [--export DIR] [--play RATE]
+//              [--export DIR] [--play RATE] [--lesson NAME [--lesson-step N]] [--presenter]
 //   statescope FILE.statescope [--bookmark NAME] [--size WxH] [--screenshot FILE.png] [--export DIR] [--play RATE]
 #pragma once
 #include "statescope/frames/token_input.h"
@@ -29,6 +29,9 @@ struct CommandLine {
     QSize size{1600, 1000};
     QString screenshot;         // render the whole window to this PNG and exit
     QString export_dir;         // write every view's picture and numbers here and exit
+    QString lesson;             // open this lesson (data/lessons/NAME.json) on its first step
+    int lesson_step = 1;        // ... or on this one (1-based)
+    bool presenter = false;     // start in presenter mode (full screen; --size with --screenshot)
     std::optional<double> play; // start playing at this rate (tokens per second) once the model is shown
     bool help = false;
 };

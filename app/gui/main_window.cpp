@@ -1,6 +1,8 @@
 #include "main_window.h"
 
 #include "statescope/error.h"
+#include "lesson_player.h"
+#include "presenter_mode.h"
 #include "command_line.h"
 #include "sample_prompt.h"
 #include "session_actions.h"
@@ -102,6 +104,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), controller_(new C
     sessions_ = new SessionActions(*this);
     build_menus();
     build_shortcuts();
+    lessons_ = new LessonPlayer(*this);
+    presenter_ = new PresenterMode(*this, *lessons_);
     try {
         input_ = frames::tokens_from_text(sample_prompt());
     } catch (const Error& e) {
@@ -175,7 +179,7 @@ void MainWindow::build_views() {
 
     // Overview (left).
     overview_ = new OverviewGrid;
-    auto* overview_panel = new Panel("Overview", overview_, {overview_});
+    auto* overview_panel = overview_panel_ = new Panel("Overview", overview_, {overview_});
 
     // State heatmap with its scale controls.
     state_ = new HeatmapView("state");
@@ -416,6 +420,11 @@ void MainWindow::open_model(const QString& path) {
 }
 
 QString MainWindow::error_text() const { return error_bar_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString(); }
+
+std::vector<views::Panel*> MainWindow::panels() const {
+    return {overview_panel_, state_panel_, attention_panel_, eigen_panel_, curves_panel_, trajectory_panel_, prediction_panel_,
+            attention_row_panel_};
+}
 
 std::vector<views::Figure*> MainWindow::figures() const {
     return {state_, exact_, softmax_, eigen_, curves_, overview_, trajectory_, prediction_, prediction_curve_.get(), attention_row_};

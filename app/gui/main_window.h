@@ -32,6 +32,8 @@ class TrajectoryView;
 
 namespace statescope::app {
 
+class LessonPlayer;
+class PresenterMode;
 class SessionActions;
 class TransportBar;
 
@@ -85,6 +87,14 @@ public:
     views::ScaleControl* exact_scale() const { return exact_scale_; }
     views::ScaleControl* softmax_scale() const { return softmax_scale_; }
     TransportBar* transport() const { return transport_; }
+    // The panels in lessons::View order: overview, state, attention, spectrum, curves, 3-D,
+    // prediction, attention row.
+    std::vector<views::Panel*> panels() const;
+    // The lesson dock and presenter mode (Lessons and View menus, F5).
+    LessonPlayer* lesson_player() const { return lessons_; }
+    PresenterMode* presenter() const { return presenter_; }
+    // Shows a message in the window's error bar (empty: hides it).
+    void show_message(const QString& text) { show_error(text); }
     // The load's progress bar and Cancel button in the status bar (shown while loading).
     QProgressBar* load_progress_bar() const { return load_bar_; }
     QAbstractButton* cancel_button() const { return cancel_button_; }
@@ -125,6 +135,9 @@ private:
     views::CurvesView* curves_ = nullptr;
     views::OverviewGrid* overview_ = nullptr;
     views::TrajectoryView* trajectory_ = nullptr;
+    views::Panel* overview_panel_ = nullptr;
+    LessonPlayer* lessons_ = nullptr;
+    PresenterMode* presenter_ = nullptr;
     views::PredictionView* prediction_ = nullptr;
     std::unique_ptr<views::Figure> prediction_curve_; // the prediction view's curve, for its numbers
     views::AttentionRowView* attention_row_ = nullptr;
