@@ -6,6 +6,7 @@
 #include "app/gui/bookmarks_panel.h"
 #include "app/gui/command_line.h"
 #include "app/gui/controller.h"
+#include "app/gui/lesson_player.h"
 #include "app/gui/main_window.h"
 #include "app/gui/session_actions.h"
 #include "statescope/error.h"
@@ -419,6 +420,35 @@ private slots:
         w.controller().set_token(3);
         QVERIFY(!w.sessions().confirm_close()); // unsaved changes, and the user cancels
         QVERIFY(asked);
+    }
+
+    // The open lesson and its step are saved with the session; reopening shows that step in the
+    // lesson dock and keeps the session's own position (the step is not applied again).
+    void the_open_lesson_and_step_travel_with_the_session() {
+        QTemporaryDir tmp;
+        const QString file = tmp.filePath("lesson.statescope");
+        {
+            app::MainWindow w;
+            QVERIFY(open_default(w));
+            QString why;
+            QVERIFY2(w.lesson_player()->open("01-key-value-memory", 1, &why), qPrintable(why));
+            QTRY_VERIFY_WITH_TIMEOUT(!w.lesson_player()->applying(), 60000);
+            QVERIFY(settle(w));
+            w.controller().jump(9, 1, 0);
+            QVERIFY(settle(w));
+            QVERIFY(w.sessions().save_as(file));
+        }
+        const session::Session saved = session::load(file.toStdString());
+        QCOMPARE(saved.lesson, std::string("01-key-value-memory"));
+        QCOMPARE(saved.lesson_step, 1);
+        app::MainWindow w;
+        QVERIFY(w.sessions().open(file));
+        QVERIFY(settle(w));
+        QVERIFY(w.lesson_player()->lesson());
+        QCOMPARE(w.lesson_player()->lesson()->name, std::string("01-key-value-memory"));
+        QCOMPARE(w.lesson_player()->step(), 1);
+        QCOMPARE(w.controller().token(), int64_t(9));
+        QCOMPARE(w.controller().layer(), 1);
     }
 
     // A dropped session file opens and joins Recent Sessions; pins, annotations and the lesson

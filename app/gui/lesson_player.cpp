@@ -141,7 +141,7 @@ void LessonPlayer::build_menu() {
     bar->insertMenu(menus.isEmpty() ? nullptr : menus.last(), menu_);
 }
 
-bool LessonPlayer::open(const QString& name_or_path, int step, QString* error) {
+bool LessonPlayer::open(const QString& name_or_path, int step, QString* error, bool apply) {
     const QString path = find_lesson(name_or_path);
     try {
         if (path.isEmpty()) throw Error("no lesson '" + name_or_path.toStdString() + "' in " + lessons_dir().toStdString());
@@ -155,7 +155,12 @@ bool LessonPlayer::open(const QString& name_or_path, int step, QString* error) {
     }
     show();
     index_ = -1;
-    go_to(step);
+    if (apply) {
+        go_to(step);
+    } else {
+        index_ = step;
+        show_step();
+    }
     return true;
 }
 

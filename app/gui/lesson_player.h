@@ -34,8 +34,9 @@ public:
     static QString find_lesson(const QString& name);
 
     // Opens a lesson and applies its first step (or `step`, 0-based). On failure says why in
-    // `error` (file, step and key) and keeps the lesson that was open.
-    bool open(const QString& name_or_path, int step = 0, QString* error = nullptr);
+    // `error` (file, step and key) and keeps the lesson that was open. Without `apply` the step
+    // is only shown: a reopened session keeps its own model, sequence and position.
+    bool open(const QString& name_or_path, int step = 0, QString* error = nullptr, bool apply = true);
     const lessons::Lesson* lesson() const { return lesson_ ? &*lesson_ : nullptr; }
     int step() const { return index_; }
     int step_count() const { return lesson_ ? int(lesson_->steps.size()) : 0; }

@@ -1,6 +1,7 @@
 #include "session_actions.h"
 
 #include "bookmarks_panel.h"
+#include "lesson_player.h"
 #include "main_window.h"
 #include "session_state.h"
 #include "statescope/error.h"
@@ -314,6 +315,14 @@ void SessionActions::apply_pending() {
     generation_.reset();
     lesson_ = s.lesson;
     lesson_step_ = s.lesson_step;
+    QString lesson_note;
+    if (!s.lesson.empty()) {
+        // The lesson dock shows the saved step; the session's own position stays (a step applied
+        // again would move it). A lesson this installation lacks is kept in the file and named.
+        QString why;
+        if (!window_.lesson_player()->open(QString::fromStdString(s.lesson), s.lesson_step, &why, /*apply=*/false))
+            lesson_note = " — its lesson is not shown: " + why;
+    }
     const session::Bookmark* mark = nullptr;
     for (const session::Bookmark& b : s.bookmarks)
         if (QString::fromStdString(b.name) == p.bookmark) mark = &b;
@@ -328,6 +337,7 @@ void SessionActions::apply_pending() {
     QString note;
     if (c.model()->tokens != s.tokens)
         note = " — its tokens came out differently from the saved ones (has the model's tokenizer changed?)";
+    note += lesson_note;
     if (p.recovery) {
         path_ = layout_value(s.layout, "file");
         owns_recovery_ = true;
@@ -399,6 +409,10 @@ session::Session SessionActions::capture(bool for_recovery) const {
     s.pinned = panel_->pinned();
     s.lesson = lesson_;
     s.lesson_step = lesson_step_;
+    if (const lessons::Lesson* open = window_.lesson_player()->lesson()) {
+        s.lesson = open->name;
+        s.lesson_step = window_.lesson_player()->step();
+    }
     return s;
 }
 
