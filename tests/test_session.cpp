@@ -252,6 +252,9 @@ private slots:
         QTemporaryDir tmp;
         const std::string path = tmp.filePath("crash.statescope").toStdString();
         session::Session s = sample_session();
+        // The first save carries its number too, for a kill that comes before the child's first save.
+        s.pinned[0].values[0] = float(int64_t(s.layer) * 40 + s.token);
+        s.bookmarks[0].notes = "save " + std::to_string(int64_t(s.layer) * 40 + s.token);
         session::save(path, s);
         const session::Session first = session::load(path);
         int64_t last = int64_t(first.layer) * 40 + first.token; // the save number (layer, token) encodes

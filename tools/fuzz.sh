@@ -57,7 +57,8 @@ for t in "${targets[@]}"; do
   last=$(grep -E '^#[0-9]+' "$log" | grep -E 'cov: ' | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-  found=$(find build-fuzz/artifacts/"$t" -type f | wc -l)
+  # Crashes, leaks, timeouts and out-of-memory inputs; slow-unit-* files are only reported.
+  found=$(find build-fuzz/artifacts/"$t" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   [ -z "$execs" ] && found="$found (no final stats: see $log)"
   printf '%-18s %12s %10s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$found"
   if [ "$found" != 0 ]; then status=1; fi

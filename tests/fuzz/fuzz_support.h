@@ -12,6 +12,9 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Optional: set-up that should not count as an input's time (loading a large tokenizer).
+// libFuzzer calls it once before the first input, and so does the replay executable.
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 namespace statescope::fuzz {
 
