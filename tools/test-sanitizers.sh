@@ -5,8 +5,10 @@
 # a display and VTK, and the lane has to fit CI's time). .ci/run runs it after the normal suite
 # (tools/setup-and-test.sh). Any ASan, LeakSanitizer or UBSan report fails the test that made it;
 # a canary checks first that a leak and undefined behaviour do fail a program built this way.
-# Extra arguments go to CTest. The *_syncval tests are left to the normal suite (the layer's
-# synchronization validation under ASan would double the lane for no new finding).
+# Extra arguments go to CTest. Left to the normal suite: the *_syncval tests (the layer's
+# synchronization validation under ASan would double the lane for no new finding) and test_task
+# (task accuracies over thousands of samples: minutes of the forward passes that
+# test_reference_models already runs under the sanitizers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -22,6 +24,9 @@ cmake --build build-asan --parallel "$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export LSAN_OPTIONS="suppressions=$PWD/tools/lsan-suppressions.txt:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Sanitized code runs a few times slower: QtTest's watchdog (5 minutes per test function by
+# default) would kill a slow function as a crash.
+export QTEST_FUNCTION_TIMEOUT=1800000
 
 # The canary: a leak and a signed overflow, each built with the lane's flags, must fail.
 canary=build-asan/sanitizer-canary
@@ -37,5 +42,5 @@ for c in leak ub; do
 done
 echo "sanitizer lane: the leak and UB canaries fail as they must"
 
-ctest --test-dir build-asan --output-on-failure --timeout 1800 -E '_syncval$' "$@"
+ctest --test-dir build-asan --output-on-failure --timeout 1800 -E '(_syncval|^test_task)$' "$@"
 echo "sanitizer lane: green in $(( $(date +%s) - start )) s"
