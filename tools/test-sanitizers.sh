@@ -15,8 +15,10 @@ start=$(date +%s)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# The ASan runtime linked in, so that a library can be preloaded before it (below).
+link="-fsanitize=address,undefined -static-libasan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATESCOPE_BUILD_APP=OFF -DSTATESCOPE_NATIVE=ON \
-  -DCMAKE_CXX_FLAGS="$sanitize" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" "${launcher[@]}" >/dev/null
+  -DCMAKE_CXX_FLAGS="$sanitize" -DCMAKE_EXE_LINKER_FLAGS="$link" "${launcher[@]}" >/dev/null
 cmake --build build-asan --parallel "$(nproc)"
 
 # Leaks inside the Vulkan driver (Mesa allocates once per process and keeps it) are not ours:
@@ -28,13 +30,17 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # default) would kill a slow function as a crash.
 export QTEST_FUNCTION_TIMEOUT=1800000
 
+# The Vulkan driver and layer stay mapped until exit (tools/keep-vulkan-loaded.c says why).
+cc -shared -fPIC -O1 tools/keep-vulkan-loaded.c -o build-asan/keep-vulkan-loaded.so -ldl
+export LD_PRELOAD="$PWD/build-asan/keep-vulkan-loaded.so"
+
 # The canary: a leak and a signed overflow, each built with the lane's flags, must fail.
 canary=build-asan/sanitizer-canary
 mkdir -p "$canary"
 printf 'int* volatile kept;\nint main() { kept = new int[4]; kept = nullptr; return 0; }\n' >"$canary/leak.cpp"
 printf '#include <climits>\n#include <cstdlib>\nint main(int argc, char**) { int x = INT_MAX - 1 + argc; return x + argc > 0 ? 0 : 1; }\n' >"$canary/ub.cpp"
 for c in leak ub; do
-  c++ $sanitize -O1 "$canary/$c.cpp" -o "$canary/$c"
+  c++ $sanitize $link -O1 "$canary/$c.cpp" -o "$canary/$c"
   if "$canary/$c" >"$canary/$c.log" 2>&1; then
     echo "sanitizer lane: the $c canary passed: the sanitizers would not fail a test ($canary/$c.log)" >&2
     exit 1
