@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs the Debian packages, builds everything and runs every test,
 # then the sanitizer lane (tools/test-sanitizers.sh: the engine's tests under ASan + UBSan).
-# STATESCOPE_SKIP_SANITIZERS=1 skips the lane (it rebuilds the engine once more, ~N minutes).
+# STATESCOPE_SKIP_SANITIZERS=1 skips the lane (it builds the engine and its tests once more, with
+# the sanitizers, into build-asan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-debian-deps.sh
