@@ -42,7 +42,11 @@ std::unique_ptr<Model> load_model(const std::string& dir_or_config) {
 std::unique_ptr<Model> load_model(std::unique_ptr<Checkpoint> ck) {
     std::string type = ck->config().get_string("model_type");
     for (const auto& f : model_factories())
-        if (type == f.model_type) return f.make(std::move(ck));
+        if (type == f.model_type) {
+            std::unique_ptr<Model> model = f.make(std::move(ck));
+            if (model->checkpoint()) model->checkpoint()->refuse_unused_tensors();
+            return model;
+        }
     std::string known;
     for (const auto& f : model_factories()) known += (known.empty() ? "" : ", ") + std::string(f.model_type);
     throw Error(ck->config().path() + ": model_type '" + type + "' is not supported (supported: " + known + ")");

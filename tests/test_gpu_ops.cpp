@@ -58,7 +58,9 @@ private slots:
         opt.validation = true;
         opt.require_validation = true;
         ctx_ = std::make_unique<vk::VulkanContext>(opt);
-        qInfo("device: %s", ctx_->device().name.c_str());
+        qInfo("device: %s%s", ctx_->device().name.c_str(), ctx_->sync_validation_enabled() ? ", synchronization validation on" : "");
+        const char* sync = std::getenv("STATESCOPE_VULKAN_SYNC_VALIDATION");
+        if (sync && std::string(sync) == "1") QVERIFY(ctx_->sync_validation_enabled());
     }
 
     void linear_matches_cpu_data() {

@@ -9,6 +9,7 @@
 #include "statescope/frames/token_input.h"
 #include "test_support.h"
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -51,6 +52,47 @@ void expect_error(Fn fn, std::initializer_list<const char*> needles) {
 }
 
 const char* kGoodConfig = R"({"model_type": "gla", "hidden_size": 8, "num_hidden_layers": 1, "vocab_size": 4})";
+
+// Every tensor of a safetensors file, as write_safetensors takes them.
+std::vector<OutputTensor> read_all(const std::string& path) {
+    SafetensorsFile file(path);
+    std::vector<OutputTensor> all;
+    for (const TensorEntry& e : file.tensors()) {
+        OutputTensor t;
+        t.name = e.name;
+        t.shape = e.shape;
+        t.dtype = e.dtype == DType::F16 || e.dtype == DType::BF16 ? e.dtype : DType::F32;
+        if (e.dtype == DType::I64 || e.dtype == DType::I32) t.i64 = SafetensorsFile::to_i64(e);
+        else t.f32 = SafetensorsFile::to_f32(e);
+        all.push_back(std::move(t));
+    }
+    return all;
+}
+
+// The header text of a safetensors file written by write_safetensors, and the file with another.
+std::string header_of(const std::string& bytes) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(bytes[size_t(i)]);
+    return bytes.substr(8, size_t(n));
+}
+std::string with_header(const std::string& bytes, std::string header) {
+    const std::string old = header_of(bytes);
+    while ((header.size() + 8) % 8) header += ' ';
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = char((uint64_t(header.size()) >> (8 * i)) & 0xFF);
+    return out + header + bytes.substr(8 + old.size());
+}
+
+struct CliRun {
+    int exit_code = -1;
+    std::string err;
+};
+CliRun cli(const QStringList& args) {
+    QProcess p;
+    p.start(STATESCOPE_CLI, args);
+    if (!p.waitForFinished(120000)) return {};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, p.readAllStandardError().toStdString()};
+}
 
 } // namespace
 
@@ -248,6 +290,148 @@ private slots:
         QVERIFY2(silent.empty(), qPrintable(QString("%1 of %2 deletions loaded silently:%3")
                                                 .arg(silent.size()).arg(deletions).arg(QString::fromStdString(list))));
         qInfo("%d single-tensor deletions, all refused by name", deletions);
+    }
+
+    // The broken-checkpoint corpus: every reference family's checkpoint with one fault at a time —
+    // a missing norm weight and projection, an extra tensor, a truncated file, a header whose
+    // length lies, an unknown dtype, a shape that disagrees with the byte count, a config value out
+    // of range — is refused with a message naming the file and the tensor or key, by the loader
+    // the app uses (load_model, engine_worker.cpp), by `statescope-cli info` and by `verify`.
+    void broken_checkpoint_corpus_is_refused_everywhere() {
+        struct Fault {
+            std::string name, file, needle; // what it is, the file and the tensor or key a message must name
+            std::string config, weights;    // the folder's config.json and model.safetensors
+        };
+        int cases = 0;
+        QVERIFY(testsupport::reference_model_names().size() >= 12);
+        for (const QString& name : testsupport::reference_model_names()) {
+            const std::string family = name.toStdString();
+            const std::string src = testsupport::reference_dir() + "/models/" + family;
+            const std::string config = read_text_file(src + "/config.json");
+            std::vector<OutputTensor> all = read_all(src + "/model.safetensors");
+            write_safetensors(path("whole.safetensors"), all);
+            const std::string whole = read_text_file(path("whole.safetensors"));
+            const std::string header = header_of(whole);
+            auto without = [&](const std::string& name) {
+                std::vector<OutputTensor> kept;
+                for (const auto& t : all)
+                    if (t.name != name) kept.push_back(t);
+                write_safetensors(path("part.safetensors"), kept);
+                return read_text_file(path("part.safetensors"));
+            };
+            std::string norm, projection;
+            for (const auto& t : all) {
+                if (norm.empty() && t.name.find("norm") != std::string::npos) norm = t.name;
+                if (projection.empty() && t.name.find("proj") != std::string::npos) projection = t.name;
+            }
+            QVERIFY2(!norm.empty() && !projection.empty(), family.c_str());
+            std::vector<OutputTensor> extra = all;
+            extra.push_back({"model.layers.99.mixer.extra.weight", {4}, {1, 2, 3, 4}, {}, DType::F32});
+            write_safetensors(path("extra.safetensors"), extra);
+            const std::string first = all[0].name; // write_safetensors keeps the order: the first entry of the header
+            std::string unknown_dtype = header, misshapen = header;
+            const size_t dt = unknown_dtype.find("\"dtype\":\"") + 9;
+            unknown_dtype.replace(dt, unknown_dtype.find('"', dt) - dt, "F8_E9M9");
+            misshapen.insert(misshapen.find("\"shape\":[") + 9, "3,");
+            std::string long_header = whole;
+            long_header[4] = char(0x40); // the length field claims a header of over 256 GiB
+            std::string bad_config = config;
+            const size_t hs = bad_config.find("\"hidden_size\":");
+            QVERIFY(hs != std::string::npos);
+            bad_config.replace(hs, bad_config.find_first_of(",}", hs) - hs, "\"hidden_size\": 0");
+            const std::vector<Fault> faults = {
+                {"missing norm", "model.safetensors", "'" + norm + "'", config, without(norm)},
+                {"missing projection", "model.safetensors", "'" + projection + "'", config, without(projection)},
+                {"extra tensor", "model.safetensors", "'model.layers.99.mixer.extra.weight'", config, read_text_file(path("extra.safetensors"))},
+                {"truncated", "model.safetensors", "past the end", config, whole.substr(0, whole.size() - 100)},
+                {"header length lies", "model.safetensors", "header", config, long_header},
+                {"unknown dtype", "model.safetensors", "'" + first + "'", config, with_header(whole, unknown_dtype)},
+                {"shape disagrees with bytes", "model.safetensors", "'" + first + "'", config, with_header(whole, misshapen)},
+                {"config out of range", "config.json", "hidden_size", bad_config, whole},
+            };
+            for (const Fault& f : faults) {
+                const std::string dir = path("broken");
+                fs::remove_all(dir);
+                fs::create_directories(dir);
+                write_file(dir + "/config.json", f.config);
+                write_file(dir + "/model.safetensors", f.weights);
+                const std::string what = family + ", " + f.name + ": ";
+                auto check = [&](const std::string& by, bool refused, const std::string& msg) {
+                    QVERIFY2(refused, qPrintable(QString::fromStdString(what + by + " did not refuse it")));
+                    QVERIFY2(msg.find(f.file) != std::string::npos && msg.find(f.needle) != std::string::npos,
+                             qPrintable(QString::fromStdString(what + by + " says \"" + msg + "\", which lacks " + f.file + " or " + f.needle)));
+                };
+                std::string message;
+                bool refused = false;
+                try {
+                    load_model(dir);
+                } catch (const Error& e) {
+                    refused = true;
+                    message = e.what();
+                }
+                check("load_model", refused, message);
+                const CliRun info = cli({"info", QString::fromStdString(dir)});
+                check("info", info.exit_code > 0, info.err);
+                const CliRun verify = cli({"verify", QString::fromStdString(dir), "--reference", QString::fromStdString(src + "/reference.safetensors")});
+                check("verify", verify.exit_code > 0, verify.err);
+                ++cases;
+            }
+        }
+        qInfo("%d broken checkpoints, each refused by name by load_model, info and verify", cases);
+    }
+
+    // Deleting any single tensor of checkpoints in other configurations than the references' (the
+    // GPU tests' variants: biases, gates, short convolutions, hybrid attention layers, tied
+    // embeddings...) is refused by name too: required tensors follow the config.
+    void every_single_tensor_deletion_of_variant_configs_is_refused() {
+        const std::vector<std::string> configs = {
+            R"({"model_type": "gated_deltanet", "hidden_size": 48, "num_hidden_layers": 1, "num_heads": 2, "num_v_heads": 6, "head_dim": 12, "expand_v": 1.5, "vocab_size": 40})",
+            R"({"model_type": "delta_net", "hidden_size": 48, "num_hidden_layers": 1, "num_heads": 3, "qk_activation": "elu", "qk_norm": "sum", "use_short_conv": false, "use_beta": false, "allow_neg_eigval": true, "use_gate": true, "vocab_size": 40})",
+            R"({"model_type": "gated_deltaproduct", "hidden_size": 40, "num_hidden_layers": 1, "num_heads": 2, "head_dim": 20, "expand_v": 1.0, "num_householder": 3, "use_forget_gate": false, "vocab_size": 40})",
+            R"({"model_type": "mamba", "hidden_size": 40, "num_hidden_layers": 1, "expand": 1.5, "state_size": 7, "time_step_rank": 5, "conv_kernel": 3, "use_bias": true, "use_conv_bias": false, "tie_word_embeddings": false, "vocab_size": 40})",
+            R"({"model_type": "mamba2", "hidden_size": 48, "num_hidden_layers": 1, "expand": 2, "num_heads": 6, "head_dim": 16, "n_groups": 3, "state_size": 10, "use_bias": true, "vocab_size": 40})",
+            R"({"model_type": "hgrn2", "hidden_size": 48, "num_hidden_layers": 1, "expand_ratio": 12, "use_short_conv": true, "conv_size": 3, "vocab_size": 40})",
+            R"({"model_type": "retnet", "hidden_size": 48, "num_hidden_layers": 1, "num_heads": 4, "num_kv_heads": 2, "expand_k": 1.0, "expand_v": 1.5, "feature_map": "relu", "vocab_size": 40})",
+            R"({"model_type": "retnet", "hidden_size": 30, "num_hidden_layers": 1, "num_heads": 3, "use_output_gate": false, "vocab_size": 40})",
+            R"({"model_type": "llama", "hidden_size": 40, "num_hidden_layers": 1, "num_attention_heads": 6, "num_key_value_heads": 2, "head_dim": 24, "intermediate_size": 72, "vocab_size": 40, "attention_bias": true, "tie_word_embeddings": true})",
+            R"({"model_type": "gla", "hidden_size": 48, "num_hidden_layers": 2, "num_heads": 2, "vocab_size": 40, "use_short_conv": true, "attn": {"layers": [1], "num_heads": 3, "num_kv_heads": 1, "window_size": 48, "rope_theta": 10000.0}})",
+            R"({"model_type": "linear_attn", "hidden_size": 32, "num_hidden_layers": 1, "num_heads": 2, "feature_map": "hedgehog", "norm_q": true, "norm_k": true, "vocab_size": 40})",
+            R"({"model_type": "rwkv7", "hidden_size": 32, "num_hidden_layers": 2, "num_heads": 2, "head_dim": 16, "a_low_rank_dim": 4, "decay_low_rank_dim": 4, "gate_low_rank_dim": 4, "v_low_rank_dim": 4, "vocab_size": 40})",
+        };
+        int deletions = 0;
+        std::vector<std::string> silent;
+        for (size_t c = 0; c < configs.size(); ++c) {
+            write_file(path("variant.json"), configs[c]);
+            const std::string src = path("variant");
+            fs::remove_all(src);
+            save_checkpoint(*load_synthetic_model(path("variant.json"), uint32_t(c + 1)), src, DType::F32);
+            load_model(src); // whole, it loads
+            const std::vector<OutputTensor> all = read_all(src + "/model.safetensors");
+            const std::string dir = path("variant_deleted");
+            for (size_t drop = 0; drop < all.size(); ++drop) {
+                fs::remove_all(dir);
+                fs::create_directories(dir);
+                fs::copy_file(src + "/config.json", dir + "/config.json");
+                std::vector<OutputTensor> kept;
+                for (size_t i = 0; i < all.size(); ++i)
+                    if (i != drop) kept.push_back(all[i]);
+                write_safetensors(dir + "/model.safetensors", kept);
+                ++deletions;
+                try {
+                    load_model(dir);
+                    silent.push_back(configs[c].substr(0, 40) + "...: " + all[drop].name);
+                } catch (const Error& e) {
+                    const std::string msg = e.what();
+                    QVERIFY2(msg.find(all[drop].name) != std::string::npos && msg.find("model.safetensors") != std::string::npos,
+                             qPrintable(QString::fromStdString(configs[c] + " without " + all[drop].name + ": " + msg)));
+                }
+            }
+        }
+        std::string list;
+        for (const std::string& s : silent) list += "\n  " + s;
+        QVERIFY2(silent.empty(), qPrintable(QString("%1 of %2 deletions loaded silently:%3")
+                                                .arg(silent.size()).arg(deletions).arg(QString::fromStdString(list))));
+        qInfo("%d single-tensor deletions of %zu variant configs, all refused by name", deletions, configs.size());
     }
 
     // Files and prompts past the stated limits (statescope/limits.h) are refused with the limit

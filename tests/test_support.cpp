@@ -90,6 +90,10 @@ void expect_tensors_close(const statescope::Tensor& gpu, const statescope::Tenso
 }
 
 void expect_no_validation_errors(const statescope::vk::VulkanContext& ctx) {
+    // In the *_syncval runs "no error" must include the synchronization checks.
+    const char* sync = std::getenv("STATESCOPE_VULKAN_SYNC_VALIDATION");
+    if (sync && std::string(sync) == "1" && ctx.validation_enabled())
+        QVERIFY2(ctx.sync_validation_enabled(), "STATESCOPE_VULKAN_SYNC_VALIDATION=1 but the context checks no synchronization");
     const statescope::vk::ValidationCounts c = ctx.validation_counts();
     QString first;
     for (const auto& m : c.first_messages) first += "\n  " + QString::fromStdString(m);

@@ -155,6 +155,34 @@ private slots:
         testsupport::expect_no_validation_errors(ctx);
     }
 
+    void sync_validation_reports_a_missing_barrier() {
+        // The *_syncval tests (STATESCOPE_VULKAN_SYNC_VALIDATION=1) rely on the layer checking
+        // synchronization: two copies into one buffer without a barrier between them must be
+        // reported, or those tests' "no validation error" would prove nothing.
+        const char* sync = std::getenv("STATESCOPE_VULKAN_SYNC_VALIDATION");
+        if (!sync || std::string(sync) != "1") QSKIP("synchronization validation is off (test_vulkan_runtime_syncval turns it on)");
+        REQUIRE_DEVICE();
+        VulkanContext ctx(validated());
+        QVERIFY(ctx.sync_validation_enabled());
+        Buffer a(ctx, 4096, MemoryKind::Device, "a"), b(ctx, 4096, MemoryKind::Device, "b"), c(ctx, 4096, MemoryKind::Device, "c");
+        CommandBatch batch(ctx);
+        batch.begin();
+        batch.copy(a, 0, c, 0, 4096);
+        batch.copy(b, 0, c, 0, 4096); // write after write
+        batch.submit_and_wait();
+        QVERIFY2(ctx.validation_counts().errors > 0, "no synchronization error reported for two unordered copies into one buffer");
+        // With the barrier the same copies are clean.
+        VulkanContext clean(validated());
+        Buffer d(clean, 4096, MemoryKind::Device, "d"), e(clean, 4096, MemoryKind::Device, "e");
+        CommandBatch ordered(clean);
+        ordered.begin();
+        ordered.copy(d, 0, e, 0, 4096);
+        ordered.barrier();
+        ordered.copy(d, 0, e, 0, 4096);
+        ordered.submit_and_wait();
+        testsupport::expect_no_validation_errors(clean);
+    }
+
     void kernel_table_reflects_the_spirv() {
         // From the SPIR-V of shaders/ops_elementwise.comp: bindings 0..2 and its push block.
         const KernelInterface& e = kernel_interface(Kernel::ops_elementwise);

@@ -237,7 +237,22 @@ const TensorEntry& Checkpoint::entry(const std::string& name) const {
         std::string where = file_paths_.size() == 1 ? file_paths_[0] : dir_;
         throw Error(where + ": tensor '" + name + "' is missing (required by " + config_.string_or("model_type", "?") + ")");
     }
+    used_.insert(name);
     return *it->second.second;
+}
+
+void Checkpoint::refuse_unused_tensors() const {
+    std::vector<std::string> unused;
+    for (const auto& [name, where] : index_) {
+        const std::string buffer = ".rotary_emb.inv_freq";
+        const bool recomputed = name.size() > buffer.size() && name.compare(name.size() - buffer.size(), buffer.size(), buffer) == 0;
+        if (!used_.count(name) && !recomputed) unused.push_back(name);
+    }
+    if (unused.empty()) return;
+    throw Error(file_of(unused[0]) + ": tensor '" + unused[0] + "' is not used by " + config_.string_or("model_type", "?") +
+                " with the settings of " + config_.path() +
+                (unused.size() > 1 ? " (nor are " + std::to_string(unused.size() - 1) + " more)" : std::string()) +
+                ": config.json and the weights disagree");
 }
 
 const float* Checkpoint::f32(const std::string& name, std::initializer_list<int64_t> shape) {

@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ public:
     std::string storage_dtype() const;
     // File that holds a tensor (for messages).
     std::string file_of(const std::string& name) const;
+    // Throws Error naming a tensor of the files that the model never asked for: weights the
+    // config leaves no place for (a bias with "use_bias": false, a second layer's weights with
+    // "num_hidden_layers": 1) mean config and weights disagree, and running without them would
+    // silently compute something else. load_model calls it once the family has read its weights.
+    // Buffers the defining library recomputes (rotary inv_freq) are not weights and pass.
+    void refuse_unused_tensors() const;
 
 private:
     std::string dir_;
@@ -93,6 +100,7 @@ private:
     RenamedTensors renamed_; // RWKV-LM tensors under fla's names (index_ points at these then)
     std::map<std::string, std::pair<size_t, const TensorEntry*>> index_;
     std::map<std::string, std::vector<float>> converted_;
+    mutable std::set<std::string> used_; // tensors entry() handed out
     // Synthetic mode: tensors generated so far, with their shapes.
     bool synthetic_ = false;
     uint32_t seed_ = 0;

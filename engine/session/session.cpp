@@ -140,10 +140,19 @@ void validate(const std::string& file, const Session& s) {
     if (s.window < 1) bad("attention window " + std::to_string(s.window) + " is not positive");
     if (n > 0) check_token("the position's", s.token);
     for (const SequencePart& p : s.parts)
-        if (p.first < 0 || p.count < 0 || p.first + p.count > n)
+        if (p.first < 0 || p.count < 0 || p.first > n || p.count > n - p.first)
             bad("sequence part '" + p.source + "' (tokens " + std::to_string(p.first) + " + " + std::to_string(p.count) +
                 ") runs past the sequence of " + std::to_string(n) + " tokens");
+    // Names and views are keys: the schema makes them unique, but a file can carry another schema,
+    // and a session loaded with a repeated one could never be saved again.
+    auto check_unique = [&](std::set<std::string>& seen, const std::string& what, const std::string& name) {
+        if (!seen.insert(name).second) bad(what + " '" + name + "' appears twice");
+    };
+    std::set<std::string> bookmarks, pins, views;
+    for (const ViewSettings& v : s.views) check_unique(views, "the settings of view", v.view);
+    for (const PinnedState& p : s.pinned) check_unique(pins, "pinned state", p.name);
     for (const Bookmark& b : s.bookmarks) {
+        check_unique(bookmarks, "bookmark", b.name);
         check_token("bookmark '" + b.name + "':", b.token);
         if (b.layer < 0 || b.head < 0) bad("bookmark '" + b.name + "': negative layer or head");
     }
@@ -258,12 +267,16 @@ Session load(const std::string& path) {
         p.shape = split_shape(path, p.name, q.text(3));
         if (q.text(4) != "F32") throw Error(path + ": pinned state '" + p.name + "': unknown dtype '" + q.text(4) + "'");
         const std::vector<uint8_t> data = q.blob(5);
+        // A lying shape must not overflow the count: checked multiplication.
         int64_t count = 1;
-        for (int64_t d : p.shape) count *= d;
-        if (int64_t(data.size()) != count * int64_t(sizeof(float)))
+        bool overflow = false;
+        for (int64_t d : p.shape) overflow = overflow || __builtin_mul_overflow(count, d, &count);
+        int64_t bytes = 0;
+        overflow = overflow || __builtin_mul_overflow(count, int64_t(sizeof(float)), &bytes);
+        if (overflow || int64_t(data.size()) != bytes)
             throw Error(path + ": pinned state '" + p.name + "': " + std::to_string(data.size()) +
                         " bytes of data for shape [" + join_shape(p.shape) + "] (" +
-                        std::to_string(count * int64_t(sizeof(float))) + " expected)");
+                        (overflow ? std::string("over 2^63 bytes") : std::to_string(bytes)) + " expected)");
         p.values.resize(size_t(count));
         if (count) std::memcpy(p.values.data(), data.data(), data.size());
         s.pinned.push_back(std::move(p));

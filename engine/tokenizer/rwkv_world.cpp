@@ -101,6 +101,7 @@ RwkvWorldTokenizer::RwkvWorldTokenizer(const std::string& vocab_path) : path_(vo
     present_.assign(1, true);
 
     size_t line_no = 0, count = 0;
+    std::vector<size_t> line_of_id(1, 0); // where each id was listed, for the message about a repeat
     for (size_t pos = 0; pos < text.size();) {
         size_t end = text.find('\n', pos);
         if (end == std::string::npos) end = text.size();
@@ -115,7 +116,9 @@ RwkvWorldTokenizer::RwkvWorldTokenizer(const std::string& vocab_path) : path_(vo
         char* stop = nullptr;
         const std::string id_text(line.substr(0, first)), len_text(line.substr(last + 1));
         const long id = std::strtol(id_text.c_str(), &stop, 10);
-        if (id_text.empty() || *stop != '\0' || id <= 0 || id > 10000000) throw Error(where + "'" + id_text + "' is not a token id above 0");
+        if (id_text.empty() || *stop != '\0' || id <= 0) throw Error(where + "'" + id_text + "' is not a token id above 0");
+        // The vocabulary's size is its largest id + 1: a huge id alone would take the memory.
+        limits::check(where + "token id " + id_text, size_t(id) + 1, limits::kMaxVocabularyEntries, "vocabularies");
         const long declared = std::strtol(len_text.c_str(), &stop, 10);
         if (len_text.empty() || *stop != '\0') throw Error(where + "'" + len_text + "' is not a byte length");
         std::string bytes;
@@ -130,7 +133,14 @@ RwkvWorldTokenizer::RwkvWorldTokenizer(const std::string& vocab_path) : path_(vo
         if (size_t(id) >= tokens_.size()) {
             tokens_.resize(size_t(id) + 1);
             present_.resize(size_t(id) + 1, false);
+            line_of_id.resize(size_t(id) + 1, 0);
         }
+        // A repeated id would leave its first bytes in the trie, encoding to an id that decodes
+        // to other bytes. Real vocabularies list each id once.
+        if (present_[size_t(id)])
+            throw Error(where + "token id " + id_text + " is listed again (first on line " +
+                        std::to_string(line_of_id[size_t(id)]) + ")");
+        line_of_id[size_t(id)] = line_no;
         tokens_[size_t(id)] = bytes;
         present_[size_t(id)] = true;
 

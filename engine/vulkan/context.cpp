@@ -36,11 +36,12 @@ bool layer_available(const char* name) {
     return false;
 }
 
-bool instance_extension_available(const char* name) {
+// An instance extension of the loader and drivers, or with `layer` of that layer.
+bool instance_extension_available(const char* name, const char* layer = nullptr) {
     uint32_t n = 0;
-    if (vkEnumerateInstanceExtensionProperties(nullptr, &n, nullptr) < 0) return false;
+    if (vkEnumerateInstanceExtensionProperties(layer, &n, nullptr) < 0) return false;
     std::vector<VkExtensionProperties> exts(n);
-    if (vkEnumerateInstanceExtensionProperties(nullptr, &n, exts.data()) < 0) return false;
+    if (vkEnumerateInstanceExtensionProperties(layer, &n, exts.data()) < 0) return false;
     for (const auto& e : exts)
         if (std::strcmp(e.extensionName, name) == 0) return true;
     return false;
@@ -202,8 +203,24 @@ void VulkanContext::create_instance(bool validation, bool require_validation) {
                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     mci.pfnUserCallback = debug_callback;
     mci.pUserData = this;
+    // Synchronization validation (missing or wrong barriers between dispatches and copies) is off
+    // in the layer by default because it is slow; STATESCOPE_VULKAN_SYNC_VALIDATION=1 adds it to
+    // a validated context (CTest's *_syncval tests).
+    const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+    features.enabledValidationFeatureCount = 1;
+    features.pEnabledValidationFeatures = &sync;
+    features.pNext = &mci;
+    const bool sync_validation = validation && env_flag("STATESCOPE_VULKAN_SYNC_VALIDATION");
+    if (sync_validation) {
+        if (!instance_extension_available(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME, kValidationLayer))
+            throw Error("Vulkan synchronization validation was requested (STATESCOPE_VULKAN_SYNC_VALIDATION) but the "
+                        "validation layer lacks " VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+        extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+    }
     // Chaining the messenger's create info also reports problems of vkCreateInstance itself.
-    instance_ = make_instance(layers, extensions, validation ? &mci : nullptr);
+    instance_ = make_instance(layers, extensions, !validation ? nullptr : sync_validation ? static_cast<const void*>(&features) : &mci);
+    sync_validation_ = sync_validation;
     if (validation) {
         auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));

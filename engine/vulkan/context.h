@@ -68,6 +68,9 @@ public:
     VkCommandPool command_pool() const { return pool_; }
 
     bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
+    // Whether the validation layer also checks synchronization (STATESCOPE_VULKAN_SYNC_VALIDATION=1
+    // with validation on).
+    bool sync_validation_enabled() const { return sync_validation_; }
     ValidationCounts validation_counts() const;
 
     // Checks a result from a call on this device; records device loss so later calls fail fast.
@@ -113,6 +116,7 @@ private:
 
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    bool sync_validation_ = false;
     std::vector<VkPhysicalDevice> physicals_;
     std::vector<DeviceInfo> devices_;
     int chosen_ = -1;
