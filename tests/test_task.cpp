@@ -228,5 +228,13 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestTask)
+// Hundreds of fresh samples per model take minutes on a loaded machine: more than Qt Test's
+// default five minutes per test function, which this raises unless QTEST_FUNCTION_TIMEOUT says
+// otherwise.
+int main(int argc, char** argv) {
+    if (qEnvironmentVariableIsEmpty("QTEST_FUNCTION_TIMEOUT")) qputenv("QTEST_FUNCTION_TIMEOUT", "1800000");
+    QCoreApplication app(argc, argv);
+    TestTask test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_task.moc"
