@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
-all_targets=(json safetensors checkpoint tokenizer_load tokenizer_encode rwkv_vocab session)
+all_targets=(json safetensors checkpoint tokenizer_load tokenizer_encode rwkv_vocab session pth)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 launcher=()

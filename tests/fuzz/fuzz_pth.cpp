@@ -3,10 +3,9 @@
 // mutations before the unpickler sees them). Any input must give a result or a
 // statescope::Error; a crash, a sanitizer report or another exception is a bug.
 //
-// Not wired into CMake on this branch; built by hand, e.g.
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iengine -Iengine/include \
-//     tests/fuzz/fuzz_pth.cpp engine/core/{zip_reader,pickle_reader,pth_file,mapped_file,tensor,json}.cpp \
-//     -o fuzz_pth && ./fuzz_pth tests/data/pth
+// Seeds (corpus/pth): small torch.save files of tests/data/pth, their data.pkl entries on their
+// own, and the start of a legacy-format file; the larger fixtures in tests/data/pth make a good
+// extra corpus for a long run (tools/fuzz.sh SECONDS pth, then pass tests/data/pth by hand).
 #include "core/pickle_reader.h"
 #include "core/pth_file.h"
 #include "statescope/error.h"
