@@ -196,10 +196,7 @@ public:
     cpu::Mat forward(const cpu::Mat& x, LayerState& st, ForwardContext&) const override {
         const cpu::Mat delta = token_shift(x, st.get("shift.ffn"));
         cpu::Mat h = key_(add_mixed(x, delta, key_mu_));
-        for (Eigen::Index i = 0; i < h.size(); ++i) {
-            const float r = std::max(h.data()[i], 0.0f);
-            h.data()[i] = r * r; // sqrelu
-        }
+        apply_sqrelu(h);
         cpu::Mat out = value_(h);
         cpu::Mat r = receptance_(add_mixed(x, delta, receptance_mu_));
         cpu::apply_sigmoid(r);
@@ -218,9 +215,7 @@ public:
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        Tensor shift = *st.find("shift.ffn");
-        shift.shape = {1, D_};
-        out.push_back({"L" + std::to_string(layer) + ".ffn_state", std::move(shift)});
+        add_ffn_state(st, layer, D_, out);
     }
 
 private:
@@ -229,54 +224,22 @@ private:
     cpu::Linear key_, value_, receptance_;
 };
 
-class Rwkv6Model : public BlockModel {
+class Rwkv6Model : public RwkvModel {
 public:
-    explicit Rwkv6Model(std::unique_ptr<Checkpoint> ck) : BlockModel(std::move(ck), "RWKV-6") {
+    explicit Rwkv6Model(std::unique_ptr<Checkpoint> ck) : RwkvModel(std::move(ck), "RWKV-6") {
         Checkpoint& c = *ck_;
         const Config& cfg = c.config();
         read_common_config(c, info_);
-        const int D = info_.hidden_size, L = info_.num_layers;
-        const float eps = float(cfg.number_or("norm_eps", 1e-5));
-        const bool bias = cfg.bool_or("norm_bias", true);
+        const int D = info_.hidden_size;
         if (cfg.has("attn")) cfg.fail("attn", "hybrid attention layers are not supported for rwkv6");
         const std::string act = cfg.string_or("hidden_act", "sqrelu");
         if (act != "sqrelu") cfg.fail("hidden_act", "'" + act + "' is not supported (sqrelu is)");
         const std::string gate = cfg.string_or("gate_fn", "swish");
         if (gate != "swish" && gate != "silu") cfg.fail("gate_fn", "'" + gate + "' is not supported (swish is)");
-        // RWKV6FeedForward: intermediate_size, else hidden * hidden_ratio rounded up to a multiple of 32.
-        int inter = 0;
-        if (cfg.has("intermediate_size")) {
-            inter = int(cfg.int_in_range("intermediate_size", -1, 1, 1 << 22));
-        } else {
-            inter = int(D * cfg.number_or("hidden_ratio", 3.5));
-            inter = 32 * ((inter + 31) / 32);
-        }
-        if (cfg.bool_or("norm_first", true)) pre_norm_ = Norm::layer(c, "model.layers.0.pre_norm", D, eps, bias);
-        for (int l = 0; l < L; ++l) {
-            const std::string p = "model.layers." + std::to_string(l);
-            Block b;
-            b.norm1 = Norm::layer(c, p + ".attn_norm", D, eps, bias);
-            b.mixer = std::make_unique<Rwkv6TimeMix>(c, cfg, l, D);
-            b.norm2 = Norm::layer(c, p + ".ffn_norm", D, eps, bias);
-            b.ffn = std::make_unique<Rwkv6ChannelMix>(c, p + ".ffn", D, inter);
-            blocks_.push_back(std::move(b));
-        }
-        norm_f_ = Norm::layer(c, "model.norm", D, eps, bias);
-        finish_setup("model.embeddings.weight", "lm_head.weight", cfg.bool_or("tie_word_embeddings", false));
+        const int inter = feed_forward_size(cfg, D, 3.5);
+        build([&](int l) { return std::make_unique<Rwkv6TimeMix>(c, cfg, l, D); },
+              [&](const std::string& p) { return std::make_unique<Rwkv6ChannelMix>(c, p, D, inter); });
     }
-
-protected:
-    // Layer 0's pre_norm: its output is the residual stream from then on. hidden.0 is the raw
-    // embedding, taken before this.
-    void before_layers(cpu::Mat& x) const override {
-        if (pre_norm_) (*pre_norm_)(x);
-    }
-    void before_layers_gpu(gpu::Ops& ops, const gpu::Mat& x) const override {
-        if (pre_norm_) pre_norm_->gpu(ops, x);
-    }
-
-private:
-    std::optional<Norm> pre_norm_;
 };
 
 } // namespace

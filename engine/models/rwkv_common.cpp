@@ -76,4 +76,44 @@ gpu::Mat add_mixed_gpu(gpu::Ops& ops, const gpu::Mat& x, const gpu::Mat& delta, 
     return out;
 }
 
+void apply_sqrelu(cpu::Mat& x) {
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+        const float r = std::max(x.data()[i], 0.0f);
+        x.data()[i] = r * r;
+    }
+}
+
+void add_ffn_state(const LayerState& st, int layer, int hidden, std::vector<NamedTensor>& out) {
+    Tensor shift = *st.find("shift.ffn");
+    shift.shape = {1, hidden};
+    out.push_back({"L" + std::to_string(layer) + ".ffn_state", std::move(shift)});
+}
+
+int RwkvModel::feed_forward_size(const Config& cfg, int hidden, double default_ratio) {
+    if (cfg.has("intermediate_size")) return int(cfg.int_in_range("intermediate_size", -1, 1, 1 << 22));
+    const int inter = int(hidden * cfg.number_or("hidden_ratio", default_ratio));
+    return 32 * ((inter + 31) / 32);
+}
+
+void RwkvModel::build(const std::function<std::unique_ptr<Mixer>(int)>& time_mix,
+                      const std::function<std::unique_ptr<Mixer>(const std::string&)>& channel_mix) {
+    Checkpoint& c = *ck_;
+    const Config& cfg = c.config();
+    const int D = info_.hidden_size;
+    const float eps = float(cfg.number_or("norm_eps", 1e-5));
+    const bool bias = cfg.bool_or("norm_bias", true);
+    if (cfg.bool_or("norm_first", true)) pre_norm_ = Norm::layer(c, "model.layers.0.pre_norm", D, eps, bias);
+    for (int l = 0; l < info_.num_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l);
+        Block b;
+        b.norm1 = Norm::layer(c, p + ".attn_norm", D, eps, bias);
+        b.mixer = time_mix(l);
+        b.norm2 = Norm::layer(c, p + ".ffn_norm", D, eps, bias);
+        b.ffn = channel_mix(p + ".ffn");
+        blocks_.push_back(std::move(b));
+    }
+    norm_f_ = Norm::layer(c, "model.norm", D, eps, bias);
+    finish_setup("model.embeddings.weight", "lm_head.weight", cfg.bool_or("tie_word_embeddings", false));
+}
+
 } // namespace statescope
