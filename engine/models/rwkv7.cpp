@@ -233,9 +233,7 @@ public:
         const std::string L = "L" + std::to_string(layer);
         // fused_recurrent_rwkv7's final state is [N, H, K, V] (p_ht = o_k[:, None] * V + o_v): key-major.
         out.push_back({L + ".recurrent_state", export_state(st.recurrent, H_, K_, V_, /*value_major=*/false)});
-        Tensor shift = *st.find("shift.attn");
-        shift.shape = {1, D_};
-        out.push_back({L + ".conv_state", std::move(shift)});
+        add_shift_state(st, "shift.attn", L + ".conv_state", D_, out);
     }
 
 private:
@@ -272,7 +270,7 @@ public:
     }
 
     void library_state(const LayerState& st, int layer, std::vector<NamedTensor>& out) const override {
-        add_ffn_state(st, layer, D_, out);
+        add_shift_state(st, "shift.ffn", "L" + std::to_string(layer) + ".ffn_state", D_, out);
     }
 
 private:

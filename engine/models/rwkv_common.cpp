@@ -83,10 +83,11 @@ void apply_sqrelu(cpu::Mat& x) {
     }
 }
 
-void add_ffn_state(const LayerState& st, int layer, int hidden, std::vector<NamedTensor>& out) {
-    Tensor shift = *st.find("shift.ffn");
+void add_shift_state(const LayerState& st, const std::string& aux, const std::string& name, int hidden,
+                     std::vector<NamedTensor>& out) {
+    Tensor shift = *st.find(aux);
     shift.shape = {1, hidden};
-    out.push_back({"L" + std::to_string(layer) + ".ffn_state", std::move(shift)});
+    out.push_back({name, std::move(shift)});
 }
 
 int RwkvModel::feed_forward_size(const Config& cfg, int hidden, double default_ratio) {

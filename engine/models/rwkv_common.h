@@ -36,8 +36,10 @@ gpu::Mat add_mixed_gpu(gpu::Ops& ops, const gpu::Mat& x, const gpu::Mat& delta, 
 
 // In place: max(x, 0)^2 (fla's sqrelu, the channel mix's activation).
 void apply_sqrelu(cpu::Mat& x);
-// The channel mix's token-shift state as fla's cache names it: L<layer>.ffn_state, [1, D].
-void add_ffn_state(const LayerState& st, int layer, int hidden, std::vector<NamedTensor>& out);
+// A token-shift state (the layer's aux tensor `aux`, [D]) as fla's cache holds it: `name`, [1, D]
+// (L<layer>.conv_state for the time mix's "shift.attn", L<layer>.ffn_state for "shift.ffn").
+void add_shift_state(const LayerState& st, const std::string& aux, const std::string& name, int hidden,
+                     std::vector<NamedTensor>& out);
 
 // fla's RWKV6Model / RWKV7Model: layer 0's pre_norm (norm_first), then per layer attn_norm, the
 // time mix, ffn_norm and the channel mix, the final norm and the head. LayerNorms with the
