@@ -1,4 +1,5 @@
-// A read-only memory map of a whole file, for the container readers (ZIP for PyTorch checkpoints).
+// A read-only memory map of a whole file, for the container readers (safetensors, the ZIP of PyTorch
+// checkpoints).
 // The bytes stay valid as long as the MappedFile lives; nothing is read until it is touched.
 #pragma once
 #include <cstddef>

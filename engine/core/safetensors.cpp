@@ -3,6 +3,7 @@
 #include "statescope/error.h"
 #include "statescope/limits.h"
 #include "core/json.h"
+#include "core/mapped_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,10 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace statescope {
 
@@ -34,99 +31,79 @@ std::string json_escape(const std::string& s) {
 }
 } // namespace
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw Error(path + ": cannot stat (" + std::strerror(e) + ")");
-    }
-    if (!S_ISREG(st.st_mode)) { ::close(fd); throw Error(path + ": not a regular file"); }
-    map_size_ = size_t(st.st_size);
-    if (map_size_ < 8) { ::close(fd); throw Error(path + ": truncated: " + std::to_string(map_size_) + " bytes, a safetensors file has at least 8"); }
-    map_ = ::mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    ::close(fd);
-    if (map_ == MAP_FAILED) { map_ = nullptr; throw Error(path + ": cannot map (" + std::strerror(map_errno) + ")"); }
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), map_(std::make_unique<MappedFile>(path)) {
+    // The mapping is released by map_ when a check below throws.
+    if (map_->size() < 8)
+        throw Error(path + ": truncated: " + std::to_string(map_->size()) + " bytes, a safetensors file has at least 8");
+    const size_t map_size = map_->size();
+    const uint8_t* base = map_->data();
+    uint64_t header_len = 0;
+    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];
+    if (header_len <= map_size - 8 && header_len > kMaxHeaderBytes)
+        limits::check(path + ": the header", size_t(header_len), size_t(kMaxHeaderBytes), "safetensors headers");
+    if (header_len > map_size - 8)
+        throw Error(path + ": header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                    std::to_string(map_size) + " bytes)");
+    std::string_view header(reinterpret_cast<const char*>(base + 8), size_t(header_len));
+    Json h = Json::parse(header, path + " (header)");
+    if (!h.is_object()) throw Error(path + ": header is not a JSON object");
+    const uint8_t* data = base + 8 + header_len;
+    size_t data_size = map_size - 8 - size_t(header_len);
 
-    try {
-        const uint8_t* base = static_cast<const uint8_t*>(map_);
-        uint64_t header_len = 0;
-        for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];
-        if (header_len <= map_size_ - 8 && header_len > kMaxHeaderBytes)
-            limits::check(path + ": the header", size_t(header_len), size_t(kMaxHeaderBytes), "safetensors headers");
-        if (header_len > map_size_ - 8)
-            throw Error(path + ": header length " + std::to_string(header_len) + " runs past the end of the file (" +
-                        std::to_string(map_size_) + " bytes)");
-        std::string_view header(reinterpret_cast<const char*>(base + 8), size_t(header_len));
-        Json h = Json::parse(header, path + " (header)");
-        if (!h.is_object()) throw Error(path + ": header is not a JSON object");
-        const uint8_t* data = base + 8 + header_len;
-        size_t data_size = map_size_ - 8 - size_t(header_len);
-
-        for (const auto& [name, v] : h.members()) {
-            if (name == "__metadata__") {
-                if (!v.is_object()) throw Error(path + ": __metadata__ is not an object");
-                for (const auto& [k, m] : v.members())
-                    if (m.is_string()) metadata_[k] = m.as_string();
-                continue;
-            }
-            const std::string where = path + ": tensor '" + name + "'";
-            if (!v.is_object()) throw Error(where + ": entry is not an object");
-            const Json* dt = v.find("dtype");
-            const Json* sh = v.find("shape");
-            const Json* off = v.find("data_offsets");
-            if (!dt || !dt->is_string()) throw Error(where + ": missing dtype");
-            if (!sh || !sh->is_array()) throw Error(where + ": missing shape");
-            if (!off || !off->is_array() || off->size() != 2) throw Error(where + ": data_offsets must be [begin, end]");
-            TensorEntry e;
-            e.name = name;
-            if (!parse_dtype(dt->as_string(), &e.dtype)) throw Error(where + ": unknown dtype '" + dt->as_string() + "'");
-            uint64_t numel = 1;
-            for (const Json& d : sh->items()) {
-                if (!d.is_integer() || d.as_int() < 0) throw Error(where + ": shape entries must be non-negative integers");
-                e.shape.push_back(d.as_int());
-                if (d.as_int() != 0 && numel > (uint64_t(1) << 48) / uint64_t(d.as_int()))
-                    throw Error(where + ": shape " + shape_string(e.shape) + " is implausibly large");
-                numel *= uint64_t(d.as_int());
-            }
-            const Json& b = off->items()[0];
-            const Json& en = off->items()[1];
-            if (!b.is_integer() || !en.is_integer() || b.as_int() < 0 || en.as_int() < b.as_int())
-                throw Error(where + ": data_offsets must be non-negative integers with begin <= end");
-            uint64_t begin = uint64_t(b.as_int()), end = uint64_t(en.as_int());
-            if (end > data_size)
-                throw Error(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                            "] run past the end of the data (" + std::to_string(data_size) + " bytes; file truncated?)");
-            uint64_t expected = numel * dtype_size(e.dtype);
-            if (end - begin != expected)
-                throw Error(where + ": shape " + shape_string(e.shape) + " of " + dtype_name(e.dtype) + " needs " +
-                            std::to_string(expected) + " bytes but data_offsets span " + std::to_string(end - begin));
-            e.data = data + begin;
-            e.nbytes = size_t(end - begin);
-            if (by_name_.count(name)) throw Error(where + ": appears twice in the header");
-            by_name_[name] = entries_.size();
-            entries_.push_back(std::move(e));
+    for (const auto& [name, v] : h.members()) {
+        if (name == "__metadata__") {
+            if (!v.is_object()) throw Error(path + ": __metadata__ is not an object");
+            for (const auto& [k, m] : v.members())
+                if (m.is_string()) metadata_[k] = m.as_string();
+            continue;
         }
-        // Overlapping tensors mean a corrupt or malicious header.
-        std::vector<const TensorEntry*> order;
-        for (const auto& e : entries_) if (e.nbytes) order.push_back(&e);
-        std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->data < b->data; });
-        for (size_t i = 1; i < order.size(); ++i)
-            if (order[i - 1]->data + order[i - 1]->nbytes > order[i]->data)
-                throw Error(path + ": tensors '" + order[i - 1]->name + "' and '" + order[i]->name + "' overlap");
-    } catch (...) {
-        ::munmap(map_, map_size_);
-        map_ = nullptr;
-        throw;
+        const std::string where = path + ": tensor '" + name + "'";
+        if (!v.is_object()) throw Error(where + ": entry is not an object");
+        const Json* dt = v.find("dtype");
+        const Json* sh = v.find("shape");
+        const Json* off = v.find("data_offsets");
+        if (!dt || !dt->is_string()) throw Error(where + ": missing dtype");
+        if (!sh || !sh->is_array()) throw Error(where + ": missing shape");
+        if (!off || !off->is_array() || off->size() != 2) throw Error(where + ": data_offsets must be [begin, end]");
+        TensorEntry e;
+        e.name = name;
+        if (!parse_dtype(dt->as_string(), &e.dtype)) throw Error(where + ": unknown dtype '" + dt->as_string() + "'");
+        uint64_t numel = 1;
+        for (const Json& d : sh->items()) {
+            if (!d.is_integer() || d.as_int() < 0) throw Error(where + ": shape entries must be non-negative integers");
+            e.shape.push_back(d.as_int());
+            if (d.as_int() != 0 && numel > (uint64_t(1) << 48) / uint64_t(d.as_int()))
+                throw Error(where + ": shape " + shape_string(e.shape) + " is implausibly large");
+            numel *= uint64_t(d.as_int());
+        }
+        const Json& b = off->items()[0];
+        const Json& en = off->items()[1];
+        if (!b.is_integer() || !en.is_integer() || b.as_int() < 0 || en.as_int() < b.as_int())
+            throw Error(where + ": data_offsets must be non-negative integers with begin <= end");
+        uint64_t begin = uint64_t(b.as_int()), end = uint64_t(en.as_int());
+        if (end > data_size)
+            throw Error(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                        "] run past the end of the data (" + std::to_string(data_size) + " bytes; file truncated?)");
+        uint64_t expected = numel * dtype_size(e.dtype);
+        if (end - begin != expected)
+            throw Error(where + ": shape " + shape_string(e.shape) + " of " + dtype_name(e.dtype) + " needs " +
+                        std::to_string(expected) + " bytes but data_offsets span " + std::to_string(end - begin));
+        e.data = data + begin;
+        e.nbytes = size_t(end - begin);
+        if (by_name_.count(name)) throw Error(where + ": appears twice in the header");
+        by_name_[name] = entries_.size();
+        entries_.push_back(std::move(e));
     }
+    // Overlapping tensors mean a corrupt or malicious header.
+    std::vector<const TensorEntry*> order;
+    for (const auto& e : entries_) if (e.nbytes) order.push_back(&e);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->data < b->data; });
+    for (size_t i = 1; i < order.size(); ++i)
+        if (order[i - 1]->data + order[i - 1]->nbytes > order[i]->data)
+            throw Error(path + ": tensors '" + order[i - 1]->name + "' and '" + order[i]->name + "' overlap");
 }
 
-SafetensorsFile::~SafetensorsFile() {
-    if (map_) ::munmap(map_, map_size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 const TensorEntry* SafetensorsFile::find(const std::string& name) const {
     auto it = by_name_.find(name);

@@ -13,6 +13,8 @@
 
 namespace statescope {
 
+class MappedFile;
+
 struct TensorEntry {
     std::string name;
     DType dtype = DType::F32;
@@ -41,8 +43,7 @@ public:
 
 private:
     std::string path_;
-    void* map_ = nullptr;
-    size_t map_size_ = 0;
+    std::unique_ptr<MappedFile> map_;
     std::vector<TensorEntry> entries_;
     std::map<std::string, size_t> by_name_;
     std::map<std::string, std::string> metadata_;
