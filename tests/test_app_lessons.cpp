@@ -4,6 +4,7 @@
 // presenter keys advance and go back, Esc leaves; axis labels are at least 18 px when presenting;
 // zoom scales every view's fonts; the View menu hides panels; `statescope --lesson` opens a
 // lesson from the command line and refuses an unknown one.
+#include "app_test_wait.h"
 #include "app/gui/controller.h"
 #include "app/gui/lesson_player.h"
 #include "app/gui/main_window.h"
@@ -31,19 +32,13 @@ namespace {
 
 // Waits until the lesson's step is applied and the views have the engine's latest results.
 bool settle(app::MainWindow& w, int timeout_ms = 120000) {
-    app::Controller& c = w.controller();
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeout_ms) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (!w.lesson_player()->applying() && c.has_model() && !c.busy() && c.frame() && c.sequence() &&
-            c.frame()->token == c.token() && c.frame()->layer == c.layer() && c.frame()->head == c.head()) {
-            QTest::qWait(50); // let the views repaint
-            return true;
-        }
-        QTest::qWait(10);
-    }
-    return false;
+    const app::Controller& c = w.controller();
+    return testsupport::wait_until(
+        [&] {
+            return !w.lesson_player()->applying() && c.has_model() && !c.busy() && c.frame() && c.sequence() &&
+                   c.frame()->token == c.token() && c.frame()->layer == c.layer() && c.frame()->head == c.head();
+        },
+        timeout_ms, 50);
 }
 
 // Not blank: many colours, and a good share of pixels that are not the background.

@@ -3,6 +3,7 @@
 // pixels for each bookmark; bad session files are refused by name and the open session stays;
 // the autosave file is written after changes, restored after a crash and removed by a clean
 // exit; Ctrl+D adds a bookmark; the title carries the unsaved mark.
+#include "app_test_wait.h"
 #include "app/gui/bookmarks_panel.h"
 #include "app/gui/command_line.h"
 #include "app/gui/controller.h"
@@ -44,18 +45,9 @@ const QSize kWindowSize(1400, 900);
 // Waits until the window shows a model with the latest frame and sequence results, and no
 // session is still opening.
 bool settle(app::MainWindow& w, int timeout_ms = 60000) {
-    app::Controller& c = w.controller();
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeout_ms) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (c.has_model() && !c.busy() && !w.sessions().opening() && c.frame() && c.sequence()) {
-            QTest::qWait(100); // let the views repaint
-            return true;
-        }
-        QTest::qWait(10);
-    }
-    return false;
+    const app::Controller& c = w.controller();
+    return testsupport::wait_until(
+        [&] { return c.has_model() && !c.busy() && !w.sessions().opening() && c.frame() && c.sequence(); }, timeout_ms, 100);
 }
 
 // A window on the bundled demonstration model, on its task sample (seed 1), as the app starts.

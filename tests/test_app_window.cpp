@@ -4,6 +4,7 @@
 // that load errors reach the window, and that every export format parses.
 #include "statescope/analysis/array_io.h"
 #include "statescope/analysis/attention_map.h"
+#include "app_test_wait.h"
 #include "app/gui/command_line.h"
 #include "app/gui/controller.h"
 #include "statescope/error.h"
@@ -62,18 +63,8 @@ frames::TokenInput some_tokens(int n) {
 
 // Waits until the controller has a model and the latest frame and sequence results.
 bool settle(app::MainWindow& w, int timeout_ms = 60000) {
-    app::Controller& c = w.controller();
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeout_ms) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (c.has_model() && !c.busy() && c.frame() && c.sequence()) {
-            QTest::qWait(30); // let the views repaint
-            return true;
-        }
-        QTest::qWait(10);
-    }
-    return false;
+    const app::Controller& c = w.controller();
+    return testsupport::wait_until([&] { return c.has_model() && !c.busy() && c.frame() && c.sequence(); }, timeout_ms, 30);
 }
 
 // Shows the window, sets the tokens, opens the model and waits for its first frame.
