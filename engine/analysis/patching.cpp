@@ -10,12 +10,14 @@ namespace statescope::analysis {
 
 namespace {
 
-// The [K, V] block of head `head` in a layer's [H, K, V] recurrent state.
-float* head_block(SequenceState& state, int layer, int head, int64_t* size) {
+// The [K, V] block of head `head` in a layer's [H, K, V] recurrent state (from a SequenceState or
+// a const one).
+template <class State>
+auto* head_block(State& state, int layer, int head, int64_t* size) {
     if (layer < 0 || layer >= int(state.layers.size()))
         throw Error("layer " + std::to_string(layer) + " is out of range: the model has " +
                     std::to_string(state.layers.size()) + " layers");
-    Tensor& S = state.layers[size_t(layer)].recurrent;
+    auto& S = state.layers[size_t(layer)].recurrent;
     if (S.shape.size() != 3)
         throw Error("layer " + std::to_string(layer) + " has no recurrent state to edit (softmax attention keeps a key and value cache)");
     if (head < 0 || head >= S.shape[0])
@@ -52,7 +54,7 @@ void scale_head(SequenceState& state, int layer, int head, float factor) {
 
 void copy_head(const SequenceState& from, SequenceState& to, int layer, int head) {
     int64_t n = 0, m = 0;
-    const float* src = head_block(const_cast<SequenceState&>(from), layer, head, &n);
+    const float* src = head_block(from, layer, head, &n);
     float* dst = head_block(to, layer, head, &m);
     if (n != m) throw Error("layer " + std::to_string(layer) + ": the two states' heads differ in size");
     std::copy(src, src + n, dst);
